@@ -1,0 +1,83 @@
+"""One configuration document, validated at start, with its defaults written down.
+
+Every key can be given to ``create_app(config=...)``; the environment variable in brackets
+overrides the default. Unknown keys and values of the wrong type are refused at start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_WORKSPACE = ROOT / "layers" / "demo" / "qingshen.gpkg"
+INSTANCE_DIR = ROOT / "instance"
+DEFAULT_WORKSPACE = INSTANCE_DIR / "qingshen.gpkg"
+
+# key: (default, type, description in Chinese for the docs and the settings page)
+SETTINGS: dict[str, tuple[object, type, str]] = {
+    "WORKSPACE": (None, str,
+                  "工作空间 GeoPackage 文件 [GEOSERVICE_WORKSPACE]；默认为示例县工作空间的副本"
+                  " instance/qingshen.gpkg（首次运行时从 layers/demo/qingshen.gpkg 复制）"),
+    "BASEMAP_URL": ("", str,
+                    "底图瓦片地址 [GEOSERVICE_BASEMAP_URL]，如天地图（含 key）或内网瓦片服务"
+                    " http://host/tiles/{z}/{x}/{y}.png；为空时不加载底图，图层画在纯色背景上"),
+    "BASEMAP_ATTRIBUTION": ("", str, "底图版权说明 [GEOSERVICE_BASEMAP_ATTRIBUTION]"),
+    "BASEMAP_CRS": ("cgcs2000", str,
+                    "底图坐标系 [GEOSERVICE_BASEMAP_CRS]：cgcs2000（天地图等）或 gcj02（高德等），"
+                    "gcj02 底图上图层会相应偏移"),
+    "MAX_UPLOAD_MB": (200, int, "上传文件大小上限，MB [GEOSERVICE_MAX_UPLOAD_MB]"),
+    "ASSET_MAX_AGE": (86400, int, "地图脚本和样式的浏览器缓存时间，秒"),
+}
+
+ENV = {
+    "WORKSPACE": "GEOSERVICE_WORKSPACE",
+    "BASEMAP_URL": "GEOSERVICE_BASEMAP_URL",
+    "BASEMAP_ATTRIBUTION": "GEOSERVICE_BASEMAP_ATTRIBUTION",
+    "BASEMAP_CRS": "GEOSERVICE_BASEMAP_CRS",
+    "MAX_UPLOAD_MB": "GEOSERVICE_MAX_UPLOAD_MB",
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def default_workspace() -> Path:
+    """The working copy of the demo county, created from the committed one when missing."""
+    env = os.environ.get("GEOSERVICE_WORKSPACE")
+    if env:
+        return Path(env)
+    if not DEFAULT_WORKSPACE.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DEMO_WORKSPACE, DEFAULT_WORKSPACE)
+    return DEFAULT_WORKSPACE
+
+
+def load(config: dict | None = None) -> dict:
+    """Defaults, then the environment, then ``config``; validated."""
+    out: dict = {}
+    for key, (default, _typ, _) in SETTINGS.items():
+        value = default
+        env = ENV.get(key)
+        if env and os.environ.get(env) not in (None, ""):
+            value = os.environ[env]
+        out[key] = value
+    for key, value in (config or {}).items():
+        if key not in SETTINGS and not key.isupper():
+            raise ConfigError(f"未知的配置项“{key}”")
+        out[key] = value
+    for key, (_, typ, _) in SETTINGS.items():
+        value = out[key]
+        if value is None:
+            continue
+        try:
+            out[key] = typ(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"配置项 {key} 的值“{value}”应为{typ.__name__}") from None
+    if out["BASEMAP_CRS"] not in ("cgcs2000", "gcj02"):
+        raise ConfigError(f"配置项 BASEMAP_CRS 只能是 cgcs2000 或 gcj02，而不是“{out['BASEMAP_CRS']}”")
+    if out["WORKSPACE"] is None:
+        out["WORKSPACE"] = str(default_workspace())
+    return out

@@ -1,0 +1,51 @@
+"""Flask adapter: views parse parameters, call framework-free code, render maps or JSON."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+
+from ..errors import ValidationError as _ValidationError
+from ..errors import http_status
+from . import api, assets, pages, uploads
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(assets.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(uploads.bp)
+    app.register_blueprint(api.bp)
+
+    @app.errorhandler(Exception)
+    def handle(exc: Exception):
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            status = exc.code or 500
+            message = _HTTP_MESSAGES.get(status, exc.description or "请求出错")
+        else:
+            status = http_status(exc)
+            message = str(exc) if status < 500 or _readable(exc) else "服务器内部错误"
+            if status >= 500:
+                app.logger.exception("unhandled error")
+        problems = exc.problems if isinstance(exc, _ValidationError) else []
+        if request.path.startswith("/api/"):
+            body = {"error": message.split("\n")[0], "status": status}
+            if problems:
+                body["problems"] = [p.to_dict() for p in problems]
+            return jsonify(body), status
+        return render_template("error.html", status=status, message=message.split("\n")[0],
+                               problems=problems), status
+
+
+def _readable(exc: Exception) -> bool:
+    from ..errors import GeoserviceError, LayerError
+
+    return isinstance(exc, (GeoserviceError, LayerError))
+
+
+_HTTP_MESSAGES = {
+    404: "页面不存在",
+    405: "不支持的请求方法",
+    413: "上传文件过大",
+    400: "请求参数错误",
+}

@@ -1,0 +1,160 @@
+"""The layer kinds: their fields, Chinese labels, header aliases and geometry types.
+
+Field names are English identifiers; every field and value a person sees has a Chinese
+label. Readers use ``aliases`` to map the headers people actually write (名称, 经度,
+床位数, 行政区划代码 ...) onto the field names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+POINT = ("Point", "MultiPoint")
+POLYGON = ("Polygon", "MultiPolygon")
+LINE = ("LineString", "MultiLineString")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    dtype: str = "str"  # str | int | float | bool | code
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    # Allowed values: stored value -> Chinese label. Readers accept either.
+    choices: dict[str, str] | None = None
+    code_digits: int | None = None
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    name: str
+    label: str
+    geometry: tuple[str, ...]
+    fields: tuple[Field, ...] = field(default_factory=tuple)
+    optional: bool = False
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def geometry_label(self) -> str:
+        if self.geometry == POINT:
+            return "点"
+        if self.geometry == POLYGON:
+            return "面"
+        if self.geometry == LINE:
+            return "线"
+        return "点或面"
+
+
+NAME = Field("name", "名称", required=True,
+             aliases=("名称", "名字", "机构名称", "设施名称", "村名", "地名", "标注名称", "单位名称"))
+TOWNSHIP_CODE = Field("code", "乡镇代码", "code", required=True, code_digits=9,
+                      aliases=("代码", "乡镇代码", "行政区划代码", "区划代码", "统计用区划代码", "编码"))
+VILLAGE_CODE = Field("code", "村(社区)代码", "code", required=True, code_digits=12,
+                     aliases=("代码", "村代码", "村(社区)代码", "行政区划代码", "区划代码",
+                              "统计用区划代码", "编码"))
+PARENT_TOWNSHIP = Field("township_code", "所属乡镇代码", "code", required=True, code_digits=9,
+                        aliases=("乡镇代码", "所属乡镇代码", "所属乡镇", "streetcode", "上级代码"))
+OPTIONAL_VILLAGE = Field("village_code", "所在村(社区)代码", "code", code_digits=12,
+                         aliases=("村代码", "所在村代码", "所在村(社区)代码"))
+BEDS = Field("beds", "床位数", "int", aliases=("床位数", "床位", "床位总数", "核定床位"))
+
+KINDS: dict[str, LayerKind] = {}
+
+
+def _register(kind: LayerKind) -> LayerKind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+_register(LayerKind("townships", "乡镇(街道)", POLYGON, (
+    TOWNSHIP_CODE, NAME,
+    Field("population", "户籍人口", "int", aliases=("人口", "户籍人口", "总人口")),
+)))
+
+_register(LayerKind("villages", "村(社区)", POLYGON, (
+    VILLAGE_CODE, NAME, PARENT_TOWNSHIP,
+    Field("population", "户籍人口", "int", required=True, aliases=("人口", "户籍人口", "总人口")),
+    Field("elderly_population", "60岁以上人口", "int", required=True,
+          aliases=("老年人口", "60岁以上人口", "60周岁以上人口", "老龄人口")),
+)))
+
+_register(LayerKind("welfare_homes", "福利院/特困供养机构", POINT, (
+    NAME,
+    Field("kind", "类型", aliases=("类型", "机构类型", "类别"),
+          choices={"county": "县级福利院", "regional": "区域性福利院", "township": "乡镇敬老院"}),
+    BEDS,
+    Field("occupied_beds", "在住人数", "int", aliases=("在住人数", "入住人数", "已用床位")),
+    Field("accepts_disabled", "失能照护", "bool", aliases=("失能照护", "收住失能", "是否失能照护")),
+    OPTIONAL_VILLAGE,
+)))
+
+_register(LayerKind("elderly_service_points", "养老服务设施", POINT, (
+    NAME,
+    Field("level", "层级", required=True, aliases=("层级", "级别", "设施层级", "类型"),
+          choices={"township_center": "乡镇养老服务中心", "village_station": "村级互助养老服务站",
+                   "group_point": "村民小组养老服务点"}),
+    BEDS,
+    OPTIONAL_VILLAGE,
+)))
+
+_register(LayerKind("cemeteries", "公墓", POINT + POLYGON, (
+    NAME,
+    Field("kind", "性质", required=True, aliases=("性质", "类型", "公墓性质"),
+          choices={"public_welfare": "公益性", "commercial": "经营性"}),
+    Field("capacity_graves", "设计墓穴数", "int", aliases=("设计墓穴数", "墓穴容量", "容量")),
+    Field("used_graves", "已用墓穴数", "int", aliases=("已用墓穴数", "已用墓穴", "已安葬数")),
+    OPTIONAL_VILLAGE,
+)))
+
+_register(LayerKind("place_labels", "地名标注", POINT, (
+    NAME,
+    Field("source", "来源", aliases=("来源", "数据来源", "地图来源"),
+          choices={"amap": "高德地图", "baidu": "百度地图", "tianditu": "天地图", "tencent": "腾讯地图",
+                   "survey": "实地调查"}),
+    Field("crs", "原始坐标系", aliases=("原始坐标系", "坐标系")),
+)))
+
+_register(LayerKind("candidates", "备选站点", POINT, (
+    NAME,
+    Field("note", "备注", aliases=("备注", "说明")),
+), optional=True))
+
+_register(LayerKind("boundary_markers", "界桩", POINT, (
+    Field("number", "界桩编号", required=True, aliases=("编号", "界桩编号", "界桩号")),
+    Field("codes", "相邻单位代码", aliases=("相邻单位代码", "相邻单位")),
+), optional=True))
+
+_register(LayerKind("exclusion_zones", "禁建区", POLYGON, (
+    Field("zone_type", "类型", required=True, aliases=("类型", "禁建区类型", "地类"),
+          choices={"farmland": "耕地", "forest": "林地", "water_source": "水源保护区",
+                   "park": "公园", "scenic": "风景名胜区", "relic": "文物保护区",
+                   "railway": "铁路", "trunk_road": "公路干线", "reservoir": "水库及河堤"}),
+    Field("name", "名称", aliases=NAME.aliases),
+), optional=True))
+
+
+def get_kind(name: str) -> LayerKind:
+    """Return the layer kind called ``name``; raise KeyError with a Chinese message."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        known = "、".join(f"{k}({v.label})" for k, v in KINDS.items())
+        raise KeyError(f"未知的图层类型“{name}”，可用类型：{known}") from None
+
+
+def choice_label(kind: str, field_name: str, value) -> str:
+    """The Chinese label of a stored choice value (the value itself when unknown)."""
+    f = KINDS[kind].field(field_name)
+    if f.choices and value in f.choices:
+        return f.choices[value]
+    return "" if value is None else str(value)

@@ -1,0 +1,246 @@
+"""LayerStore: where layers live, with versions.
+
+One protocol, chosen by the workspace URL (``open_store``):
+
+* a path ending in ``.gpkg`` (or ``gpkg:PATH``): :class:`GeoPackageStore`, the embedded
+  default, one file per workspace;
+* ``postgresql://...``: reserved for a PostGIS store (server / many users), to be added
+  behind the same protocol without touching the analyses.
+
+Every accepted import becomes a new version of its layer; earlier versions are kept and
+can be read back. A write that fails leaves the current versions untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import geopandas as gpd
+import pyogrio
+
+from .crs import STORED_CRS
+from .errors import LayerNotFound, StoreError
+from .schema import KINDS, get_kind
+
+META_TABLE = "geoservice_versions"
+INFO_TABLE = "geoservice_info"
+
+
+@dataclass(frozen=True)
+class LayerVersion:
+    kind: str
+    version: int
+    table: str
+    created: str
+    source: str
+    source_crs: str
+    features: int
+    current: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LayerStore(Protocol):
+    """What the service needs from a place that stores layers."""
+
+    def info(self) -> dict[str, str]: ...
+
+    def set_info(self, **values: str) -> None: ...
+
+    def current_versions(self) -> dict[str, LayerVersion]: ...
+
+    def versions(self, kind: str) -> list[LayerVersion]: ...
+
+    def read(self, kind: str, *, version: int | None = None,
+             bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame: ...
+
+    def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
+              source_crs: str) -> LayerVersion: ...
+
+
+def open_store(url: str | Path) -> LayerStore:
+    """Open the workspace at ``url``; a missing GeoPackage file is created."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        raise StoreError("PostGIS 工作空间尚未实现：请使用 GeoPackage 文件（.gpkg）")
+    if text.startswith("gpkg:"):
+        text = text[len("gpkg:"):]
+    if not text.lower().endswith(".gpkg"):
+        raise StoreError(f"工作空间“{text}”应为 .gpkg 文件")
+    return GeoPackageStore(Path(text))
+
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    key = str(path.resolve())
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+class GeoPackageStore:
+    """Layers in one GeoPackage file: a table per layer version plus a version table."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = _lock_for(self.path)
+        if not self.path.exists():
+            if not self.path.parent.exists():
+                raise StoreError(f"工作空间目录不存在：{self.path.parent}")
+            self._create()
+        self._check()
+
+    # --- housekeeping ----------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30)
+        return con
+
+    def _create(self) -> None:
+        # An empty GeoPackage: GDAL writes the required gpkg_* tables with a first layer.
+        empty = gpd.GeoDataFrame({"key": []}, geometry=gpd.GeoSeries([], crs=STORED_CRS))
+        pyogrio.write_dataframe(empty, self.path, layer="geoservice_init", driver="GPKG")
+        with self._connect() as con:
+            self._ensure_tables(con)
+
+    @staticmethod
+    def _ensure_tables(con: sqlite3.Connection) -> None:
+        con.execute(f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
+            kind TEXT NOT NULL, version INTEGER NOT NULL, table_name TEXT NOT NULL,
+            created TEXT NOT NULL, source TEXT, source_crs TEXT, features INTEGER,
+            current INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, version))""")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {INFO_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
+
+    def _check(self) -> None:
+        try:
+            with self._connect() as con:
+                con.execute("SELECT count(*) FROM gpkg_contents").fetchone()
+                self._ensure_tables(con)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"工作空间文件“{self.path.name}”不是有效的 GeoPackage：{exc}") \
+                from None
+
+    # --- metadata --------------------------------------------------------------------
+
+    def info(self) -> dict[str, str]:
+        with self._connect() as con:
+            return dict(con.execute(f"SELECT key, value FROM {INFO_TABLE}").fetchall())
+
+    def set_info(self, **values: str) -> None:
+        with self._lock, self._connect() as con:
+            con.executemany(f"INSERT OR REPLACE INTO {INFO_TABLE} (key, value) VALUES (?, ?)",
+                            [(k, str(v)) for k, v in values.items()])
+
+    def _rows(self, where: str = "", args: tuple = ()) -> list[LayerVersion]:
+        with self._connect() as con:
+            rows = con.execute(
+                f"SELECT kind, version, table_name, created, source, source_crs, features,"
+                f" current FROM {META_TABLE} {where} ORDER BY kind, version", args).fetchall()
+        return [LayerVersion(r[0], r[1], r[2], r[3], r[4] or "", r[5] or "", r[6] or 0,
+                             bool(r[7])) for r in rows]
+
+    def current_versions(self) -> dict[str, LayerVersion]:
+        return {v.kind: v for v in self._rows("WHERE current = 1")}
+
+    def versions(self, kind: str) -> list[LayerVersion]:
+        get_kind(kind)
+        return self._rows("WHERE kind = ?", (kind,))
+
+    # --- data ------------------------------------------------------------------------
+
+    def read(self, kind: str, *, version: int | None = None,
+             bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        """Read a layer (current version unless ``version``) in EPSG:4490.
+
+        ``bbox`` is (min lon, min lat, max lon, max lat); features intersecting it are read.
+        """
+        lk = get_kind(kind)
+        if version is None:
+            rows = self._rows("WHERE kind = ? AND current = 1", (kind,))
+        else:
+            rows = self._rows("WHERE kind = ? AND version = ?", (kind, int(version)))
+        if not rows:
+            what = f"第 {version} 版" if version is not None else "任何版本"
+            raise LayerNotFound(f"工作空间中没有图层“{lk.label}”({kind})的{what}")
+        gdf = pyogrio.read_dataframe(self.path, layer=rows[0].table, bbox=bbox, fid_as_index=False)
+        if gdf.crs is None:
+            gdf = gdf.set_crs(STORED_CRS)
+        return gdf
+
+    def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
+              source_crs: str) -> LayerVersion:
+        """Store a validated layer as a new current version; keep the old ones."""
+        get_kind(kind)
+        with self._lock:
+            existing = self._rows("WHERE kind = ?", (kind,))
+            version = max((v.version for v in existing), default=0) + 1
+            table = f"{kind}_v{version}"
+            data = gdf.to_crs(STORED_CRS)
+            try:
+                pyogrio.write_dataframe(data, self.path, layer=table, driver="GPKG",
+                                        promote_to_multi=False)
+            except Exception as exc:
+                self._drop_table(table)
+                raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
+            created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+            try:
+                with self._connect() as con:  # one transaction: all or nothing
+                    con.execute(f"UPDATE {META_TABLE} SET current = 0 WHERE kind = ?", (kind,))
+                    con.execute(
+                        f"INSERT INTO {META_TABLE} (kind, version, table_name, created, source,"
+                        f" source_crs, features, current) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                        (kind, version, table, created, source, source_crs, len(data)))
+            except sqlite3.DatabaseError as exc:
+                self._drop_table(table)
+                raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
+        return LayerVersion(kind, version, table, created, source, source_crs, len(data), True)
+
+    def _drop_table(self, table: str) -> None:
+        """Remove a half-written version table so it leaves no trace."""
+        try:
+            with self._connect() as con:
+                names = [r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ?",
+                    (f"rtree_{table}_%",))]
+                for name in names + [table]:
+                    con.execute(f'DROP TABLE IF EXISTS "{name}"')
+                for meta in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions"):
+                    con.execute(f"DELETE FROM {meta} WHERE table_name = ?", (table,))
+        except sqlite3.DatabaseError:
+            pass
+
+
+def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | None = None,
+                filename: str | None = None) -> LayerVersion:
+    """Read, validate and store one file as the new current version of ``kind``.
+
+    Raises ``ValidationError`` (nothing written) when the file has any problem.
+    """
+    from .readers import read_layer
+
+    gdf = read_layer(path, kind, crs=crs, filename=filename)
+    return store.write(kind, gdf, source=gdf.attrs["source"], source_crs=gdf.attrs["source_crs"])
+
+
+def layer_summary(store: LayerStore) -> list[dict]:
+    """Every layer kind with its label, geometry, current version and count."""
+    current = store.current_versions()
+    out = []
+    for name, kind in KINDS.items():
+        v = current.get(name)
+        out.append({
+            "kind": name, "label": kind.label, "geometry": kind.geometry_label,
+            "optional": kind.optional, "loaded": v is not None,
+            "features": v.features if v else 0, "version": v.version if v else None,
+            "created": v.created if v else None, "source": v.source if v else None,
+            "source_crs": v.source_crs if v else None,
+        })
+    return out

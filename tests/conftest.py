@@ -1,0 +1,72 @@
+"""Shared fixtures: real workspaces (tiny and demo county), the app, a live server."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fixtures import build_tiny_workspace  # noqa: E402
+
+from geoservice import create_app  # noqa: E402
+from geoservice.config import DEMO_WORKSPACE  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace_master(tmp_path_factory) -> Path:
+    return build_tiny_workspace(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def tiny_workspace(tiny_workspace_master, tmp_path) -> Path:
+    """A private copy of the tiny workspace: tests may change it."""
+    path = tmp_path / "tiny.gpkg"
+    shutil.copyfile(tiny_workspace_master, path)
+    return path
+
+
+@pytest.fixture
+def demo_workspace(tmp_path) -> Path:
+    """A private copy of the committed demo county workspace."""
+    path = tmp_path / "qingshen.gpkg"
+    shutil.copyfile(DEMO_WORKSPACE, path)
+    return path
+
+
+@pytest.fixture
+def demo_app(demo_workspace):
+    return create_app({"WORKSPACE": str(demo_workspace)})
+
+
+@pytest.fixture
+def tiny_app(tiny_workspace):
+    return create_app({"WORKSPACE": str(tiny_workspace)})
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def demo_server(demo_app):
+    with LiveServer(demo_app) as server:
+        yield server

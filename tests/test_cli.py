@@ -1,0 +1,67 @@
+"""`python -m geoservice` as a user runs it: exit codes, JSON, Chinese errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "geoservice", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def test_layers_json(tiny_workspace):
+    r = run("--workspace", tiny_workspace, "layers", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["kind"]: row for row in json.loads(r.stdout)["layers"]}
+    assert rows["villages"]["features"] == 4 and rows["villages"]["version"] == 1
+
+
+def test_import_creates_new_workspace_and_versions(tmp_path):
+    ws = tmp_path / "new.gpkg"
+    csv = tmp_path / "homes.csv"
+    csv.write_text("名称,类型,床位数,经度,纬度\n县福利院,县级福利院,150,103.85,29.83\n",
+                   encoding="utf-8")
+    r = run("--workspace", ws, "import", "welfare_homes", csv)
+    assert r.returncode == 0, r.stderr
+    assert "第 1 版" in r.stdout and ws.exists()
+    r = run("--workspace", ws, "import", "welfare_homes", csv, "--json")
+    assert json.loads(r.stdout)["version"]["version"] == 2
+
+
+def test_rejected_import_exits_non_zero_with_problems(tiny_workspace, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("名称,层级,经度,纬度\n站,村级互助养老服务站,200,29\n"
+                   "好站,村级互助养老服务站,103.8,29.8\n", encoding="utf-8")
+    before = run("--workspace", tiny_workspace, "layers", "--json").stdout
+    r = run("--workspace", tiny_workspace, "import", "elderly_service_points", bad)
+    assert r.returncode != 0
+    assert "bad.csv，第 2 行" in r.stderr and "超出中国范围" in r.stderr
+    assert run("--workspace", tiny_workspace, "layers", "--json").stdout == before
+
+
+def test_import_gcj02_with_crs_option(tiny_workspace, tmp_path):
+    from layers.crs import wgs_to_gcj
+
+    gx, gy = wgs_to_gcj([103.8], [29.85])
+    f = tmp_path / "labels.csv"
+    f.write_text(f"名称,来源,经度,纬度\n甲一村,amap,{gx[0]:.8f},{gy[0]:.8f}\n", encoding="utf-8")
+    r = run("--workspace", tiny_workspace, "import", "place_labels", f, "--crs", "gcj02", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["version"]["source_crs"] == "gcj02"
+    from layers import open_store
+
+    p = open_store(tiny_workspace).read("place_labels").geometry.iloc[0]
+    assert abs(p.x - 103.8) < 1e-7 and abs(p.y - 29.85) < 1e-7
+
+
+def test_workspace_from_environment(tiny_workspace):
+    r = run("layers", "--json", env={"GEOSERVICE_WORKSPACE": str(tiny_workspace)})
+    assert json.loads(r.stdout)["title"] == "测试县"
