@@ -10,8 +10,9 @@ import os
 import shutil
 from pathlib import Path
 
+from layers.demo import DEMO_WORKSPACE
+
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_WORKSPACE = ROOT / "layers" / "demo" / "qingshen.gpkg"
 INSTANCE_DIR = ROOT / "instance"
 DEFAULT_WORKSPACE = INSTANCE_DIR / "qingshen.gpkg"
 

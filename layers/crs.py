@@ -9,6 +9,7 @@ the inverse, which brings round trips well under a metre.
 
 from __future__ import annotations
 
+import math
 import re
 
 import coordTransform as ct
@@ -65,7 +66,7 @@ def parse_crs(text: str | None) -> str | None:
 
 def gk_zone_epsg(lon: float) -> int:
     """EPSG code (no zone prefix) of the CGCS2000 3-degree GK zone containing ``lon``."""
-    zone = int(round(lon / 3.0))
+    zone = math.floor(lon / 3.0 + 0.5)  # halves go east, consistently
     zone = min(max(zone, _FIRST_ZONE), _LAST_ZONE)
     return _PLAIN_FIRST + zone - _FIRST_ZONE
 
@@ -198,9 +199,11 @@ def from_stored(gdf: gpd.GeoDataFrame, target: str) -> gpd.GeoDataFrame:
     if target in (GCJ02, BD09):
         func = wgs_to_gcj if target == GCJ02 else wgs_to_bd
         out = gdf.to_crs(STORED_CRS).copy()
-        out.geometry = gpd.GeoSeries(_transform_geoms(out.geometry.values, func),
-                                     index=out.index, crs=None)
-        return out
+        geoms = _transform_geoms(out.geometry.values, func)
+        # GCJ-02 / BD-09 have no EPSG code: the result carries no CRS, so nothing can
+        # mistake it for CGCS2000 later.
+        return out.set_geometry(gpd.GeoSeries(geoms, index=out.index)).set_crs(
+            None, allow_override=True)
     return gdf.to_crs(target)
 
 

@@ -13,6 +13,7 @@ from .style import (
     COLORS,
     LEVEL_COLORS,
     LayerRegistry,
+    MetricScale,
     display_frame,
     field_labels,
     legend,
@@ -32,8 +33,9 @@ def base_map(bounds, *, basemap_url: str = "", attribution: str = "",
     With no ``basemap_url`` no tiles are requested at all: the layers draw on a plain
     background, which is what an office without a tile server sees.
     """
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_control=True)
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False, zoom_control=True)
     use_local_assets(m, asset_prefix)
+    MetricScale().add_to(m)
     if basemap_url:
         folium.TileLayer(tiles=basemap_url, attr=attribution or "底图", name="底图",
                          overlay=False, control=True).add_to(m)
@@ -120,7 +122,7 @@ def _layer(kind: str, gdf: gpd.GeoDataFrame):
             s["fillOpacity"] = 0.8
         return s
 
-    marker = folium.CircleMarker(radius=6, weight=1) if is_point or kind == "cemeteries" else None
+    marker = folium.CircleMarker(radius=6, weight=1, fill=True) if is_point or kind == "cemeteries" else None
     if is_point:
         if kind == "elderly_service_points":
             for level, label in lk.field("level").choices.items():

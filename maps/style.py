@@ -48,7 +48,7 @@ def display_frame(gdf: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
             col = col.map(lambda v, c=f.choices: c.get(v, v))
         elif f.dtype == "bool":
             col = col.map(lambda v: "是" if v is True else ("否" if v is False else v))
-        out[f.name] = col.map(_escape)
+        out[f.name] = col.map(escape_text)
     # Raw values a style function needs (never shown as HTML).
     for key in ("level", "kind", "beds"):
         if key in gdf.columns:
@@ -57,7 +57,8 @@ def display_frame(gdf: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     return out
 
 
-def _escape(value) -> str:
+def escape_text(value) -> str:
+    """Data text made safe for HTML (None/NaN become empty)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     return html.escape(str(value))
@@ -113,6 +114,16 @@ class LayerRegistry(MacroElement):
         super().__init__()
         self._name = "LayerRegistry"
         self.layers = layers
+
+
+class MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, position: "bottomright"}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
 
 
 def to_geojson(gdf: gpd.GeoDataFrame) -> dict:

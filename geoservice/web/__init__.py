@@ -6,7 +6,7 @@ from flask import Flask, jsonify, render_template, request
 
 from ..errors import ValidationError as _ValidationError
 from ..errors import http_status
-from . import api, assets, pages, uploads
+from . import api, assets, coverage, pages, uploads
 
 
 def register(app: Flask) -> None:
@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(coverage.bp)
 
     @app.errorhandler(Exception)
     def handle(exc: Exception):

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import json
 
+# The flags our CI uses: no background traffic, no sandbox (root), no GPU.
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--disable-dev-shm-usage", "--window-size=1400,900",
+]
+
 
 def requested_urls(driver) -> list[str]:
     """Every URL the page asked the network for, from Chromium's performance log."""

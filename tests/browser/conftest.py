@@ -6,12 +6,7 @@ import shutil
 import tempfile
 
 import pytest
-
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-dev-shm-usage", "--window-size=1400,900",
-]
+from chromium import CHROMIUM_FLAGS
 
 
 def _find(*names):

@@ -77,7 +77,7 @@ def test_village_popup_shows_chinese_fields(browser, demo_server):
     _wait_for_map(browser)
     text = browser.execute_script("""
         const layer = window.geoservice.layers.villages.getLayers()[0];
-        layer.fire('click', {latlng: layer.getBounds().getCenter()});
+        layer.fire('click', {latlng: layer.getBounds().getCenter()}, true);
         const popup = document.querySelector('.leaflet-popup-content');
         return popup ? popup.innerText : '';
     """)

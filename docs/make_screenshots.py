@@ -1,0 +1,55 @@
+"""Regenerate the README pictures: python docs/make_screenshots.py (needs chromium)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "browser")]
+
+from chromium import CHROMIUM_FLAGS  # noqa: E402  (tests/browser/chromium.py)
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+
+from geoservice import create_app  # noqa: E402
+from geoservice.config import DEMO_WORKSPACE  # noqa: E402
+
+PAGES = {"home.png": "/", "coverage.png": "/coverage?layer=elderly_service_points&radius=2000"}
+
+
+def main() -> None:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    tmp = Path(tempfile.mkdtemp())
+    ws = tmp / "demo.gpkg"
+    shutil.copyfile(DEMO_WORKSPACE, ws)
+    app = create_app({"WORKSPACE": str(ws)})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp / 'profile'}")
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    out = ROOT / "docs" / "images"
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        for name, path in PAGES.items():
+            driver.get(f"http://127.0.0.1:{server.server_port}{path}")
+            time.sleep(1.5)
+            driver.save_screenshot(str(out / name))
+            print(out / name)
+    finally:
+        driver.quit()
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Analysis defaults from ``defaults.toml``: the one settings file for radii and targets."""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from pathlib import Path
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+
+
+@functools.cache
+def load_defaults() -> dict:
+    with DEFAULTS_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _lookup(table: dict, layer: str, level: str | None):
+    if level and f"{layer}.{level}" in table:
+        return table[f"{layer}.{level}"], f"{layer}.{level}"
+    return table.get(layer), layer
+
+
+def coverage_defaults(layer: str, level: str | None = None) -> dict:
+    """Default radius, coverage target and beds target for a layer (and level)."""
+    cov = load_defaults()["coverage"]
+    radius, radius_key = _lookup(cov["radius_m"], layer, level)
+    target, _ = _lookup(cov["target"], layer, level)
+    target = target or {"value": 0.6, "metric": "village_coverage", "source": "默认值"}
+    return {
+        "radius_m": float(radius) if radius is not None else None,
+        "radius_source": f"defaults.toml [coverage.radius_m] {radius_key}",
+        "target": float(target["value"]),
+        "target_metric": target["metric"],
+        "target_source": target["source"],
+        "beds_per_1000": float(cov["beds"]["per_1000_elderly"]),
+        "beds_source": cov["beds"]["source"],
+    }

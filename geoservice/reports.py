@@ -1,0 +1,144 @@
+"""Reports people can file: XLSX and CSV views of an analysis result, Chinese headers."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from layers import KINDS
+
+from .analysis.coverage import WEIGHTINGS, CoverageResult
+
+DEMO_MARK = "示例数据（模拟几何）"
+
+VILLAGE_HEADERS = {
+    "code": "村(社区)代码", "name": "名称", "township_code": "所属乡镇代码",
+    "population": "户籍人口", "elderly_population": "60岁以上人口", "covered": "是否覆盖",
+    "nearest_m": "到最近设施距离(米)", "nearest_facility": "最近设施",
+    "facilities_inside": "村内设施数", "has_facility": "村内有设施",
+    "access": "可达性(床位/老年人)", "access_per_1000": "可达性(床位/千名老年人)",
+    "centre_lon": "村中心经度", "centre_lat": "村中心纬度",
+}
+TOWNSHIP_HEADERS = {
+    "code": "乡镇代码", "name": "乡镇名称", "villages": "村(社区)数",
+    "covered_villages": "覆盖村数", "presence_villages": "村内有设施的村数",
+    "population": "户籍人口", "covered_population": "覆盖人口",
+    "elderly_population": "60岁以上人口", "covered_elderly": "覆盖老年人口",
+    "beds": "床位数", "facilities": "设施数", "village_coverage": "村覆盖率",
+    "presence_coverage": "村级设施覆盖率", "population_coverage": "人口覆盖率",
+    "elderly_coverage": "老年人口覆盖率", "beds_per_1000_elderly": "每千名老年人床位",
+    "meets_target": "覆盖率达标", "meets_beds_target": "床位达标",
+}
+RATE_COLUMNS = {"village_coverage", "presence_coverage", "population_coverage",
+                "elderly_coverage"}
+
+
+def _yes_no(v):
+    if v is True:
+        return "是"
+    if v is False:
+        return "否"
+    return v
+
+
+def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
+    """The summary as (Chinese label, value) rows, inputs first."""
+    s = result.summary
+    inputs = s.get("inputs", {})
+    layer = KINDS[s["layer"]]
+    level = s.get("level")
+    level_label = ""
+    if level:
+        field = "level" if s["layer"] == "elderly_service_points" else "kind"
+        level_label = (layer.field(field).choices or {}).get(level, level)
+    versions = inputs.get("layer_versions", {})
+    rows: list[tuple[str, object]] = [
+        ("工作空间", inputs.get("workspace", "")),
+        ("数据性质", DEMO_MARK if inputs.get("demo") else "正式数据"),
+        ("分析日期", inputs.get("date", "")),
+        ("设施图层", f"{layer.label}（第 {versions.get(s['layer'], '?')} 版）"),
+        ("设施层级/类型", level_label or "全部"),
+        ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
+        ("服务半径(米)", s["radius_m"]),
+        ("半径来源", "本次指定" if inputs.get("radius_from") == "本次指定"
+         else f"默认值（{s['radius_source']}）"),
+        ("距离计算", f"直线距离，{inputs.get('crs', '')}"),
+        ("设施数", s["facilities"]),
+        ("村(社区)数", s["villages"]),
+        ("覆盖村数", s["covered_villages"]),
+        ("村覆盖率", s["village_coverage"]),
+        ("村级设施覆盖率(村内有设施)", s["presence_coverage"]),
+        ("人口覆盖率", s["population_coverage"]),
+        ("60岁以上人口", s["elderly_population"]),
+        ("覆盖老年人口", s["covered_elderly"]),
+        ("老年人口覆盖率", s["elderly_coverage"]),
+        ("床位数" if s["layer"] != "cemeteries" else "剩余墓穴数", s["beds"]),
+        ("每千名老年人床位", s["beds_per_1000_elderly"]),
+        ("目标", f"{WEIGHTINGS[s['weighting']][1]} ≥ {s['target']:.0%}"),
+        ("目标依据", s["target_source"]),
+        ("是否达标", _yes_no(s["meets_target"])),
+        ("床位目标(每千名老年人)", s["beds_target"]),
+        ("床位是否达标", _yes_no(s["meets_beds_target"])),
+    ]
+    return rows
+
+
+def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
+    cols = [c for c in headers if c in df.columns]
+    out = df[cols].copy()
+    for c in cols:
+        if out[c].dtype == bool or c.startswith("meets_") or c in ("covered", "has_facility"):
+            out[c] = out[c].map(_yes_no)
+    return out.rename(columns=headers)
+
+
+def _write_sheet(ws, df: pd.DataFrame, rate_headers: set[str]) -> None:
+    ws.append(list(df.columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in df.itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
+    for i, name in enumerate(df.columns, start=1):
+        letter = get_column_letter(i)
+        ws.column_dimensions[letter].width = max(10, min(30, len(str(name)) * 2 + 2))
+        if name in rate_headers:
+            for cell in ws[letter][1:]:
+                cell.number_format = "0.0%"
+    ws.freeze_panes = "A2"
+
+
+def coverage_xlsx(result: CoverageResult) -> bytes:
+    """Summary (with inputs), township and village sheets."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    ws.append(["项目", "值"])
+    ws["A1"].font = ws["B1"].font = Font(bold=True)
+    for label, value in summary_rows(result):
+        ws.append([label, value])
+        if isinstance(value, float) and "覆盖率" in label:
+            ws.cell(ws.max_row, 2).number_format = "0.0%"
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["B"].width = 60
+    rate_headers = {TOWNSHIP_HEADERS[c] for c in RATE_COLUMNS}
+    _write_sheet(wb.create_sheet("乡镇"), _frame(result.townships, TOWNSHIP_HEADERS),
+                 rate_headers)
+    villages = pd.DataFrame(result.villages.drop(columns="geometry"))
+    _write_sheet(wb.create_sheet("村(社区)"), _frame(villages, VILLAGE_HEADERS), set())
+    _write_sheet(wb.create_sheet("未覆盖村(按老年人口)"),
+                 _frame(result.uncovered, VILLAGE_HEADERS), set())
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def coverage_csv(result: CoverageResult) -> bytes:
+    """The village table as CSV (UTF-8 with BOM, so Excel shows the Chinese)."""
+    villages = pd.DataFrame(result.villages.drop(columns="geometry"))
+    frame = _frame(villages, VILLAGE_HEADERS)
+    head = "".join(f"# {label}: {value}\n" for label, value in summary_rows(result)[:9])
+    return (head + frame.to_csv(index=False)).encode("utf-8-sig")

@@ -1,0 +1,87 @@
+"""Coverage: the JSON API, the map page with its form and township table, downloads."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from layers import KINDS
+from maps import coverage_map, map_parts
+
+from ..analysis.coverage import FACILITY_LAYERS, WEIGHTINGS
+from ..analysis.settings import coverage_defaults
+from ..reports import coverage_csv, coverage_xlsx, summary_rows
+from ..service import coverage_params, run_coverage
+from ..workspace import store_for, workspace_info
+
+bp = Blueprint("coverage", __name__)
+
+
+def _params():
+    a = request.args
+    return coverage_params(a.get("layer"), a.get("radius"), a.get("level"),
+                           a.get("weighting"), a.get("target"))
+
+
+def _run():
+    params = _params()
+    return params, run_coverage(store_for(current_app.config["WORKSPACE"]), params)
+
+
+@bp.get("/api/coverage")
+def api_coverage():
+    _, result = _run()
+    return jsonify(result.to_dict())
+
+
+def _download(data: bytes, params, ext: str, mimetype: str) -> Response:
+    name = f"coverage_{params.layer}_{int(params.radius_m)}m.{ext}"
+    return Response(data, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/coverage/report.xlsx")
+def report_xlsx():
+    params, result = _run()
+    return _download(coverage_xlsx(result), params, "xlsx",
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.get("/coverage/report.csv")
+def report_csv():
+    params, result = _run()
+    return _download(coverage_csv(result), params, "csv", "text/csv; charset=utf-8")
+
+
+def level_choices() -> dict[str, list[tuple[str, str]]]:
+    out = {}
+    for layer in FACILITY_LAYERS:
+        field = "level" if layer == "elderly_service_points" else "kind"
+        out[layer] = list((KINDS[layer].field(field).choices or {}).items())
+    return out
+
+
+@bp.get("/coverage")
+def page():
+    params = _params()
+    shading = request.args.get("shading", "covered")
+    if shading not in ("covered", "access"):
+        shading = "covered"
+    store = store_for(current_app.config["WORKSPACE"])
+    result = run_coverage(store, params)
+    info = workspace_info(store)
+    cfg = current_app.config
+    summary = dict(result.summary)
+    summary["radius_note"] = ("本次指定" if params.radius_given else "默认值")
+    m = coverage_map(result.villages, result.facilities, summary, shading=shading,
+                     title=f"{info['title']} · {KINDS[params.layer].label}覆盖",
+                     notes=info["notes"], basemap_url=cfg["BASEMAP_URL"],
+                     attribution=cfg["BASEMAP_ATTRIBUTION"])
+    defaults = {layer: coverage_defaults(layer)["radius_m"] for layer in FACILITY_LAYERS}
+    return render_template(
+        "coverage.html", info=info, map=map_parts(m), params=params, shading=shading,
+        result=result, summary=result.summary, rows=summary_rows(result),
+        townships=result.townships.to_dict(orient="records"),
+        uncovered=result.uncovered.head(15).to_dict(orient="records"),
+        layers=[(k, KINDS[k].label) for k in FACILITY_LAYERS], levels=level_choices(),
+        weightings=[(k, v[1]) for k, v in WEIGHTINGS.items()], default_radii=defaults,
+        query=params.query())
