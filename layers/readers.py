@@ -9,8 +9,9 @@ the caller gets the list of problems.
 from __future__ import annotations
 
 import io
+import math
+import re
 import tempfile
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -76,13 +77,20 @@ class _Reader:
         self.problems: list[Problem] = []
         self.unit = "行"
         self.row_offset = 2  # spreadsheet line of the first data row
+        self.lines: np.ndarray | None = None  # spreadsheet line of each kept row
         self.coord_problem_rows: set[int] = set()
 
     def fail(self, message: str, field: str | None = None) -> ValidationError:
         return ValidationError([Problem(self.name, None, field, message)])
 
+    def row_of(self, idx: int) -> int:
+        """Spreadsheet line or feature number of the record at position ``idx``."""
+        if self.lines is not None:
+            return int(self.lines[idx])
+        return int(idx) + self.row_offset
+
     def add(self, idx: int | None, field: str | None, message: str) -> None:
-        row = None if idx is None else int(idx) + self.row_offset
+        row = None if idx is None else self.row_of(idx)
         self.problems.append(Problem(self.name, row, field, message, self.unit))
 
     # --- reading -------------------------------------------------------------------
@@ -110,6 +118,7 @@ class _Reader:
         gdf = self._to_stored(gdf, file_crs)
         self._check_geometry(gdf)
         gdf = self._check_fields(gdf)
+        self._centres_to_stored(gdf)
         if self.problems:
             self.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
             raise ValidationError(self.problems)
@@ -131,9 +140,13 @@ class _Reader:
                 raise self.fail("无法识别的文件编码：请另存为 UTF-8 或 GBK 编码的 CSV")
             if not text.strip():
                 raise self.fail("文件为空")
+            # Blank lines above the header are skipped; the line numbers still count them.
+            lead = re.match(r"(?:[ \t]*\r?\n)*", text).group(0)
+            text = text[len(lead):]
+            self.row_offset += lead.count("\n")
             try:
                 df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                 skipinitialspace=True)
+                                 skipinitialspace=True, skip_blank_lines=False)
             except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
                 raise self.fail(f"CSV 格式错误，文件可能不完整：{exc}") from None
         else:
@@ -144,9 +157,12 @@ class _Reader:
                 raise self.fail(f"XLSX 文件无法读取，可能已损坏或不完整：{type(exc).__name__}") \
                     from None
         df.columns = [str(c).strip() for c in df.columns]
-        # Rows left blank at the end of a sheet are not records.
-        blank = df.apply(lambda r: all(str(v).strip() == "" for v in r), axis=1)
-        return df.loc[~blank] if len(df) else df
+        # Blank rows are not records; the others keep their line numbers (header = line 1).
+        if not len(df):
+            return df
+        blank = df.apply(lambda r: all(str(v).strip() == "" for v in r), axis=1).to_numpy()
+        self.lines = np.flatnonzero(~blank) + self.row_offset
+        return df.loc[~blank]
 
     def _read_geo(self, suffix: str) -> gpd.GeoDataFrame:
         if suffix == ".zip":
@@ -193,21 +209,17 @@ class _Reader:
     def _read_shapefile(self, shp: Path) -> gpd.GeoDataFrame:
         if shp.with_suffix(".cpg").exists() or shp.with_suffix(".CPG").exists():
             return self._pyogrio(shp)
-        for enc in ("UTF-8", "GBK", "GB18030"):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", RuntimeWarning)
-                    return self._pyogrio(shp, encoding=enc, decode_errors=True)
-            except (UnicodeDecodeError, RuntimeWarning):
-                continue
-        raise self.fail("无法识别的文件编码：请提供 .cpg 文件或使用 UTF-8/GBK 编码")
+        # Decide in Python: GDAL drops or garbles bytes it cannot recode and only warns
+        # (once per process, from a callback that cannot raise).
+        encoding = _dbf_encoding(shp)
+        if encoding is None:
+            raise self.fail("无法识别的文件编码：请提供 .cpg 文件或使用 UTF-8/GBK 编码")
+        return self._pyogrio(shp, encoding=encoding)
 
-    def _pyogrio(self, path: Path, *, layer=None, encoding=None, decode_errors=False):
+    def _pyogrio(self, path: Path, *, layer=None, encoding=None):
         try:
             return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
         except UnicodeDecodeError:
-            if decode_errors:
-                raise
             raise self.fail("无法识别的文件编码") from None
         except Exception as exc:
             raise self.fail(f"文件无法读取，可能已损坏或不完整：{exc}") from None
@@ -232,9 +244,13 @@ class _Reader:
         lon_col = next((cols[a] for a in LON_ALIASES if a in cols), None)
         lat_col = next((cols[a] for a in LAT_ALIASES if a in cols), None)
         wkt_col = next((cols[a] for a in WKT_ALIASES if a in cols), None)
-        if lon_col is not None and lat_col is not None:
+        polygonal = set(self.kind.geometry) <= {"Polygon", "MultiPolygon"}
+        if lon_col is not None and lat_col is not None and not (polygonal and wkt_col):
             xs = pd.to_numeric(df[lon_col].str.strip(), errors="coerce")
             ys = pd.to_numeric(df[lat_col].str.strip(), errors="coerce")
+            if _survey_axes(xs.to_numpy(dtype=float), ys.to_numpy(dtype=float)):
+                # Chinese survey tables call the northing X and the easting Y.
+                xs, ys, lon_col, lat_col = ys, xs, lat_col, lon_col
             for col, vals in ((lon_col, xs), (lat_col, ys)):
                 for idx in np.flatnonzero(vals.isna().to_numpy()):
                     raw = df[col].iloc[idx]
@@ -253,10 +269,14 @@ class _Reader:
                     self.add(idx, wkt_col, "WKT 几何无法解析")
                     geoms.append(None)
             rest = df.drop(columns=[wkt_col])
+        elif polygonal:
+            raise self.fail(
+                f"{self.kind.label}是面图层：表格需要一列 WKT 几何（列名 wkt、geometry 或 几何）；"
+                "经度、纬度列只作为中心点", field=GEOMETRY_LABEL)
         else:
             raise self.fail(
-                "找不到坐标列：需要“经度”和“纬度”两列（或 lon/lat、x/y），面图层可用 WKT 列"
-            )
+                "找不到坐标列：需要“经度”和“纬度”两列（或 lon/lat、x/y），面图层可用 WKT 列",
+                field=GEOMETRY_LABEL)
         gdf = gpd.GeoDataFrame(rest, geometry=gpd.GeoSeries(list(geoms), index=df.index))
         return gdf, None
 
@@ -264,16 +284,22 @@ class _Reader:
 
     def _to_stored(self, gdf: gpd.GeoDataFrame, file_crs: str | None) -> gpd.GeoDataFrame:
         source = self.source_crs or file_crs
-        valid = gdf.geometry.notna() & ~gdf.geometry.is_empty
+        geoms = gdf.geometry.values  # GeoSeries.notna() warns when some are empty
+        valid = pd.Series(~(geoms.isna() | geoms.is_empty), index=gdf.index)
         xs = shapely.get_coordinates(gdf.geometry[valid].values)[:, 0]
         if source not in (crsmod.GCJ02, crsmod.BD09):
             try:
                 source = crsmod.resolve_projected(source, xs)
             except crsmod.CRSInputError as exc:
                 raise self.fail(str(exc)) from None
+        if (self.source_crs is None and source is not None and source == file_crs
+                and _is_geographic(source) and not _lonlat_like(xs)):
+            # GeoJSON is lon/lat by definition, so GDAL reports EPSG:4326 even for a file
+            # of projected numbers written without a CRS: such a file has no usable CRS.
+            source = crsmod.resolve_projected(None, xs)
         if source is None:
             # Mostly lon/lat-looking numbers: geographic, and the odd row is flagged below.
-            if xs.size and np.mean(np.abs(xs) <= 180) >= 0.5:
+            if _lonlat_like(xs):
                 source = crsmod.STORED_CRS
             else:
                 raise self.fail("无法判断坐标系：坐标不是经纬度，也没有带号。请用 --crs 指定，"
@@ -309,6 +335,28 @@ class _Reader:
             self.add(idx, GEOMETRY_LABEL, msg)
         self._bad_coords = bad
 
+    def _centres_to_stored(self, gdf: gpd.GeoDataFrame) -> None:
+        """Bring a kind's own centre columns (center_lon/center_lat) into CGCS2000."""
+        if not {"center_lon", "center_lat"} <= set(gdf.columns):
+            return
+        lon = gdf["center_lon"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        lat = gdf["center_lat"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        given = np.isfinite(lon) & np.isfinite(lat)
+        if not given.any():
+            return
+        pts = gpd.GeoDataFrame(geometry=shapely.points(lon[given], lat[given]))
+        try:
+            pts = crsmod.to_stored(pts, self.used_crs)
+        except Exception as exc:
+            raise self.fail(f"中心点坐标转换失败：{exc}") from None
+        lon[given], lat[given] = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
+        outside = given & ~((lon >= crsmod.CHINA_LON[0]) & (lon <= crsmod.CHINA_LON[1])
+                            & (lat >= crsmod.CHINA_LAT[0]) & (lat <= crsmod.CHINA_LAT[1]))
+        for idx in np.flatnonzero(outside):
+            self.add(idx, "中心经度/中心纬度", f"中心点（{lon[idx]:.6f}, {lat[idx]:.6f}）超出中国范围")
+        gdf["center_lon"] = pd.array(np.where(given, lon, np.nan), dtype="Float64")
+        gdf["center_lat"] = pd.array(np.where(given, lat, np.nan), dtype="Float64")
+
     def _check_geometry(self, gdf: gpd.GeoDataFrame) -> None:
         geoms = gdf.geometry.values
         want = self.kind.geometry
@@ -318,7 +366,7 @@ class _Reader:
                     self.add(idx, GEOMETRY_LABEL, "几何为空")
                 continue
             if g.geom_type not in want:
-                self.add(idx, "geometry",
+                self.add(idx, GEOMETRY_LABEL,
                          f"几何类型为 {g.geom_type}，{self.kind.label}图层应为{self.kind.geometry_label}")
                 continue
             if not g.is_valid:
@@ -352,10 +400,22 @@ class _Reader:
                     self.add(idx, f.label, "必填字段为空")
                 values.append(None)
                 continue
-            if f.dtype == "int":
+            if f.dtype == "float":
                 try:
                     num = float(text.replace(",", ""))
                 except ValueError:
+                    num = math.nan
+                if not math.isfinite(num):
+                    self.add(idx, f.label, f"“{text}”不是数字")
+                    values.append(None)
+                    continue
+                values.append(num)
+            elif f.dtype == "int":
+                try:
+                    num = float(text.replace(",", ""))
+                except ValueError:
+                    num = math.nan
+                if not math.isfinite(num):
                     self.add(idx, f.label, f"“{text}”不是数字")
                     values.append(None)
                     continue
@@ -376,7 +436,7 @@ class _Reader:
             elif f.dtype == "code":
                 if text.endswith(".0"):
                     text = text[:-2]
-                if not text.isdigit() or len(text) != f.code_digits:
+                if not (text.isascii() and text.isdigit()) or len(text) != f.code_digits:
                     self.add(idx, f.label, f"代码“{text}”格式错误：应为 {f.code_digits} 位数字")
                 values.append(text)
             elif f.choices:
@@ -393,6 +453,8 @@ class _Reader:
                 values.append(text)
         if f.dtype == "int":
             return pd.Series(values, index=col.index, dtype="Int64")
+        if f.dtype == "float":
+            return pd.Series(values, index=col.index, dtype="Float64")
         if f.dtype == "bool":
             return pd.Series(values, index=col.index, dtype="boolean")
         return pd.Series(values, index=col.index, dtype=object)
@@ -410,7 +472,7 @@ class _Reader:
                 self.add(idx, label, f"代码“{code}”重复（与第 {first_row[code]} "
                                      f"{'个要素' if self.unit == '要素' else '行'}相同）")
             else:
-                first_row[code] = idx + self.row_offset
+                first_row[code] = self.row_of(idx)
         if self.kind.name == "villages" and "township_code" in gdf.columns:
             for idx, (code, parent) in enumerate(zip(codes, gdf["township_code"], strict=True)):
                 if (isinstance(code, str) and isinstance(parent, str) and len(code) == 12
@@ -429,6 +491,48 @@ class _Reader:
                 for idx in np.flatnonzero(over):
                     self.add(idx, self.kind.field(small).label,
                              f"{msg}（{s.iloc[idx]} > {b.iloc[idx]}）")
+
+
+def _survey_axes(xs: np.ndarray, ys: np.ndarray) -> bool:
+    """True when "x" holds Gauss-Kruger northings and "y" eastings (survey convention).
+
+    In China northings run from about 1 to 6 million metres (7 digits); eastings are
+    6-digit, or 8-digit with the zone number in front.
+    """
+    x, y = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
+    if not x.size or not y.size:
+        return False
+    mx, my = np.median(x), np.median(y)
+    return bool(1e6 <= mx < 7e6 and (1e5 <= my < 1e6 or 1e7 <= my < 1e8))
+
+
+def _dbf_encoding(shp: Path) -> str | None:
+    """The encoding that decodes every text byte of the .dbf next to ``shp``.
+
+    UTF-8 when the field names and records decode as UTF-8, else GB18030 (a superset of
+    GBK); ``None`` when neither does. A missing or short .dbf is left to GDAL to report.
+    """
+    dbf = next((p for p in (shp.with_suffix(".dbf"), shp.with_suffix(".DBF")) if p.exists()),
+               None)
+    raw = dbf.read_bytes() if dbf else b""
+    if len(raw) < 32:
+        return "UTF-8"
+    header_len = int.from_bytes(raw[8:10], "little")
+    names = b"".join(raw[start:start + 11].split(b"\0")[0]
+                     for start in range(32, max(header_len - 1, 32), 32))
+    text = names + raw[header_len:]
+    for encoding in ("UTF-8", "GB18030"):
+        try:
+            text.decode(encoding)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _lonlat_like(xs: np.ndarray) -> bool:
+    """Mostly lon/lat-looking x values (the odd bad row is reported, not guessed from)."""
+    return bool(xs.size) and np.mean(np.abs(xs) <= 180) >= 0.5
 
 
 def _is_geographic(source: str) -> bool:

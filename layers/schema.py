@@ -86,6 +86,11 @@ _register(LayerKind("villages", "村(社区)", POLYGON, (
     Field("population", "户籍人口", "int", required=True, aliases=("人口", "户籍人口", "总人口")),
     Field("elderly_population", "60岁以上人口", "int", required=True,
           aliases=("老年人口", "60岁以上人口", "60周岁以上人口", "老龄人口")),
+    # The village's own centre (e.g. where its committee sits), in the file's CRS.
+    Field("center_lon", "中心经度", "float",
+          aliases=("中心经度", "村委会经度", "驻地经度", "经度", "lon", "lng")),
+    Field("center_lat", "中心纬度", "float",
+          aliases=("中心纬度", "村委会纬度", "驻地纬度", "纬度", "lat")),
 )))
 
 _register(LayerKind("welfare_homes", "福利院/特困供养机构", POINT, (
@@ -158,3 +163,33 @@ def choice_label(kind: str, field_name: str, value) -> str:
     if f.choices and value in f.choices:
         return f.choices[value]
     return "" if value is None else str(value)
+
+
+def docs_markdown() -> str:
+    """docs/layers.md, generated from the kinds above (``python -m layers.schema``)."""
+    lines = ["# 图层类型（Layer kinds）", "",
+             "每个图层类型的字段、中文名和可用的列名（导入时自动识别）。坐标统一存为 CGCS2000"
+             "（EPSG:4490）。本页由 `python -m layers.schema > docs/layers.md` 生成。", ""]
+    for name, kind in KINDS.items():
+        optional = "，可选输入" if kind.optional else ""
+        lines += [f"## `{name}` {kind.label}（{kind.geometry_label}{optional}）", "",
+                  "| 字段 | 中文名 | 类型 | 必填 | 可用列名 / 取值 |",
+                  "| --- | --- | --- | --- | --- |"]
+        for f in kind.fields:
+            extra = "、".join(f.aliases)
+            if f.choices:
+                extra += "；取值：" + "、".join(f"{a}（{b}）" for a, b in f.choices.items())
+            if f.code_digits:
+                extra += f"；{f.code_digits} 位数字"
+            required = "是" if f.required else ""
+            lines.append(f"| `{f.name}` | {f.label} | {f.dtype} | {required} | {extra} |")
+        lines.append("")
+    lines += ["## 坐标列", "",
+              "CSV/XLSX 点图层需要经度、纬度两列（经度/lon/lng/longitude/x，纬度/lat/latitude/y）；"
+              "测量表格中 X 为北坐标、Y 为东坐标时自动识别。面图层用一列 WKT（wkt/geometry/几何），"
+              "村图层的经度、纬度列作为村中心（如村委会位置），与边界一起换算坐标系。", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(docs_markdown(), end="")

@@ -25,7 +25,7 @@ import pyogrio
 
 from .crs import STORED_CRS
 from .errors import LayerNotFound, StoreError
-from .schema import KINDS, get_kind
+from .schema import KINDS, LayerKind, get_kind
 
 META_TABLE = "geoservice_versions"
 INFO_TABLE = "geoservice_info"
@@ -173,7 +173,7 @@ class GeoPackageStore:
         gdf = pyogrio.read_dataframe(self.path, layer=rows[0].table, bbox=bbox, fid_as_index=False)
         if gdf.crs is None:
             gdf = gdf.set_crs(STORED_CRS)
-        return gdf
+        return _with_field_types(gdf, lk)
 
     def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
               source_crs: str) -> LayerVersion:
@@ -212,10 +212,28 @@ class GeoPackageStore:
                     (f"rtree_{table}_%",))]
                 for name in names + [table]:
                     con.execute(f'DROP TABLE IF EXISTS "{name}"')
-                for meta in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions"):
-                    con.execute(f"DELETE FROM {meta} WHERE table_name = ?", (table,))
+                present = {r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+                for meta in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions",
+                             "gpkg_ogr_contents"):
+                    if meta in present:
+                        con.execute(f"DELETE FROM {meta} WHERE table_name = ?", (table,))
         except sqlite3.DatabaseError:
             pass
+
+
+def _with_field_types(gdf: gpd.GeoDataFrame, kind: LayerKind) -> gpd.GeoDataFrame:
+    """Give int and bool fields back the nullable types the readers gave them.
+
+    GeoPackage columns with missing values come back as float (1.0 / NaN).
+    """
+    for f in kind.fields:
+        if f.name in gdf.columns and f.dtype in ("int", "bool"):
+            try:
+                gdf[f.name] = gdf[f.name].astype("Int64" if f.dtype == "int" else "boolean")
+            except (TypeError, ValueError):
+                pass  # not written by a reader: leave the column as stored
+    return gdf
 
 
 def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | None = None,

@@ -14,7 +14,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_every_layer_kind_and_field_is_documented():
+    from layers.schema import docs_markdown
+
     text = (DOCS / "layers.md").read_text(encoding="utf-8")
+    assert text == docs_markdown(), "docs/layers.md 已过期：python -m layers.schema > docs/layers.md"
     for name, kind in KINDS.items():
         assert f"`{name}`" in text and kind.label in text
         for f in kind.fields:
