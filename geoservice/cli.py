@@ -128,3 +128,9 @@ def coverage_cmd(ctx, layer, radius, level, weighting, target, as_json, xlsx) ->
         for row in top.itertuples():
             click.echo(f"  {row.code} {row.name}：老年人口 {row.elderly_population}，"
                        f"最近设施 {row.nearest_m:.0f} 米")
+
+
+# Each analysis registers its command here (one line each, in issue order).
+# -- siting command --
+# -- boundaries command --
+# -- placenames command --

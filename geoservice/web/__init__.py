@@ -15,6 +15,9 @@ def register(app: Flask) -> None:
     app.register_blueprint(uploads.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(coverage.bp)
+    # -- siting blueprint --
+    # -- boundaries blueprint --
+    # -- placenames blueprint --
 
     @app.errorhandler(Exception)
     def handle(exc: Exception):
