@@ -400,24 +400,14 @@ class _Reader:
                     self.add(idx, f.label, "必填字段为空")
                 values.append(None)
                 continue
-            if f.dtype == "float":
-                try:
-                    num = float(text.replace(",", ""))
-                except ValueError:
-                    num = math.nan
-                if not math.isfinite(num):
+            if f.dtype in ("float", "int"):
+                num = _number(text)
+                if num is None:
                     self.add(idx, f.label, f"“{text}”不是数字")
                     values.append(None)
                     continue
-                values.append(num)
-            elif f.dtype == "int":
-                try:
-                    num = float(text.replace(",", ""))
-                except ValueError:
-                    num = math.nan
-                if not math.isfinite(num):
-                    self.add(idx, f.label, f"“{text}”不是数字")
-                    values.append(None)
+                if f.dtype == "float":
+                    values.append(num)
                     continue
                 if num < 0 or num != int(num):
                     self.add(idx, f.label, f"“{text}”应为非负整数")
@@ -491,6 +481,15 @@ class _Reader:
                 for idx in np.flatnonzero(over):
                     self.add(idx, self.kind.field(small).label,
                              f"{msg}（{s.iloc[idx]} > {b.iloc[idx]}）")
+
+
+def _number(text: str) -> float | None:
+    """A finite number written by a person ("1,200", "35.0"), else None."""
+    try:
+        num = float(text.replace(",", ""))
+    except ValueError:
+        return None
+    return num if math.isfinite(num) else None
 
 
 def _survey_axes(xs: np.ndarray, ys: np.ndarray) -> bool:
