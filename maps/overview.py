@@ -59,7 +59,8 @@ def overview_map(layers: dict[str, gpd.GeoDataFrame], *, title: str,
     basemap_crs : ``cgcs2000`` or ``gcj02``; on a GCJ-02 basemap the layers are shifted
         into GCJ-02 so that they sit right on it.
     """
-    present = [k for k in ORDER if k in layers and len(layers[k])]
+    order = ORDER + sorted(k for k in layers if k not in ORDER)
+    present = [k for k in order if k in layers and len(layers[k])]
     if present:
         frames = [layers[k].to_crs(4326) for k in present]
         bounds = gpd.GeoSeries(
@@ -88,7 +89,7 @@ def _layer(kind: str, gdf: gpd.GeoDataFrame):
     lk = KINDS[kind]
     shown = display_frame(gdf, kind)
     fields, aliases = field_labels(shown, kind)
-    color = COLORS[kind]
+    color = COLORS.get(kind, "#525252")
     name = f"{lk.label}（{len(gdf)}）"
     tooltip_fields = [f for f in ("name", "code", "number") if f in fields][:2] or fields[:1]
     tooltip = folium.GeoJsonTooltip(
