@@ -392,6 +392,9 @@ class Demo:
     place_labels: gpd.GeoDataFrame  # EPSG:4490 geometry plus gcj_lon / gcj_lat
     label_errors: pd.DataFrame
     aliases: pd.DataFrame
+    candidates: gpd.GeoDataFrame | None = None
+    exclusion_zones: gpd.GeoDataFrame | None = None
+    boundary_markers: gpd.GeoDataFrame | None = None
 
 
 def _layout(src: Sources, epsg: int, rng, say) -> tuple:
@@ -750,6 +753,13 @@ def generate(src: Sources, seed: int = SEED, say=print) -> Demo:
         geoms = _to_lonlat(df.pop("geometry"), epsg)
         return gpd.GeoDataFrame(df, geometry=list(geoms), crs=STORED_EPSG)
 
+    # Planning inputs, from their own random stream so the layers above never change.
+    zones, cands, markers = _planning_inputs(
+        np.random.default_rng(seed + 1), outline_m, tdf, town_polys, centres, tname)
+    zones_gdf = gpd.GeoDataFrame(
+        pd.DataFrame([{k: v for k, v in z.items() if k != "geometry"} for z in zones]),
+        geometry=lonlat_polys([z["geometry"] for z in zones]), crs=STORED_EPSG)
+
     return Demo(
         metric_epsg=epsg, outline=src.outline, townships=townships, villages=villages,
         welfare_homes=points_gdf(homes), elderly_service_points=points_gdf(esp),
@@ -759,7 +769,89 @@ def generate(src: Sources, seed: int = SEED, say=print) -> Demo:
                       for g in _to_lonlat([r["geometry"] for r in cem], epsg)],
             crs=STORED_EPSG),
         place_labels=place_labels, label_errors=label_errors, aliases=aliases,
+        candidates=points_gdf(cands), exclusion_zones=zones_gdf,
+        boundary_markers=points_gdf(markers),
     )
+
+
+# Simulated cemetery exclusion zones (DOMAIN.md "Cemetery siting"): type, name, count,
+# radius range in metres. Corridors (railway, trunk road) are drawn as lines and buffered.
+EXCLUSION_PATCHES = (
+    ("farmland", "永久基本农田", 5, (500, 900)),
+    ("forest", "公益林地", 2, (600, 1000)),
+    ("water_source", "饮用水水源保护区", 1, (500, 700)),
+    ("scenic", "风景名胜区", 1, (700, 900)),
+    ("relic", "文物保护单位保护范围", 1, (120, 180)),
+)
+CORRIDORS = (("railway", "铁路", 40.0), ("trunk_road", "国道干线公路", 25.0))
+CANDIDATE_COUNT = 24
+# Planted boundary-marker mistakes: one marker moved off its line, one duplicate number.
+MARKER_OFFSET_M = 35.0
+
+
+def _planning_inputs(rng, outline_m, tdf, town_polys, centres, tname) -> tuple:
+    """Exclusion zones, cemetery candidate sites and township boundary markers (metres)."""
+    inner = outline_m.buffer(-800)
+    grid = _grid(inner, 200.0)
+    zones = []
+    for zone_type, label, count, (rmin, rmax) in EXCLUSION_PATCHES:
+        for k in range(count):
+            c = Point(grid[int(rng.integers(len(grid)))])
+            r = rng.uniform(rmin, rmax)
+            blob = c.buffer(r, 16)
+            blob = affinity.scale(blob, rng.uniform(0.6, 1.4), rng.uniform(0.6, 1.4), origin=c)
+            blob = affinity.rotate(blob, rng.uniform(0, 180), origin=c)
+            geom = blob.intersection(outline_m)
+            suffix = f"{k + 1}号" if count > 1 else ""
+            zones.append({"zone_type": zone_type, "name": f"{label}{suffix}（示例）",
+                          "geometry": _valid(geom)})
+    minx, miny, maxx, maxy = outline_m.bounds
+    for zone_type, label, half_width in CORRIDORS:
+        y0, y1 = rng.uniform(miny, maxy, 2)
+        line = shapely.LineString([(minx - 1000, y0), ((minx + maxx) / 2, (y0 + y1) / 2
+                                   + rng.uniform(-2000, 2000)), (maxx + 1000, y1)])
+        if zone_type == "trunk_road":
+            line = affinity.rotate(line, 70, origin=outline_m.centroid)
+        geom = line.buffer(half_width, cap_style="flat").intersection(outline_m)
+        zones.append({"zone_type": zone_type, "name": f"{label}用地（示例）",
+                      "geometry": _valid(geom)})
+
+    # Candidate sites: spread over the county (a thinned random sample of the grid).
+    picks = []
+    for i in rng.permutation(len(grid)):
+        p = grid[i]
+        if all((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 > 2500.0 ** 2 for q in picks):
+            picks.append(p)
+        if len(picks) == CANDIDATE_COUNT:
+            break
+    town_of = [next((tdf.code.iloc[j] for j, tp in enumerate(town_polys)
+                     if tp.contains(Point(p))), tdf.code.iloc[0]) for p in picks]
+    cands = [{"name": f"{tname[tc]}备选地块{i + 1:02d}", "note": "示例：荒山/劣地备选地块",
+              "geometry": Point(p)} for i, (p, tc) in enumerate(zip(picks, town_of, strict=True))]
+
+    # Boundary markers at 1/4, 1/2 and 3/4 of each shared township line.
+    markers = []
+    codes = list(tdf.code)
+    for a in range(len(codes)):
+        for b in range(a + 1, len(codes)):
+            shared = shapely.line_merge(shapely.intersection(
+                town_polys[a].boundary, town_polys[b].boundary))
+            if shared.is_empty or shared.length < 500:
+                continue
+            parts = sorted(shapely.get_parts(shared), key=lambda g: -g.length)
+            line = parts[0]
+            prefix = tname[codes[a]][0] + tname[codes[b]][0]
+            for k, f in enumerate((0.25, 0.5, 0.75)):
+                markers.append({"number": f"{prefix}{k + 1:02d}",
+                                "codes": f"{codes[a]},{codes[b]}",
+                                "geometry": line.interpolate(f, normalized=True)})
+    numbers = [m["number"] for m in markers]
+    if len(set(numbers)) != len(numbers):
+        raise AssertionError("界桩编号重复（生成规则需调整）")
+    moved = markers[1]["geometry"]
+    markers[1]["geometry"] = Point(moved.x + MARKER_OFFSET_M, moved.y)
+    markers[-1]["number"] = markers[-2]["number"]
+    return zones, cands, markers
 
 
 # --- source files -----------------------------------------------------------------------
@@ -861,6 +953,28 @@ def write_sources(demo: Demo, generated_dir: Path) -> list[tuple[str, Path, str 
              f"{r.gcj_lon:.6f}", f"{r.gcj_lat:.6f}"] for r in p.itertuples()]
     _write_csv(path, header, rows, excel=True)
     out.append(("place_labels", path, "gcj02"))
+
+    if demo.exclusion_zones is not None:
+        z = demo.exclusion_zones
+        path = d / "exclusion_zones.geojson"
+        _write_geojson(gpd.GeoDataFrame({
+            "类型": [_label("exclusion_zones", "zone_type", k) for k in z.zone_type],
+            "名称": z.name}, geometry=z.geometry, crs=STORED_EPSG), path)
+        out.append(("exclusion_zones", path, None))
+    if demo.candidates is not None:
+        path = d / "candidates.csv"
+        rows = [[r.name, r.note, f"{r.geometry.x:.6f}", f"{r.geometry.y:.6f}"]
+                for r in demo.candidates.itertuples()]
+        _write_csv(path, ["名称", "备注", "经度", "纬度"], rows, excel=True)
+        out.append(("candidates", path, None))
+    if demo.boundary_markers is not None:
+        m = demo.boundary_markers
+        gk = m.to_crs(demo.metric_epsg).geometry
+        path = d / "boundary_markers.csv"
+        rows = [[r.number, r.codes, f"{g.x:.2f}", f"{g.y:.2f}"]
+                for r, g in zip(m.itertuples(), gk, strict=True)]
+        _write_csv(path, ["界桩编号", "相邻单位代码", "东坐标", "北坐标"], rows, excel=True)
+        out.append(("boundary_markers", path, f"EPSG:{demo.metric_epsg}"))
     return out
 
 
