@@ -132,5 +132,14 @@ def coverage_cmd(ctx, layer, radius, level, weighting, target, as_json, xlsx) ->
 
 # Each analysis registers its command here (one line each, in issue order).
 # -- siting command --
+from .cli_siting import siting_cmd as _siting_cmd  # noqa: E402
+
+main.add_command(_siting_cmd)
 # -- boundaries command --
+from .cli_boundaries import boundaries_cmd as _boundaries_cmd  # noqa: E402
+
+main.add_command(_boundaries_cmd)
 # -- placenames command --
+from .cli_placenames import placenames_cmd as _placenames_cmd  # noqa: E402
+
+main.add_command(_placenames_cmd)

@@ -148,6 +148,20 @@ _register(LayerKind("exclusion_zones", "禁建区", POLYGON, (
 ), optional=True))
 
 
+# A planning scenario: sites accepted from the siting suggestions (never the real
+# facility layers). Written by the siting page / API as a new version each time.
+_register(LayerKind("planned_sites", "规划新增设施", POINT, (
+    NAME,
+    Field("facility_layer", "设施图层", required=True, aliases=("设施图层", "设施类型"),
+          choices={"welfare_homes": "福利院/特困供养机构", "elderly_service_points": "养老服务设施",
+                   "cemeteries": "公墓"}),
+    Field("level", "层级/类型", aliases=("层级", "级别")),
+    Field("rank", "建议序号", "int", aliases=("序号", "建议序号")),
+    Field("scenario", "规划方案", required=True, aliases=("方案", "规划方案")),
+    Field("note", "备注", aliases=("备注", "说明")),
+    BEDS,
+), optional=True))
+
 def get_kind(name: str) -> LayerKind:
     """Return the layer kind called ``name``; raise KeyError with a Chinese message."""
     try:

@@ -36,3 +36,29 @@ def coverage_defaults(layer: str, level: str | None = None) -> dict:
         "beds_per_1000": float(cov["beds"]["per_1000_elderly"]),
         "beds_source": cov["beds"]["source"],
     }
+
+
+def siting_defaults() -> dict:
+    """Defaults of the siting analysis (``[siting]`` in defaults.toml), a fresh copy."""
+    sit = dict(load_defaults()["siting"])
+    sit["setbacks_m"] = {k: float(v) for k, v in sit.get("setbacks_m", {}).items()}
+    return sit
+
+
+def boundaries_defaults() -> dict:
+    """Tolerances of the boundary review (``[boundaries]`` in defaults.toml), a fresh copy."""
+    return {k: float(v) for k, v in load_defaults()["boundaries"].items()}
+
+
+def placenames_defaults() -> dict:
+    """Tolerance, search radius, fuzzy threshold, generics and suffixes of the place-name check."""
+    p = load_defaults()["placenames"]
+    return {
+        "misplaced_tolerance_m": float(p["misplaced_tolerance_m"]),
+        "search_radius_m": float(p["search_radius_m"]),
+        "fuzzy_threshold": float(p["fuzzy_threshold"]),
+        "fuzzy_neighbours": int(p["fuzzy_neighbours"]),
+        "valid_generics": tuple(p["valid_generics"]),
+        "committee_suffixes": tuple((str(s), str(g)) for s, g in p["committee_suffixes"]),
+        "source": f"defaults.toml [placenames]（{p.get('source', '')}）",
+    }

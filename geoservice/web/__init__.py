@@ -16,8 +16,15 @@ def register(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(coverage.bp)
     # -- siting blueprint --
+    from . import siting as _siting
+    app.register_blueprint(_siting.bp)
     # -- boundaries blueprint --
+    from . import boundaries as _boundaries
+
+    app.register_blueprint(_boundaries.bp)
     # -- placenames blueprint --
+    from . import placenames as _placenames
+    app.register_blueprint(_placenames.bp)
 
     @app.errorhandler(Exception)
     def handle(exc: Exception):

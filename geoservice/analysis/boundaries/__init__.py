@@ -1,0 +1,15 @@
+"""Township and village boundary review: checks, boundary lines, merge simulation.
+
+Framework-free: GeoDataFrames in (EPSG:4490), result dataclasses out; no Flask, no Folium.
+"""
+
+from .checks import LAYERS, SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult, Tolerances, review
+from .lines import OUTER_NAME, derive_lines
+from .merge import MergeResult, apply_merge, simulate_merge
+from .names import sound, standard_name
+
+__all__ = [
+    "LAYERS", "OUTER_NAME", "SEVERITIES", "TOLERANCE_LABELS", "TYPES", "BoundaryResult",
+    "MergeResult", "Tolerances", "apply_merge", "derive_lines", "review", "simulate_merge",
+    "sound", "standard_name",
+]

@@ -1,0 +1,630 @@
+"""Boundary review: every gap, overlap and misfit of a township or village layer.
+
+Plain functions: GeoDataFrames in (stored CRS, EPSG:4490), a :class:`BoundaryResult` out.
+All measures are metres / square metres in the CGCS2000 Gauss-Kruger zone of the layer.
+Candidate pairs come from an STRtree; intersections, areas and lengths are shapely 2 array
+calls, so cost grows near N log N, not N².
+
+Method (see docs/boundaries.md):
+
+* invalid_geometry: empty, wrong type or invalid (``is_valid_reason``); the repair is
+  ``make_valid`` with its area change and part count. Later checks use the repaired shape.
+* overlap: the intersection of every intersecting pair, split into pieces.
+* gap: holes of the union of the units; with a reference (a county outline, or for villages
+  the townships' union) also the reference not covered by any unit. Village gaps are split
+  by township.
+* Each gap/overlap piece smaller than the area tolerance is noise (counted, not listed);
+  a piece whose mean width 2·area/perimeter is below the width tolerance is a sliver.
+* not_nested, area_mismatch, code checks, multipart (info), boundary markers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers.crs import STORED_CRS, gk_zone_epsg
+
+from ..settings import boundaries_defaults
+from .codes import (
+    TOWNSHIP_KIND_RANGES,
+    TOWNSHIP_RANGES,
+    VILLAGE_KIND_RANGES,
+    VILLAGE_RANGES,
+    is_code,
+    segment_range,
+)
+from .geometry import (
+    holes_of,
+    polygon_parts,
+    polygonal,
+    reason_zh,
+    width_m,
+)
+from .lines import derive_lines
+from .names import township_kind, unit_kind
+
+LAYERS = {"townships": "乡镇(街道)", "villages": "村(社区)"}
+# type -> (Chinese label, default severity); the order is the order of the report.
+TYPES = {
+    "invalid_geometry": ("几何无效", "error"),
+    "overlap": ("重叠", "error"),
+    "gap": ("缝隙", "error"),
+    "sliver": ("狭长碎片（疑似数字化误差）", "warning"),
+    "not_nested": ("超出所属乡镇", "error"),
+    "area_mismatch": ("乡镇面积与村面积合计不符", "warning"),
+    "code_mismatch": ("村代码与所属乡镇不符", "error"),
+    "orphan": ("所属乡镇不存在", "error"),
+    "duplicate_code": ("代码重复", "error"),
+    "bad_code": ("代码格式或范围错误", "error"),
+    "multipart": ("多部分（飞地）", "info"),
+    "marker_off_line": ("界桩偏离界线", "warning"),
+    "duplicate_marker": ("界桩编号重复", "error"),
+}
+SEVERITIES = {"error": "错误", "warning": "警告", "info": "提示"}
+TOLERANCE_LABELS = {
+    "area_m2": "面积容差（平方米，小于此值的缝隙/重叠视为噪声）",
+    "sliver_width_m": "狭长碎片宽度（米，平均宽度 2×面积/周长 小于此值）",
+    "marker_distance_m": "界桩偏离容差（米）",
+    "area_sum_rel": "乡镇面积与村面积合计相对容差",
+    "snap_m": "界线捕捉容差（米）",
+}
+GRID_M = 1e-3  # precision grid of the union when looking for gaps (metres)
+FINDING_COLUMNS = ["type", "severity", "layer", "codes", "names", "area_m2", "length_m",
+                   "lon", "lat", "message", "subtype", "ref"]
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    area_m2: float
+    sliver_width_m: float
+    marker_distance_m: float
+    area_sum_rel: float
+    snap_m: float
+
+    @classmethod
+    def from_dict(cls, values: dict | None = None) -> Tolerances:
+        d = dict(boundaries_defaults())
+        for k, v in (values or {}).items():
+            if v is not None:
+                if k not in TOLERANCE_LABELS:
+                    raise ValueError(f"未知的容差参数“{k}”")
+                d[k] = float(v)
+        for k in TOLERANCE_LABELS:
+            if not np.isfinite(d[k]) or d[k] < 0:
+                raise ValueError(f"容差 {k}（{TOLERANCE_LABELS[k]}）应为非负数")
+        return cls(**{k: float(d[k]) for k in TOLERANCE_LABELS})
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in TOLERANCE_LABELS}
+
+
+@dataclass
+class BoundaryResult:
+    """Findings (one row each, geometry in EPSG:4490), boundary lines and a summary."""
+
+    findings: gpd.GeoDataFrame
+    boundary_lines: gpd.GeoDataFrame
+    summary: dict
+
+    def to_dict(self) -> dict:
+        """The JSON shape of ``boundaries --json`` and ``/api/boundaries``."""
+        findings = []
+        for row in pd.DataFrame(self.findings.drop(columns="geometry")).to_dict("records"):
+            findings.append({k: _clean(row[k]) for k in FINDING_COLUMNS})
+        lines = []
+        for row in pd.DataFrame(self.boundary_lines.drop(columns="geometry")).to_dict(
+                "records"):
+            lines.append({
+                "kind": row["kind"],
+                "codes": [c for c in (row["code_a"], row["code_b"])
+                          if c is not None and not (isinstance(c, float) and np.isnan(c))],
+                "names": [_clean(row["name_a"]), _clean(row["name_b"])],
+                "length_m": _clean(row["length_m"]),
+                "length_km": _clean(row["length_km"]),
+            })
+        return {"summary": self.summary, "findings": findings, "boundary_lines": lines}
+
+
+def _clean(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_clean(x) for x in v]
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v
+
+
+class _Findings:
+    """Collects findings with metric geometry; turned into one GeoDataFrame at the end."""
+
+    def __init__(self, layer: str):
+        self.layer = layer
+        self.rows: list[dict] = []
+        self.geoms: list = []
+
+    def add(self, type_: str, codes, names, geom, message: str, *, area=None, length=None,
+            severity: str | None = None, subtype: str | None = None, ref: str | None = None,
+            layer: str | None = None) -> None:
+        self.rows.append({
+            "type": type_, "severity": severity or TYPES[type_][1],
+            "layer": layer or self.layer,
+            "codes": [str(c) for c in codes if c is not None and str(c) != ""],
+            "names": [str(n) for n in names if n is not None and str(n) != ""],
+            "area_m2": None if area is None else round(float(area), 3),
+            "length_m": None if length is None else round(float(length), 3),
+            "message": message, "subtype": subtype, "ref": ref,
+        })
+        self.geoms.append(geom if geom is not None and not shapely.is_empty(geom) else None)
+
+    def frame(self, metric: str) -> gpd.GeoDataFrame:
+        df = pd.DataFrame(self.rows, columns=[c for c in FINDING_COLUMNS
+                                              if c not in ("lon", "lat")])
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(self.geoms, crs=metric),
+                               crs=metric).to_crs(STORED_CRS)
+        geoms = np.asarray(gdf.geometry.array, dtype=object)
+        present = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
+        lon = np.full(len(gdf), np.nan)
+        lat = np.full(len(gdf), np.nan)
+        if present.any():
+            pts = shapely.point_on_surface(geoms[present])
+            lon[present], lat[present] = shapely.get_x(pts), shapely.get_y(pts)
+        gdf["lon"], gdf["lat"] = np.round(lon, 7), np.round(lat, 7)
+        order = {t: k for k, t in enumerate(TYPES)}
+        sev = {"error": 0, "warning": 1, "info": 2}
+        gdf["_o"] = gdf["type"].map(order)
+        gdf["_s"] = gdf["severity"].map(sev)
+        gdf["_a"] = -gdf["area_m2"].fillna(0).astype(float)
+        gdf = gdf.sort_values(["_s", "_o", "_a"], kind="stable").drop(columns=["_o", "_s", "_a"])
+        gdf = gdf.reset_index(drop=True)
+        return gdf[FINDING_COLUMNS + ["geometry"]]
+
+
+def _geoms(gdf) -> np.ndarray:
+    return np.asarray(gdf.geometry.array, dtype=object)
+
+
+def _text(series: pd.Series | None, n: int) -> np.ndarray:
+    if series is None:
+        return np.full(n, "", dtype=object)
+    return np.array(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+                     for v in series], dtype=object)
+
+
+def metric_crs_of(gdf: gpd.GeoDataFrame) -> str:
+    """The GK zone of the layer's centre (non-empty geometries only)."""
+    g = _geoms(gdf)
+    present = np.array([x is not None and not x.is_empty for x in g], dtype=bool)
+    if not present.any():
+        return "EPSG:4544"
+    minx, _, maxx, _ = shapely.total_bounds(g[present])
+    return f"EPSG:{gk_zone_epsg((minx + maxx) / 2)}"
+
+
+def _stored(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    if gdf is None:
+        return None
+    gdf = gdf.reset_index(drop=True)
+    return gdf.set_crs(STORED_CRS) if gdf.crs is None else gdf.to_crs(STORED_CRS)
+
+
+def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
+           townships: gpd.GeoDataFrame | None = None,
+           outline: gpd.GeoDataFrame | None = None,
+           markers: gpd.GeoDataFrame | None = None,
+           tolerances: dict | Tolerances | None = None, county_code: str | None = None,
+           inputs: dict | None = None) -> BoundaryResult:
+    """Review the boundaries of one layer.
+
+    Parameters
+    ----------
+    units : the township or village polygons (``code``, ``name``; villages also
+        ``township_code``), any CRS (EPSG:4490 when none).
+    layer : ``townships`` or ``villages``.
+    townships : for a villages review: the township polygons, the reference for nesting,
+        area sums, orphans and village gaps within each township.
+    outline : optional county outline(s): the area inside it covered by no unit is a gap.
+    markers : optional boundary markers (``number``): distance to the nearest shared line.
+    tolerances : overrides of ``defaults.toml [boundaries]`` (see :class:`Tolerances`).
+    county_code : 6-digit county code the unit codes must start with (optional).
+    inputs : provenance (layer versions ...) copied into the summary.
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"图层“{layer}”无效：可选 townships（乡镇）或 villages（村）")
+    tol = tolerances if isinstance(tolerances, Tolerances) else Tolerances.from_dict(tolerances)
+    units = _stored(units)
+    for col in ("code", "name"):
+        if col not in units.columns:
+            raise ValueError(f"{LAYERS[layer]}图层缺少字段“{col}”")
+    townships = _stored(townships) if layer == "villages" else None
+    gk = metric_crs_of(units)
+    metric = units.to_crs(gk)
+    n = len(units)
+    codes, names = _text(units["code"], n), _text(units["name"], n)
+    found = _Findings(layer)
+    noise = {"gap_pieces": 0, "gap_area_m2": 0.0, "overlap_pieces": 0, "overlap_area_m2": 0.0,
+             "not_nested": 0}
+
+    work = _check_geometry(_geoms(metric), codes, names, found)
+    ok = np.array([g is not None and not g.is_empty for g in work], dtype=bool)
+    idx = np.flatnonzero(ok)
+    g = work[idx].astype(object)
+
+    t_codes = t_names = t_geoms = None
+    if townships is not None:
+        tm = townships.to_crs(gk)
+        t_codes, t_names = _text(tm["code"], len(tm)), _text(tm["name"], len(tm))
+        t_geoms = np.array([None if x is None or x.is_empty else
+                            (x if x.is_valid else polygonal(shapely.make_valid(x)))
+                            for x in _geoms(tm)], dtype=object)
+
+    _overlaps(g, codes[idx], names[idx], tol, found, noise)
+    reference = None
+    reference_label = "各单位并集的内部空洞"
+    if outline is not None and len(outline):
+        ref_geoms = _geoms(_stored(outline).to_crs(gk))
+        ref_geoms = np.array([x if x.is_valid else shapely.make_valid(x) for x in ref_geoms
+                              if x is not None and not x.is_empty], dtype=object)
+        reference = shapely.union_all(ref_geoms) if len(ref_geoms) else None
+        reference_label = "县界（外部轮廓）内未被覆盖的区域及内部空洞"
+    elif t_geoms is not None:
+        present = np.array([x is not None for x in t_geoms], dtype=bool)
+        if present.any():
+            reference = shapely.union_all(t_geoms[present])
+            reference_label = "乡镇图层范围内未被村覆盖的区域"
+    _gaps(g, codes[idx], names[idx], reference, t_geoms, t_codes, t_names, tol, found, noise)
+    _multipart(g, codes[idx], names[idx], found)
+    _code_checks(layer, units, codes, names, _geoms(metric), work, found, county_code,
+                 t_codes)
+    if t_geoms is not None:
+        _nesting(units, codes, names, work, ok, t_codes, t_names, t_geoms, tol, found, noise)
+
+    lines = derive_lines(g, codes[idx], names[idx], snap_m=tol.snap_m, crs=gk)
+    n_markers = None
+    if markers is not None:
+        n_markers = len(markers)
+        _markers(_stored(markers).to_crs(gk), lines, tol, found)
+
+    findings = found.frame(gk)
+    lines_out = lines.to_crs(STORED_CRS)
+    counts = {t: int((findings["type"] == t).sum()) for t in TYPES}
+    shared = lines["kind"] == "shared"
+
+    def area_of(*types):
+        sel = findings["type"].isin(types)
+        return float(findings.loc[sel, "area_m2"].fillna(0).sum())
+
+    summary = {
+        "layer": layer,
+        "layer_label": LAYERS[layer],
+        "units": int(n),
+        "units_checked": int(ok.sum()),
+        "counts": counts,
+        "by_severity": {s: int((findings["severity"] == s).sum()) for s in SEVERITIES},
+        "findings": int(len(findings)),
+        "gap_area_m2": round(area_of("gap") + float(findings.loc[
+            (findings["type"] == "sliver") & (findings["subtype"] == "gap"), "area_m2"]
+            .fillna(0).sum()), 3),
+        "overlap_area_m2": round(area_of("overlap") + float(findings.loc[
+            (findings["type"] == "sliver") & (findings["subtype"] == "overlap"), "area_m2"]
+            .fillna(0).sum()), 3),
+        "ignored": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in noise.items()},
+        "tolerances": tol.to_dict(),
+        "gap_reference": reference_label,
+        "shared_lines": int(shared.sum()),
+        "outer_lines": int((~shared).sum()),
+        "shared_length_km": round(float(lines.loc[shared, "length_m"].sum()) / 1000.0, 3),
+        "outer_length_km": round(float(lines.loc[~shared, "length_m"].sum()) / 1000.0, 3),
+        "markers": n_markers,
+        "townships_given": townships is not None,
+        "outline_given": outline is not None,
+    }
+    summary["inputs"] = {**(inputs or {}), "date": dt.date.today().isoformat(),
+                         "crs": f"{gk}（高斯-克吕格，米）"}
+    return BoundaryResult(findings, lines_out, summary)
+
+
+# --- checks -------------------------------------------------------------------------------
+
+def _check_geometry(geoms: np.ndarray, codes, names, found: _Findings) -> np.ndarray:
+    """Report empty, wrong-type and invalid shapes; return the shapes later checks use."""
+    work = np.full(len(geoms), None, dtype=object)
+    for k, geom in enumerate(geoms):
+        who = f"{names[k] or '（无名称）'}（{codes[k] or '无代码'}）"
+        if geom is None or geom.is_empty:
+            found.add("invalid_geometry", [codes[k]], [names[k]], None,
+                      f"{who}几何为空：请补绘边界", subtype="empty")
+            continue
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            found.add("invalid_geometry", [codes[k]], [names[k]], geom,
+                      f"{who}几何类型为 {geom.geom_type}，应为面：无法自动修复，请重新数字化",
+                      subtype="wrong_type")
+            continue
+        if geom.is_valid:
+            work[k] = geom
+            continue
+        reason = shapely.is_valid_reason(geom)
+        fixed = polygonal(shapely.make_valid(geom))
+        before_parts = shapely.get_num_geometries(geom)
+        after_parts = shapely.get_num_geometries(fixed)
+        before, after = geom.area, fixed.area
+        found.add("invalid_geometry", [codes[k]], [names[k]], geom,
+                  f"{who}几何无效：{reason_zh(reason)}。建议修复（make_valid）："
+                  f"面积 {before:,.1f} → {after:,.1f} 平方米（变化 {after - before:+,.1f}），"
+                  f"部分数 {before_parts} → {after_parts}",
+                  area=after - before, subtype="invalid",
+                  ref=f"make_valid: area {before:.3f}->{after:.3f}, parts "
+                      f"{before_parts}->{after_parts}")
+        work[k] = fixed if not fixed.is_empty else None
+    return work
+
+
+def _classify(pieces: np.ndarray, tol: Tolerances) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    area = shapely.area(pieces)
+    width = width_m(pieces)
+    is_noise = area < tol.area_m2
+    is_sliver = ~is_noise & (width < tol.sliver_width_m)
+    return area, width, np.where(is_noise, "noise", np.where(is_sliver, "sliver", "real"))
+
+
+def _who(names, codes, sel) -> str:
+    return "、".join(f"{names[s] or codes[s]}" for s in sel)
+
+
+def _overlaps(g, codes, names, tol, found, noise) -> None:
+    if len(g) < 2:
+        return
+    tree = shapely.STRtree(g)
+    i, j = tree.query(g, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    if not len(i):
+        return
+    # Touching neighbours share only an edge: no need to intersect them.
+    inner = ~shapely.touches(g[i], g[j])
+    i, j = i[inner], j[inner]
+    if not len(i):
+        return
+    pieces, pair = polygon_parts(shapely.intersection(g[i], g[j]))
+    area, width, cls = _classify(pieces, tol)
+    noise["overlap_pieces"] += int((cls == "noise").sum())
+    noise["overlap_area_m2"] += float(area[cls == "noise"].sum())
+    for k in np.flatnonzero(cls != "noise"):
+        a, b = i[pair[k]], j[pair[k]]
+        who = _who(names, codes, (a, b))
+        if cls[k] == "sliver":
+            found.add("sliver", [codes[a], codes[b]], [names[a], names[b]], pieces[k],
+                      f"{who}之间的狭长重叠：{area[k]:,.1f} 平方米，平均宽约 {width[k]:.2f} 米"
+                      f"（小于 {tol.sliver_width_m:g} 米，疑似数字化误差）",
+                      area=area[k], subtype="overlap", length=shapely.length(pieces[k]) / 2)
+        else:
+            found.add("overlap", [codes[a], codes[b]], [names[a], names[b]], pieces[k],
+                      f"{who}相互重叠 {area[k]:,.1f} 平方米（平均宽约 {width[k]:,.1f} 米）",
+                      area=area[k])
+
+
+def _gaps(g, codes, names, reference, t_geoms, t_codes, t_names, tol, found, noise) -> None:
+    if not len(g):
+        return
+    # A 1 mm precision grid: coordinates that agree to a millimetre (e.g. after a round
+    # trip through EPSG:4490) close up, so the union has no hairline cracks.
+    union = shapely.union_all(g, grid_size=GRID_M)
+    if reference is not None:
+        filled = shapely.union_all(np.concatenate([[reference], holes_of(union)]).astype(object),
+                                   grid_size=GRID_M)
+        gap = shapely.difference(filled, union, grid_size=GRID_M)
+        pieces, _ = polygon_parts(np.array([gap], dtype=object))
+    else:
+        pieces, _ = polygon_parts(holes_of(union))
+    if not len(pieces):
+        return
+    township_of = np.full(len(pieces), -1)
+    if t_geoms is not None:
+        # Village gaps belong to a township: split each piece by the townships.
+        present = np.flatnonzero([x is not None for x in t_geoms])
+        tg = t_geoms[present].astype(object)
+        tree = shapely.STRtree(tg)
+        pi, ti = tree.query(pieces, predicate="intersects")
+        split = shapely.intersection(pieces[pi], tg[ti])
+        sub, owner = polygon_parts(split)
+        outside = np.setdiff1d(np.arange(len(pieces)), pi)
+        pieces = np.concatenate([sub, pieces[outside]]).astype(object)
+        township_of = np.concatenate([present[ti[owner]], np.full(len(outside), -1)])
+    area, width, cls = _classify(pieces, tol)
+    noise["gap_pieces"] += int((cls == "noise").sum())
+    noise["gap_area_m2"] += float(area[cls == "noise"].sum())
+    real = np.flatnonzero(cls != "noise")
+    if not len(real):
+        return
+    tree = shapely.STRtree(g)
+    pk, uk = tree.query(pieces[real], predicate="dwithin", distance=max(tol.snap_m, 0.01))
+    for n_k, k in enumerate(real):
+        around = uk[pk == n_k]
+        around = around[np.argsort(codes[around])]
+        who = _who(names, codes, around) or "无"
+        t = township_of[k]
+        where = f"{t_names[t] or t_codes[t]}内" if t >= 0 else ""
+        unit_codes = ([t_codes[t]] if t >= 0 else []) + list(codes[around])
+        unit_names = ([t_names[t]] if t >= 0 else []) + list(names[around])
+        if cls[k] == "sliver":
+            found.add("sliver", unit_codes, unit_names, pieces[k],
+                      f"{where}狭长缝隙：{area[k]:,.1f} 平方米，平均宽约 {width[k]:.2f} 米"
+                      f"（小于 {tol.sliver_width_m:g} 米，疑似数字化误差）；相邻：{who}",
+                      area=area[k], subtype="gap", length=shapely.length(pieces[k]) / 2)
+        else:
+            found.add("gap", unit_codes, unit_names, pieces[k],
+                      f"{where}缝隙（未被任何单位覆盖）{area[k]:,.1f} 平方米"
+                      f"（约 {area[k] / 1e6:.3f} 平方千米）；相邻：{who}", area=area[k])
+
+
+def _multipart(g, codes, names, found) -> None:
+    nparts = shapely.get_num_geometries(g)
+    for k in np.flatnonzero(nparts > 1):
+        parts = np.asarray(shapely.get_parts(g[k]), dtype=object)
+        areas = shapely.area(parts)
+        rest = parts[np.argsort(areas)[::-1][1:]]
+        rest_area = float(shapely.area(rest).sum())
+        found.add("multipart", [codes[k]], [names[k]], shapely.multipolygons(rest),
+                  f"{names[k] or codes[k]}由 {len(parts)} 个不相连的部分组成（飞地），"
+                  f"主体以外面积 {rest_area:,.1f} 平方米：请确认是否属实",
+                  area=rest_area, ref=str(len(parts)))
+
+
+def _rep_point(geom):
+    if geom is None or geom.is_empty:
+        return None
+    return shapely.point_on_surface(geom)
+
+
+def _code_checks(layer, units, codes, names, raw, work, found, county_code, t_codes) -> None:
+    digits = 9 if layer == "townships" else 12
+    label = "乡镇代码" if layer == "townships" else "村(社区)代码"
+    reps = [_rep_point(work[k] if work[k] is not None else raw[k]) for k in range(len(codes))]
+    parents = (_text(units["township_code"], len(units)) if "township_code" in units.columns
+               else None)
+    for k, code in enumerate(codes):
+        who = names[k] or "（无名称）"
+        if not is_code(code, digits):
+            found.add("bad_code", [code], [names[k]], reps[k],
+                      f"{who}的{label}“{code}”格式错误：应为 {digits} 位数字", subtype="format")
+            continue
+        if county_code and not code.startswith(county_code):
+            found.add("bad_code", [code], [names[k]], reps[k],
+                      f"{who}的{label}“{code}”不在本县（{county_code}）之下", subtype="county")
+        if layer == "townships":
+            seg = int(code[6:9])
+            rng = segment_range(seg, TOWNSHIP_RANGES)
+            kind = township_kind(names[k])
+            allowed = TOWNSHIP_KIND_RANGES.get(kind or "", ())
+        else:
+            seg = int(code[9:12])
+            rng = segment_range(seg, VILLAGE_RANGES)
+            kind = unit_kind(names[k])
+            allowed = VILLAGE_KIND_RANGES.get(kind or "", ())
+        ranges = TOWNSHIP_RANGES if layer == "townships" else VILLAGE_RANGES
+        if rng is None:
+            found.add("bad_code", [code], [names[k]], reps[k],
+                      f"{who}的{label}“{code}”末 3 位 {seg:03d} 不在任何规定范围内（"
+                      + "、".join(v[1] for v in ranges.values()) + "）", subtype="range")
+        elif allowed and rng not in allowed:
+            want = "或".join(ranges[a][1] for a in allowed)
+            found.add("bad_code", [code], [names[k]], reps[k],
+                      f"{who}的{label}“{code}”末 3 位 {seg:03d} 属于{ranges[rng][1]}，"
+                      f"与名称不符（应为 {want}）", subtype="range_name", severity="warning")
+        if parents is not None:
+            parent = parents[k]
+            if is_code(parent, 9) and code[:9] != parent:
+                found.add("code_mismatch", [code, parent], [names[k]], reps[k],
+                          f"{who}的代码“{code}”前 9 位 {code[:9]} 与所属乡镇代码“{parent}”不一致")
+            elif not is_code(parent, 9):
+                found.add("bad_code", [code], [names[k]], reps[k],
+                          f"{who}的所属乡镇代码“{parent}”格式错误：应为 9 位数字",
+                          subtype="parent_format")
+            elif t_codes is not None and parent not in set(t_codes):
+                found.add("orphan", [code, parent], [names[k]], reps[k],
+                          f"{who}的所属乡镇代码“{parent}”在乡镇图层中不存在")
+    series = pd.Series(codes)
+    dup = series[(series != "") & series.duplicated(keep=False)]
+    for code, rows in dup.groupby(dup).groups.items():
+        rows = list(rows)
+        pts = [reps[r] for r in rows if reps[r] is not None]
+        geom = shapely.multipoints(pts) if pts else None
+        found.add("duplicate_code", [code], [names[r] for r in rows], geom,
+                  f"代码“{code}”被 {len(rows)} 个单位使用：" + "、".join(names[r] for r in rows),
+                  ref=str(len(rows)))
+
+
+def _nesting(units, codes, names, work, ok, t_codes, t_names, t_geoms, tol, found,
+             noise) -> None:
+    """Villages outside their township; township area vs the sum of its villages."""
+    if "township_code" not in units.columns:
+        return
+    parents = _text(units["township_code"], len(units))
+    tindex = {c: k for k, c in enumerate(t_codes)}
+    pidx = np.array([tindex.get(p, -1) for p in parents])
+    has = ok & (pidx >= 0)
+    has &= np.array([t_geoms[p] is not None if p >= 0 else False for p in pidx], dtype=bool)
+    sel = np.flatnonzero(has)
+    if len(sel):
+        parent_geoms = t_geoms[pidx[sel]].astype(object)
+        inside = shapely.covered_by(work[sel].astype(object), parent_geoms)
+        check = sel[~inside]
+        if len(check):
+            outside = shapely.difference(work[check].astype(object),
+                                         t_geoms[pidx[check]].astype(object))
+            area = shapely.area(outside)
+            width = width_m(outside)
+            for k, vi in enumerate(check):
+                if area[k] < tol.area_m2:
+                    noise["not_nested"] += 1
+                    continue
+                t = pidx[vi]
+                thin = width[k] < tol.sliver_width_m
+                found.add("not_nested", [codes[vi], t_codes[t]], [names[vi], t_names[t]],
+                          outside[k],
+                          f"{names[vi] or codes[vi]}有 {area[k]:,.1f} 平方米位于所属乡镇"
+                          f"{t_names[t] or t_codes[t]}之外"
+                          + (f"（狭长，平均宽约 {width[k]:.2f} 米，疑似数字化误差）" if thin else ""),
+                          area=area[k], severity="warning" if thin else None,
+                          subtype="sliver" if thin else None)
+    # Sum of village areas per township vs the township's own area.
+    v_area = np.where(ok, shapely.area(np.where(ok, work, None).astype(object)), 0.0)
+    v_area = np.nan_to_num(v_area)
+    for t, tcode in enumerate(t_codes):
+        mine = (parents == tcode) & ok
+        if not mine.any() or t_geoms[t] is None:
+            continue
+        total = float(v_area[mine].sum())
+        own = float(t_geoms[t].area)
+        diff = total - own
+        if own > 0 and abs(diff) / own > tol.area_sum_rel:
+            found.add("area_mismatch", [tcode], [t_names[t]], shapely.point_on_surface(t_geoms[t]),
+                      f"{t_names[t] or tcode}面积 {own / 1e6:,.4f} 平方千米，其 {int(mine.sum())} 个"
+                      f"村(社区)面积合计 {total / 1e6:,.4f} 平方千米，相差 {diff:+,.1f} 平方米"
+                      f"（{diff / own:+.3%}，容差 {tol.area_sum_rel:.3%}）",
+                      area=abs(diff), layer="townships", ref=f"{diff / own:.6f}")
+
+
+def _markers(markers: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, tol, found) -> None:
+    """Markers must sit on a shared line (not the outer border) and carry unique numbers."""
+    numbers = _text(markers["number"] if "number" in markers.columns else None, len(markers))
+    pts = _geoms(markers)
+    present = np.array([p is not None and not p.is_empty for p in pts], dtype=bool)
+    pts = np.where(present, pts, None)
+    shared = lines[lines["kind"] == "shared"]
+    sgeoms = _geoms(shared)
+    if len(sgeoms) and present.any():
+        tree = shapely.STRtree(sgeoms)
+        sel = np.flatnonzero(present)
+        single = np.array([shapely.get_parts(p)[0] for p in pts[sel]], dtype=object)
+        (inp, li), dist = tree.query_nearest(single, return_distance=True, all_matches=False)
+        for a, line_k, d in zip(inp, li, dist, strict=True):
+            if d <= tol.marker_distance_m:
+                continue
+            k = sel[a]
+            row = shared.iloc[line_k]
+            found.add("marker_off_line", [row["code_a"], row["code_b"]],
+                      [row["name_a"], row["name_b"]], pts[k],
+                      f"界桩 {numbers[k] or '（无编号）'} 距最近的共有界线"
+                      f"（{row['name_a']}—{row['name_b']}）{d:,.1f} 米，"
+                      f"超过容差 {tol.marker_distance_m:g} 米", length=d,
+                      layer="boundary_markers", ref=numbers[k])
+    stated = _text(markers["codes"] if "codes" in markers.columns else None, len(markers))
+    series = pd.Series(numbers)
+    dup = series[(series != "") & series.duplicated(keep=False)]
+    for number, rows in dup.groupby(dup).groups.items():
+        rows = [r for r in rows]
+        good = [pts[r] for r in rows if pts[r] is not None]
+        geom = shapely.union_all(np.array(good, dtype=object)) if good else None
+        listed = [c.strip() for r in rows for c in str(stated[r]).split(",") if c.strip()]
+        found.add("duplicate_marker", list(dict.fromkeys(listed)), [], geom,
+                  f"界桩编号“{number}”重复 {len(rows)} 次", layer="boundary_markers",
+                  ref=number)

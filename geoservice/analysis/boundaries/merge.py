@@ -1,0 +1,316 @@
+"""Merge simulation (村级建制调整, 乡镇行政区划调整): before/after figures, name and code.
+
+Nothing is stored here: :func:`simulate_merge` returns the layer as it would be after the
+merge; :func:`apply_merge` is the one place that writes it, as a new layer version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers.crs import STORED_CRS
+
+from ..settings import boundaries_defaults
+from .checks import LAYERS, _clean, metric_crs_of
+from .codes import (
+    TOWNSHIP_KIND_RANGES,
+    TOWNSHIP_RANGES,
+    VILLAGE_KIND_RANGES,
+    VILLAGE_RANGES,
+    is_code,
+    segment_range,
+    suggest_code,
+)
+from .names import sound, standard_name, township_kind, unit_kind
+
+FACILITY_LABELS = {"welfare_homes": "福利院/特困供养机构",
+                   "elderly_service_points": "养老服务设施", "cemeteries": "公墓"}
+
+
+class MergeError(ValueError):
+    """A merge that cannot be simulated; the message is Chinese and names the problem."""
+
+
+@dataclass
+class MergeResult:
+    layer: str
+    codes: list[str]
+    new_code: str
+    new_name: str
+    before: gpd.GeoDataFrame  # the units being merged, with their figures (EPSG:4490)
+    after: gpd.GeoDataFrame  # the merged unit (one row, EPSG:4490)
+    layer_after: gpd.GeoDataFrame  # the whole layer as it would be stored
+    figures: dict
+    name_check: dict
+    code_check: dict
+    warnings: list[str] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        before = []
+        for row in pd.DataFrame(self.before.drop(columns="geometry")).to_dict("records"):
+            before.append({k: _clean(v) for k, v in row.items()})
+        return {
+            "layer": self.layer, "codes": self.codes, "new_code": self.new_code,
+            "new_name": self.new_name, "before": before, "figures": self.figures,
+            "name_check": self.name_check, "code_check": self.code_check,
+            "warnings": self.warnings, "summary": self.summary,
+        }
+
+
+def _text(v) -> str:
+    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+
+def _num(series: pd.Series | None) -> np.ndarray | None:
+    if series is None:
+        return None
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
+                   layer: str = "villages", new_code: str | None = None,
+                   villages: gpd.GeoDataFrame | None = None,
+                   facilities: dict[str, gpd.GeoDataFrame] | None = None,
+                   inputs: dict | None = None) -> MergeResult:
+    """Merge the ``codes`` of ``units`` (a township or village layer) into ``new_name``.
+
+    Parameters
+    ----------
+    units : the layer (EPSG:4490) with ``code``, ``name`` (villages: ``township_code``,
+        ``population``, ``elderly_population``; townships: optional ``population``).
+    codes : two or more unit codes to merge.
+    new_name : the merged unit's name; checked against the other units of the same
+        township (villages) or county (townships), homophones included.
+    new_code : optional; else a free code in the right range is suggested and used.
+    villages : for a township merge: the village layer (elderly population, population when
+        the township layer has none).
+    facilities : facility layers (points) to count per unit, by kind.
+    """
+    if layer not in LAYERS:
+        raise MergeError(f"图层“{layer}”无效：可选 townships（乡镇）或 villages（村）")
+    units = units.reset_index(drop=True)
+    units = units.set_crs(STORED_CRS) if units.crs is None else units.to_crs(STORED_CRS)
+    codes = [c.strip() for c in codes if c and c.strip()]
+    codes = list(dict.fromkeys(codes))
+    if len(codes) < 2:
+        raise MergeError("参数 codes：至少需要两个不同的单位代码才能合并")
+    new_name = (new_name or "").strip()
+    if not new_name:
+        raise MergeError("参数 name：请填写合并后的新名称")
+    all_codes = units["code"].map(_text)
+    missing = [c for c in codes if c not in set(all_codes)]
+    if missing:
+        raise MergeError(f"参数 codes：{LAYERS[layer]}图层中没有代码 {'、'.join(missing)}")
+    sel = all_codes.isin(codes).to_numpy()
+    merged = units[sel]
+    rest = units[~sel]
+    warnings: list[str] = []
+    parent = None
+    if layer == "villages":
+        parents = sorted(set(merged["township_code"].map(_text)))
+        if len(parents) != 1:
+            raise MergeError("参数 codes：要合并的村(社区)不属于同一乡镇（"
+                             + "、".join(parents) + "），请先调整乡镇")
+        parent = parents[0]
+        peers = rest[rest["township_code"].map(_text) == parent]
+    else:
+        peers = rest
+
+    gk = metric_crs_of(units)
+    metric = units.to_crs(gk)
+    mg = np.asarray(metric.geometry.array, dtype=object)[sel]
+    snap = boundaries_defaults()["snap_m"]
+    joined = shapely.union_all(shapely.buffer(mg, snap, quad_segs=2))
+    if shapely.get_num_geometries(joined) > 1:
+        warnings.append(f"要合并的单位互不相邻（合并后由 {shapely.get_num_geometries(joined)} "
+                        f"个不相连的部分组成，形成飞地）")
+    dissolved = shapely.union_all(np.asarray(merged.geometry.array, dtype=object))
+    dissolved_m = gpd.GeoSeries([dissolved], crs=STORED_CRS).to_crs(gk).iloc[0]
+
+    # Figures per merged unit.
+    before = gpd.GeoDataFrame({"code": merged["code"].map(_text).to_numpy(),
+                               "name": merged["name"].map(_text).to_numpy()},
+                              geometry=np.asarray(merged.geometry.array, dtype=object),
+                              crs=STORED_CRS)
+    before["area_m2"] = np.round(shapely.area(mg), 3)
+    pop, eld = _people(layer, merged, villages)
+    before["population"] = pop
+    before["elderly_population"] = eld
+    fac_counts = {}
+    for kind, fac in (facilities or {}).items():
+        counts = _count_points(mg, fac, gk)
+        before[f"facilities_{kind}"] = counts
+        fac_counts[kind] = int(counts.sum())
+
+    figures = {
+        "units": len(codes),
+        "area_m2_sum": round(float(before["area_m2"].sum()), 3),
+        "area_m2_after": round(float(dissolved_m.area), 3),
+        "population": _sum(before["population"]),
+        "elderly_population": _sum(before["elderly_population"]),
+        "facilities": fac_counts,
+        "facility_labels": {k: FACILITY_LABELS.get(k, k) for k in fac_counts},
+        "parts_after": int(shapely.get_num_geometries(dissolved)),
+    }
+
+    name_check = _name_check(new_name, peers, layer, parent)
+    code_check = _code_check(layer, new_code, new_name, codes, rest, units, parent)
+    if not code_check["ok"]:
+        raise MergeError(code_check["message"])
+    final_code = code_check["code"]
+
+    new_row = {c: None for c in units.columns if c != units.geometry.name}
+    new_row.update({"code": final_code, "name": new_name})
+    if layer == "villages":
+        new_row["township_code"] = parent
+        new_row["population"] = figures["population"]
+        new_row["elderly_population"] = figures["elderly_population"]
+    elif "population" in units.columns:
+        new_row["population"] = figures["population"]
+    after = gpd.GeoDataFrame([new_row], geometry=[dissolved], crs=STORED_CRS)
+    layer_after = pd.concat([rest, after], ignore_index=True)
+    layer_after = gpd.GeoDataFrame(layer_after, geometry=units.geometry.name, crs=STORED_CRS)
+    layer_after = layer_after.sort_values("code", kind="stable").reset_index(drop=True)
+    for col in ("population", "elderly_population"):
+        if col in layer_after.columns:
+            layer_after[col] = pd.array(pd.to_numeric(layer_after[col], errors="coerce")
+                                        .round(), dtype="Int64")
+    if layer == "townships" and villages is not None:
+        warnings.append("村图层中这些乡镇的村(社区)所属乡镇代码未改变：应用后请另行导入调整后的村图层")
+    summary = {"inputs": {**(inputs or {}), "date": dt.date.today().isoformat(),
+                          "crs": f"{gk}（高斯-克吕格，米）"},
+               "units_before": int(len(units)), "units_after": int(len(layer_after)),
+               "snap_m": snap}
+    return MergeResult(layer, codes, final_code, new_name, before, after, layer_after,
+                       figures, name_check, code_check, warnings, summary)
+
+
+def _sum(series) -> int | None:
+    values = pd.to_numeric(pd.Series(series), errors="coerce")
+    if values.isna().all():
+        return None
+    return int(values.fillna(0).sum())
+
+
+def _people(layer, merged, villages):
+    n = len(merged)
+    if layer == "villages":
+        pop = _num(merged.get("population"))
+        eld = _num(merged.get("elderly_population"))
+        return (pop if pop is not None else np.full(n, np.nan),
+                eld if eld is not None else np.full(n, np.nan))
+    pop = _num(merged.get("population"))
+    eld = np.full(n, np.nan)
+    if villages is not None and "township_code" in villages.columns:
+        tc = villages["township_code"].map(_text)
+        vpop = _num(villages.get("population"))
+        veld = _num(villages.get("elderly_population"))
+        for k, code in enumerate(merged["code"].map(_text)):
+            mine = (tc == code).to_numpy()
+            if not mine.any():
+                continue
+            if veld is not None:
+                eld[k] = np.nansum(veld[mine])
+            if (pop is None or np.isnan(pop[k])) and vpop is not None:
+                pop = np.full(n, np.nan) if pop is None else pop
+                pop[k] = np.nansum(vpop[mine])
+    return (pop if pop is not None else np.full(n, np.nan)), eld
+
+
+def _count_points(unit_geoms: np.ndarray, fac: gpd.GeoDataFrame, gk: str) -> np.ndarray:
+    counts = np.zeros(len(unit_geoms), dtype=int)
+    if fac is None or not len(fac):
+        return counts
+    pts = np.asarray(fac.to_crs(gk).geometry.array, dtype=object)
+    pts = pts[[p is not None and not p.is_empty for p in pts]]
+    pts = np.where(shapely.get_type_id(pts) == 0, pts, shapely.point_on_surface(pts))
+    tree = shapely.STRtree(unit_geoms)
+    p_idx, u_idx = tree.query(pts, predicate="intersects")
+    # A point on a shared edge counts once, for the first unit.
+    _, first = np.unique(p_idx, return_index=True)
+    return np.bincount(u_idx[first], minlength=len(unit_geoms))
+
+
+def _name_check(new_name: str, peers: gpd.GeoDataFrame, layer: str, parent) -> dict:
+    std = standard_name(new_name)
+    snd = sound(std)
+    conflicts = []
+    for code, name in zip(peers["code"].map(_text), peers["name"].map(_text), strict=True):
+        other = standard_name(name)
+        if other == std:
+            conflicts.append({"code": code, "name": name, "reason": "重名"})
+        elif sound(other) == snd:
+            conflicts.append({"code": code, "name": name, "reason": "同音"})
+    scope = f"同一乡镇（{parent}）的其他村(社区)" if layer == "villages" else "本县其他乡镇"
+    if conflicts:
+        listed = "、".join(f"{c['name']}（{c['code']}，{c['reason']}）" for c in conflicts)
+        message = f"新名称“{new_name}”与{scope}冲突：{listed}"
+    else:
+        message = f"新名称“{new_name}”与{scope}不重名、不同音"
+    return {"ok": not conflicts, "standard_name": std, "pinyin": snd,
+            "conflicts": conflicts, "message": message}
+
+
+def _code_check(layer, new_code, new_name, codes, rest, units, parent) -> dict:
+    """The given code checked, or a free one suggested in the range the name calls for."""
+    if layer == "villages":
+        prefix, digits, seg_at = parent, 12, 9
+        kind = unit_kind(new_name)
+        ranges, kind_ranges = VILLAGE_RANGES, VILLAGE_KIND_RANGES
+    else:
+        prefix, digits, seg_at = codes[0][:6], 9, 6
+        kind = township_kind(new_name)
+        ranges, kind_ranges = TOWNSHIP_RANGES, TOWNSHIP_KIND_RANGES
+    allowed = kind_ranges.get(kind or "", ())
+    main = allowed[0] if allowed else None
+    other_codes = set(rest["code"].map(_text))
+    # Prefer keeping one of the merged units' codes when it is in the right range; else the
+    # lowest code in that range that no unit uses.
+    suggested = None
+    if main:
+        low, high = ranges[main][0]
+        keep = sorted(c for c in codes if is_code(c, digits) and low <= int(c[seg_at:]) <= high)
+        suggested = keep[0] if keep else suggest_code(prefix, set(units["code"].map(_text)),
+                                                      low, high)
+    range_text = ranges[main][1] if main else "（名称无 村/社区/镇/乡/街道 后缀，无法判断范围）"
+    if not new_code:
+        if suggested is None:
+            return {"ok": False, "code": None, "given": None, "suggested": None,
+                    "message": f"无法建议代码：{range_text}；请用参数 code 指定新代码"}
+        return {"ok": True, "code": suggested, "given": None, "suggested": suggested,
+                "range": range_text, "message": f"建议代码 {suggested}（{range_text}）"}
+    new_code = new_code.strip()
+    if not is_code(new_code, digits):
+        return {"ok": False, "code": None, "given": new_code, "suggested": suggested,
+                "message": f"参数 code“{new_code}”格式错误：应为 {digits} 位数字"}
+    if not new_code.startswith(prefix):
+        return {"ok": False, "code": None, "given": new_code, "suggested": suggested,
+                "message": f"参数 code“{new_code}”应以 {prefix} 开头"}
+    if new_code in other_codes:
+        return {"ok": False, "code": None, "given": new_code, "suggested": suggested,
+                "message": f"参数 code“{new_code}”已被其他单位使用"}
+    seg = int(new_code[seg_at:])
+    rng = segment_range(seg, ranges)
+    message = f"使用指定代码 {new_code}"
+    if rng is None:
+        return {"ok": False, "code": None, "given": new_code, "suggested": suggested,
+                "message": f"参数 code“{new_code}”末 3 位不在规定范围内"}
+    if allowed and rng not in allowed:
+        message += f"（注意：{ranges[rng][1]}，与名称不符，建议 {suggested}）"
+    return {"ok": True, "code": new_code, "given": new_code, "suggested": suggested,
+            "range": ranges[rng][1], "message": message}
+
+
+def apply_merge(store, result: MergeResult, *, note: str = "") -> object:
+    """Write the merged layer as a new version of ``result.layer`` (old versions kept)."""
+    source = f"合并模拟应用：{'、'.join(result.codes)} → {result.new_code} {result.new_name}"
+    if note:
+        source += f"（{note}）"
+    return store.write(result.layer, result.layer_after, source=source, source_crs=STORED_CRS)

@@ -1,0 +1,232 @@
+"""Boundary review reports: XLSX (汇总, 问题清单, 界线登记表), merge before/after, and
+the boundary lines as GeoJSON, GeoPackage, zipped Shapefile and XLSX."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from .analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult
+from .analysis.boundaries.merge import MergeResult
+
+DEMO_MARK = "示例数据（模拟几何）"
+LINE_KIND_LABELS = {"shared": "共有界线", "outer": "外界线（县界）"}
+# Boundary-line fields: English names in files (Shapefile/DBF take 10 bytes), Chinese here.
+LINE_FIELDS = {
+    "line_no": "界线编号", "kind": "界线类型", "code_a": "单位甲代码", "name_a": "单位甲名称",
+    "code_b": "单位乙代码", "name_b": "单位乙名称", "length_m": "长度(米)",
+    "length_km": "长度(千米)",
+}
+FINDING_HEADERS = {
+    "type_label": "问题类型", "severity_label": "级别", "layer": "图层", "codes": "代码",
+    "names": "名称", "area_m2": "面积(平方米)", "length_m": "长度/距离(米)", "lon": "经度",
+    "lat": "纬度", "message": "说明", "type": "类型代码",
+}
+LAYER_LABELS = {"townships": "乡镇(街道)", "villages": "村(社区)",
+                "boundary_markers": "界桩"}
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _versions_text(inputs: dict, kind: str) -> str:
+    v = inputs.get("layer_versions", {}).get(kind)
+    return f"第 {v} 版" if v is not None else "未导入"
+
+
+def summary_rows(result: BoundaryResult) -> list[tuple[str, object]]:
+    """The summary as (Chinese label, value) rows: inputs, tolerances, then counts."""
+    s = result.summary
+    inputs = s.get("inputs", {})
+    rows: list[tuple[str, object]] = [
+        ("工作空间", inputs.get("workspace", "")),
+        ("数据性质", DEMO_MARK if inputs.get("demo") else "正式数据"),
+        ("分析日期", inputs.get("date", "")),
+        ("审查图层", f"{s['layer_label']}（{_versions_text(inputs, s['layer'])}）"),
+    ]
+    if s["layer"] == "villages":
+        rows.append(("乡镇图层", _versions_text(inputs, "townships")))
+    rows.append(("界桩图层", _versions_text(inputs, "boundary_markers")))
+    rows.append(("县界文件", inputs.get("outline", "未提供")))
+    rows.append(("缝隙判定范围", s["gap_reference"]))
+    rows.append(("量算坐标系", inputs.get("crs", "")))
+    from_ = inputs.get("tolerances_from", {})
+    for key, label in TOLERANCE_LABELS.items():
+        value = s["tolerances"][key]
+        rows.append((label, f"{value:g}（{from_.get(key, '默认值')}，defaults.toml [boundaries]）"))
+    rows.append(("单位数", s["units"]))
+    rows.append(("问题总数", s["findings"]))
+    for sev, label in SEVERITIES.items():
+        rows.append((f"其中{label}", s["by_severity"][sev]))
+    for t, (label, _) in TYPES.items():
+        rows.append((f"{label}", s["counts"][t]))
+    ign = s["ignored"]
+    rows.append(("缝隙合计面积(平方米)", s["gap_area_m2"]))
+    rows.append(("重叠合计面积(平方米)", s["overlap_area_m2"]))
+    rows.append(("忽略的噪声缝隙（个/平方米）", f"{ign['gap_pieces']} / {ign['gap_area_m2']:g}"))
+    rows.append(("忽略的噪声重叠（个/平方米）",
+                 f"{ign['overlap_pieces']} / {ign['overlap_area_m2']:g}"))
+    rows.append(("共有界线（条/千米）", f"{s['shared_lines']} / {s['shared_length_km']:g}"))
+    rows.append(("外界线（条/千米）", f"{s['outer_lines']} / {s['outer_length_km']:g}"))
+    return rows
+
+
+def findings_frame(result: BoundaryResult) -> pd.DataFrame:
+    df = pd.DataFrame(result.findings.drop(columns="geometry")).copy()
+    df["type_label"] = df["type"].map(lambda t: TYPES[t][0])
+    df["severity_label"] = df["severity"].map(SEVERITIES)
+    df["layer"] = df["layer"].map(lambda v: LAYER_LABELS.get(v, v))
+    df["codes"] = df["codes"].map(lambda v: "、".join(v))
+    df["names"] = df["names"].map(lambda v: "、".join(v))
+    return df[list(FINDING_HEADERS)].rename(columns=FINDING_HEADERS)
+
+
+def lines_frame(result: BoundaryResult) -> gpd.GeoDataFrame:
+    """Boundary lines with a line number and a Chinese kind, English field names."""
+    lines = result.boundary_lines.copy()
+    lines.insert(0, "line_no", [f"L{k + 1:04d}" for k in range(len(lines))])
+    lines["kind"] = lines["kind"].map(LINE_KIND_LABELS)
+    return lines[list(LINE_FIELDS) + ["geometry"]]
+
+
+def register_frame(result: BoundaryResult) -> pd.DataFrame:
+    """The boundary register (界线登记表): one row per line, Chinese headers."""
+    return pd.DataFrame(lines_frame(result).drop(columns="geometry")).rename(
+        columns=LINE_FIELDS)
+
+
+def _write_sheet(ws, df: pd.DataFrame) -> None:
+    ws.append(list(df.columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in df.itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
+    for i, name in enumerate(df.columns, start=1):
+        width = 60 if name == "说明" else max(10, min(30, len(str(name)) * 2 + 2))
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+
+
+def _summary_sheet(ws, rows) -> None:
+    ws.append(["项目", "值"])
+    ws["A1"].font = ws["B1"].font = Font(bold=True)
+    for label, value in rows:
+        ws.append([label, value])
+    ws.column_dimensions["A"].width = 44
+    ws.column_dimensions["B"].width = 70
+
+
+def _bytes(wb: Workbook) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def boundaries_xlsx(result: BoundaryResult) -> bytes:
+    """汇总 (inputs and tolerances), 问题清单, 界线登记表."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    _summary_sheet(ws, summary_rows(result))
+    _write_sheet(wb.create_sheet("问题清单"), findings_frame(result))
+    _write_sheet(wb.create_sheet("界线登记表"), register_frame(result))
+    return _bytes(wb)
+
+
+def lines_xlsx(result: BoundaryResult) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "界线登记表"
+    _write_sheet(ws, register_frame(result))
+    _summary_sheet(wb.create_sheet("汇总"), summary_rows(result))
+    return _bytes(wb)
+
+
+def lines_geojson(result: BoundaryResult) -> bytes:
+    return lines_frame(result).to_crs(4326).to_json(drop_id=True, ensure_ascii=False) \
+        .encode("utf-8")
+
+
+def lines_gpkg(result: BoundaryResult) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "boundary_lines.gpkg"
+        pyogrio.write_dataframe(lines_frame(result), path, layer="boundary_lines",
+                                driver="GPKG")
+        return path.read_bytes()
+
+
+def lines_shapefile_zip(result: BoundaryResult) -> bytes:
+    """Zipped Shapefile: UTF-8 DBF (.cpg), English field names, a Chinese alias table."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "boundary_lines.shp"
+        pyogrio.write_dataframe(lines_frame(result), path, driver="ESRI Shapefile",
+                                encoding="UTF-8")
+        cpg = path.with_suffix(".cpg")
+        if not cpg.exists():
+            cpg.write_text("UTF-8")
+        alias = "字段,中文名\n" + "".join(f"{k},{v}\n" for k, v in LINE_FIELDS.items())
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(Path(tmp).iterdir()):
+                zf.write(f, f.name)
+            zf.writestr("fields_zh.csv", alias.encode("utf-8-sig"))
+        return buf.getvalue()
+
+
+def merge_rows(result: MergeResult) -> list[tuple[str, object]]:
+    f = result.figures
+    inputs = result.summary.get("inputs", {})
+    rows: list[tuple[str, object]] = [
+        ("工作空间", inputs.get("workspace", "")),
+        ("数据性质", DEMO_MARK if inputs.get("demo") else "正式数据"),
+        ("分析日期", inputs.get("date", "")),
+        ("图层", f"{LAYER_LABELS[result.layer]}（{_versions_text(inputs, result.layer)}）"),
+        ("合并单位", "、".join(f"{n}（{c}）" for c, n in
+                           zip(result.before["code"], result.before["name"], strict=True))),
+        ("新名称", result.new_name),
+        ("新代码", result.new_code),
+        ("代码说明", result.code_check["message"]),
+        ("名称检查", result.name_check["message"]),
+        ("合并前面积合计(平方千米)", round(f["area_m2_sum"] / 1e6, 4)),
+        ("合并后面积(平方千米)", round(f["area_m2_after"] / 1e6, 4)),
+        ("户籍人口", f["population"]),
+        ("60岁以上人口", f["elderly_population"]),
+    ]
+    for kind, n in f["facilities"].items():
+        rows.append((f"{f['facility_labels'][kind]}数", n))
+    rows.append(("合并后部分数", f["parts_after"]))
+    rows.append(("单位数（合并前 → 合并后）",
+                 f"{result.summary['units_before']} → {result.summary['units_after']}"))
+    for w in result.warnings:
+        rows.append(("提示", w))
+    return rows
+
+
+def merge_xlsx(result: MergeResult) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "合并汇总"
+    _summary_sheet(ws, merge_rows(result))
+    before = pd.DataFrame(result.before.drop(columns="geometry"))
+    headers = {"code": "代码", "name": "名称", "area_m2": "面积(平方米)",
+               "population": "户籍人口", "elderly_population": "60岁以上人口"}
+    for kind, label in result.figures["facility_labels"].items():
+        headers[f"facilities_{kind}"] = f"{label}数"
+    _write_sheet(wb.create_sheet("合并前"), before[list(headers)].rename(columns=headers))
+    after = pd.DataFrame([{
+        "代码": result.new_code, "名称": result.new_name,
+        "面积(平方米)": result.figures["area_m2_after"],
+        "户籍人口": result.figures["population"],
+        "60岁以上人口": result.figures["elderly_population"],
+        **{f"{result.figures['facility_labels'][k]}数": n
+           for k, n in result.figures["facilities"].items()},
+    }])
+    _write_sheet(wb.create_sheet("合并后"), after)
+    return _bytes(wb)

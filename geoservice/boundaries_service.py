@@ -1,0 +1,208 @@
+"""Boundary review and merge simulation against a workspace: parameters checked here.
+
+Shared by the CLI, the JSON API and the pages, like ``service.py`` for coverage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+
+from layers import KINDS, LayerNotFound, LayerStore
+
+from .analysis.boundaries import LAYERS, TOLERANCE_LABELS, Tolerances, review
+from .analysis.boundaries.merge import (
+    FACILITY_LABELS,
+    MergeError,
+    MergeResult,
+    apply_merge,
+    simulate_merge,
+)
+from .errors import BadParameter, NotFound
+
+# query parameter -> tolerance key
+TOLERANCE_PARAMS = {"area": "area_m2", "width": "sliver_width_m", "marker": "marker_distance_m",
+                    "area_sum": "area_sum_rel", "snap": "snap_m"}
+MAX_TOLERANCE = {"area_m2": 1e8, "sliver_width_m": 10_000, "marker_distance_m": 10_000,
+                 "area_sum_rel": 1.0, "snap_m": 100}
+
+
+@dataclass(frozen=True)
+class BoundaryParams:
+    layer: str
+    given: dict = field(default_factory=dict)  # tolerance key -> value given by the user
+
+    @property
+    def tolerances(self) -> Tolerances:
+        return Tolerances.from_dict(self.given)
+
+    def query(self) -> dict:
+        q = {"layer": self.layer}
+        for param, key in TOLERANCE_PARAMS.items():
+            if key in self.given:
+                q[param] = _num(self.given[key])
+        return q
+
+
+def _num(x: float):
+    return int(x) if float(x).is_integer() else x
+
+
+def _float(value, name: str, label: str) -> float | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        x = float(str(value).strip())
+    except ValueError:
+        raise BadParameter(f"参数 {name}（{label}）“{value}”不是数字") from None
+    if not math.isfinite(x):
+        raise BadParameter(f"参数 {name}（{label}）“{value}”不是有限的数字")
+    return x
+
+
+def check_layer(layer) -> str:
+    layer = (layer or "townships").strip()
+    if layer not in LAYERS:
+        raise BadParameter(f"参数 layer“{layer}”无效：可选 townships（乡镇）、villages（村）")
+    return layer
+
+
+def boundary_params(layer=None, **tolerances) -> BoundaryParams:
+    """Check the review parameters given as text (query string or shell).
+
+    ``tolerances`` keys are the query names: area (m²), width (m), marker (m), area_sum
+    (relative, or a percentage when above 1 and ending with %), snap (m).
+    """
+    layer = check_layer(layer)
+    given = {}
+    for param, value in tolerances.items():
+        if param not in TOLERANCE_PARAMS:
+            raise BadParameter(f"未知参数 {param}")
+        key = TOLERANCE_PARAMS[param]
+        text = value.strip() if isinstance(value, str) else value
+        percent = isinstance(text, str) and text.endswith("%")
+        x = _float(text[:-1] if percent else text, param, TOLERANCE_LABELS[key])
+        if x is None:
+            continue
+        if percent:
+            x /= 100.0
+        if not 0 <= x <= MAX_TOLERANCE[key]:
+            raise BadParameter(f"参数 {param}（{TOLERANCE_LABELS[key]}）应在 0 到 "
+                               f"{MAX_TOLERANCE[key]:g} 之间，而不是 {x:g}")
+        given[key] = x
+    return BoundaryParams(layer, given)
+
+
+def _require(store: LayerStore, kind: str) -> gpd.GeoDataFrame:
+    try:
+        return store.read(kind)
+    except LayerNotFound:
+        raise NotFound(f"工作空间中没有“{KINDS[kind].label}”图层，请先导入") from None
+
+
+def _inputs(store: LayerStore, kinds) -> dict:
+    versions = store.current_versions()
+    info = store.info()
+    return {
+        "workspace": info.get("title", ""),
+        "demo": info.get("demo") == "1",
+        "county_code": info.get("county_code"),
+        "layer_versions": {k: versions[k].version for k in kinds if k in versions},
+    }
+
+
+def run_boundaries(store: LayerStore, params: BoundaryParams,
+                   outline: gpd.GeoDataFrame | None = None, outline_name: str | None = None):
+    """Review the workspace's ``params.layer`` (with townships and markers when loaded)."""
+    versions = store.current_versions()
+    units = _require(store, params.layer)
+    townships = None
+    if params.layer == "villages" and "townships" in versions:
+        townships = store.read("townships")
+    markers = store.read("boundary_markers") if "boundary_markers" in versions else None
+    kinds = [params.layer] + (["townships"] if townships is not None else []) + \
+        (["boundary_markers"] if markers is not None else [])
+    inputs = _inputs(store, kinds)
+    inputs["tolerances_from"] = {k: ("本次指定" if k in params.given else "默认值")
+                                 for k in TOLERANCE_LABELS}
+    if outline is not None:
+        inputs["outline"] = outline_name or "县界文件"
+    county = inputs.get("county_code")
+    county = county if county and len(county) == 6 and county.isdigit() else None
+    try:
+        return review(units, layer=params.layer, townships=townships, outline=outline,
+                      markers=markers, tolerances=params.tolerances, county_code=county,
+                      inputs=inputs)
+    except ValueError as exc:
+        raise BadParameter(str(exc)) from None
+
+
+def read_outline(path: str) -> gpd.GeoDataFrame:
+    """A county outline file (any polygon file GDAL reads; EPSG:4490 when it has no CRS)."""
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # noqa: BLE001 - any reader error becomes a Chinese message
+        raise BadParameter(f"无法读取县界文件“{path}”：{exc}") from None
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4490")
+    types = set(gdf.geom_type.dropna())
+    if not types or not types <= {"Polygon", "MultiPolygon"}:
+        raise BadParameter(f"县界文件“{path}”应只包含面要素")
+    return gdf
+
+
+@dataclass(frozen=True)
+class MergeParams:
+    layer: str
+    codes: tuple[str, ...]
+    name: str
+    code: str | None
+
+    def form(self) -> dict:
+        return {"layer": self.layer, "codes": ",".join(self.codes), "name": self.name,
+                "code": self.code or ""}
+
+
+def merge_params(codes=None, name=None, code=None, layer=None) -> MergeParams:
+    layer = check_layer(layer or "villages")
+    if isinstance(codes, (list, tuple)):
+        parts = [str(c) for c in codes]
+    else:
+        parts = str(codes or "").replace("，", ",").replace("、", ",").replace(" ", ",") \
+            .split(",")
+    parts = [p.strip() for p in parts if p.strip()]
+    if len(set(parts)) < 2:
+        raise BadParameter("参数 codes：请填写至少两个要合并的单位代码，用逗号分隔")
+    name = (name or "").strip()
+    if not name:
+        raise BadParameter("参数 name：请填写合并后的新名称")
+    if len(name) > 50:
+        raise BadParameter("参数 name：名称过长（不超过 50 个字）")
+    code = (code or "").strip() or None
+    return MergeParams(layer, tuple(dict.fromkeys(parts)), name, code)
+
+
+def run_merge(store: LayerStore, params: MergeParams) -> MergeResult:
+    """Simulate the merge; nothing is written."""
+    versions = store.current_versions()
+    units = _require(store, params.layer)
+    villages = None
+    if params.layer == "townships" and "villages" in versions:
+        villages = store.read("villages")
+    facilities = {k: store.read(k) for k in FACILITY_LABELS if k in versions}
+    kinds = [params.layer] + list(facilities) + (["villages"] if villages is not None else [])
+    try:
+        return simulate_merge(units, list(params.codes), params.name, layer=params.layer,
+                              new_code=params.code, villages=villages, facilities=facilities,
+                              inputs=_inputs(store, kinds))
+    except MergeError as exc:
+        raise BadParameter(str(exc)) from None
+
+
+def apply_merge_to_store(store: LayerStore, params: MergeParams):
+    """Simulate again on the current data and write the result as a new layer version."""
+    result = run_merge(store, params)
+    version = apply_merge(store, result)
+    return result, version

@@ -1,0 +1,126 @@
+"""`python -m geoservice boundaries ...`: boundary review and merge simulation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .analysis.boundaries import TYPES
+from .boundaries_reports import (
+    boundaries_xlsx,
+    lines_geojson,
+    lines_gpkg,
+    lines_shapefile_zip,
+    lines_xlsx,
+    merge_rows,
+    summary_rows,
+)
+from .boundaries_service import (
+    apply_merge_to_store,
+    boundary_params,
+    merge_params,
+    read_outline,
+    run_boundaries,
+    run_merge,
+)
+from .errors import GeoserviceError
+
+LINE_WRITERS = {".geojson": lines_geojson, ".json": lines_geojson, ".gpkg": lines_gpkg,
+                ".zip": lines_shapefile_zip, ".xlsx": lines_xlsx}
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _store(ctx: click.Context):
+    from .cli import _store as store
+
+    return store(ctx.find_root())
+
+
+@click.group("boundaries", invoke_without_command=True,
+             help="乡镇/村界线审查：几何无效、重叠、缝隙、狭长碎片、村超出乡镇、代码、飞地、界桩；"
+                  "导出界线（GeoJSON/GeoPackage/Shapefile/XLSX）。子命令 merge 模拟合并。")
+@click.option("--layer", type=click.Choice(["townships", "villages"]), default="townships",
+              show_default=True, help="审查的图层：乡镇或村。")
+@click.option("--area", default=None, help="面积容差（平方米），默认取 defaults.toml。")
+@click.option("--width", default=None, help="狭长碎片宽度（米）。")
+@click.option("--marker", default=None, help="界桩偏离容差（米）。")
+@click.option("--area-sum", "area_sum", default=None, help="乡镇面积与村面积合计相对容差（如 0.001 或 0.1%）。")
+@click.option("--snap", default=None, help="界线捕捉容差（米）。")
+@click.option("--outline", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="县界文件（面，GeoJSON/GeoPackage/Shapefile）：县界内未覆盖的区域计为缝隙。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
+@click.option("--xlsx", type=click.Path(dir_okay=False), default=None,
+              help="写出 XLSX 报表（汇总、问题清单、界线登记表）。")
+@click.option("--lines-out", "lines_out", type=click.Path(dir_okay=False), default=None,
+              help="导出界线：按扩展名 .geojson、.gpkg、.zip（Shapefile）或 .xlsx。")
+@click.pass_context
+def boundaries_cmd(ctx, layer, area, width, marker, area_sum, snap, outline, as_json, xlsx,
+                   lines_out) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    if lines_out and Path(lines_out).suffix.lower() not in LINE_WRITERS:
+        raise click.ClickException(f"--lines-out“{lines_out}”的扩展名应为 "
+                                   + "、".join(LINE_WRITERS))
+    store = _store(ctx)
+    try:
+        params = boundary_params(layer, area=area, width=width, marker=marker,
+                                 area_sum=area_sum, snap=snap)
+        outline_gdf = read_outline(outline) if outline else None
+        result = run_boundaries(store, params, outline_gdf,
+                                Path(outline).name if outline else None)
+    except GeoserviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    if xlsx:
+        Path(xlsx).write_bytes(boundaries_xlsx(result))
+        click.echo(f"已写出报表 {xlsx}", err=True)
+    if lines_out:
+        Path(lines_out).write_bytes(LINE_WRITERS[Path(lines_out).suffix.lower()](result))
+        click.echo(f"已导出界线 {lines_out}", err=True)
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    for label, value in summary_rows(result):
+        click.echo(f"{label}：{value}")
+    if len(result.findings):
+        click.echo("问题清单：")
+        for row in result.findings.itertuples():
+            click.echo(f"  [{TYPES[row.type][0]}] {row.message}")
+
+
+@boundaries_cmd.command("merge", help="模拟合并村(社区)或乡镇：合并后的边界、面积、人口、老年人口、设施数，"
+                                      "新名称重名/同音检查与建议代码。加 --apply 才写入新版本（旧版本保留）。")
+@click.option("--codes", required=True, help="要合并的单位代码，逗号分隔。")
+@click.option("--name", "name", required=True, help="合并后的新名称。")
+@click.option("--code", default=None, help="新代码（可选，默认按名称后缀建议）。")
+@click.option("--layer", type=click.Choice(["townships", "villages"]), default="villages",
+              show_default=True, help="合并的图层。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.option("--apply", "apply", is_flag=True, help="应用合并：写入该图层的新版本。")
+@click.pass_context
+def merge_cmd(ctx, codes, name, code, layer, as_json, apply) -> None:
+    store = _store(ctx)
+    try:
+        params = merge_params(codes, name, code, layer)
+        if apply:
+            result, version = apply_merge_to_store(store, params)
+        else:
+            result, version = run_merge(store, params), None
+    except GeoserviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        data = result.to_dict()
+        data["applied"] = version.to_dict() if version is not None else None
+        _echo_json(data)
+        return
+    for label, value in merge_rows(result):
+        click.echo(f"{label}：{'' if value is None else value}")
+    if version is not None:
+        click.echo(f"已应用：写入{'村(社区)' if layer == 'villages' else '乡镇'}图层第 "
+                   f"{version.version} 版（旧版本保留）。")
+    else:
+        click.echo("仅为模拟，工作空间未改变；加 --apply 应用。")

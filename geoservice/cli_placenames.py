@@ -1,0 +1,67 @@
+"""`python -m geoservice placenames`: the place-name check from the shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from layers import LayerError, ValidationError
+
+from .errors import GeoserviceError
+from .placenames_reports import placenames_xlsx, summary_rows
+from .placenames_service import placenames_params, run_placenames
+
+
+@click.command("placenames", help="地名核查：互联网地图上的村(社区)标注与标准名册比对（缺失、错名、旧名、"
+                                  "位置偏差、无对应、重复；名册同名/同音、生僻字、不规范名称），"
+                                  "并给出标准名称的罗马字母拼写（GB/T 16159）。")
+@click.option("--labels", "labels", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="标注文件（CSV/XLSX/GeoJSON 等）；默认使用工作空间中的地名标注图层。")
+@click.option("--labels-crs", "labels_crs", default=None,
+              help="标注文件坐标系：gcj02（高德/腾讯）、bd09（百度）或 EPSG 代码；默认 CGCS2000 经纬度。")
+@click.option("--aliases", "aliases", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="曾用名表（CSV/XLSX，列：代码/code、曾用名/former_name）。示例工作空间默认用示例曾用名表。")
+@click.option("--readings", "readings", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="自定义多音字读音表（CSV，列：word/词语、pinyin/读音）。")
+@click.option("--tolerance", default=None, help="位置容差（米），默认取 defaults.toml。")
+@click.option("--radius", default=None, help="搜索半径（米），默认取 defaults.toml。")
+@click.option("--threshold", default=None, help="近似名称阈值（0-1），默认取 defaults.toml。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
+@click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
+              help="同时写出给地图服务商的 XLSX 更正清单。")
+@click.pass_context
+def placenames_cmd(ctx, labels, labels_crs, aliases, readings, tolerance, radius, threshold,
+                   as_json, xlsx) -> None:
+    from .cli import _store
+
+    store = _store(ctx)
+    try:
+        params = placenames_params(tolerance, radius, threshold)
+        result = run_placenames(store, params, labels_path=labels, labels_crs=labels_crs,
+                                aliases_path=aliases, readings_path=readings)
+    except ValidationError as exc:
+        click.echo(f"标注文件有 {len(exc.problems)} 处问题，未进行核查：", err=True)
+        for p in exc.problems:
+            click.echo(f"  {p}", err=True)
+        sys.exit(1)
+    except (GeoserviceError, LayerError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if xlsx:
+        with open(xlsx, "wb") as fh:
+            fh.write(placenames_xlsx(result))
+        click.echo(f"已写出报表 {xlsx}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    for label, value in summary_rows(result):
+        click.echo(f"{label}：{value}")
+    f = result.findings
+    if len(f):
+        click.echo("问题清单（前 20 条）：")
+        for row in f.head(20).itertuples():
+            name = row.official_name if isinstance(row.official_name, str) else ""
+            label = row.label_name if isinstance(row.label_name, str) else ""
+            code = row.code if isinstance(row.code, str) else ""
+            click.echo(f"  [{row.type_label}] {name or label} {code} {row.note}")

@@ -1,0 +1,131 @@
+"""The XLSX staff send to a map provider: one row per correction, coordinates in the
+provider's own system (GCJ-02 for Amap/Tencent, BD-09 for Baidu), roster problems,
+roman spellings and a summary sheet with the inputs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from pyproj import Transformer
+
+from layers import crs as crsmod
+
+from .analysis.placenames import FINDING_TYPES, PlacenamesResult
+from .analysis.placenames.check import LABEL_TYPES, ROSTER_TYPES
+
+DEMO_MARK = "示例数据（模拟几何）"
+CORRECTION_TYPES = ("missing",) + LABEL_TYPES
+
+
+def provider_coords(lon, lat, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """CGCS2000 lon/lat to the provider's system (gcj02, bd09 or an EPSG code)."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if target == crsmod.GCJ02:
+        return crsmod.wgs_to_gcj(lon, lat)
+    if target == crsmod.BD09:
+        return crsmod.wgs_to_bd(lon, lat)
+    if target in (crsmod.STORED_CRS, "EPSG:4326"):
+        return lon, lat
+    return Transformer.from_crs(crsmod.STORED_CRS, target, always_xy=True).transform(lon, lat)
+
+
+def summary_rows(result: PlacenamesResult) -> list[tuple[str, object]]:
+    s = result.summary
+    inputs = s.get("inputs", {})
+    versions = inputs.get("layer_versions", {})
+    rows: list[tuple[str, object]] = [
+        ("工作空间", inputs.get("workspace", "")),
+        ("数据性质", DEMO_MARK if inputs.get("demo") else "工作空间数据"),
+        ("分析日期", inputs.get("date", "")),
+        ("村(社区)图层版本", versions.get("villages", "")),
+        ("标注来源", inputs.get("labels_source", "")),
+        ("标注原始坐标系", inputs.get("labels_crs_label", "")),
+        ("曾用名表", inputs.get("aliases_source", "")),
+        ("读音表", inputs.get("readings", "")),
+        ("位置容差（米）", s["tolerance_m"]),
+        ("搜索半径（米）", s["search_radius_m"]),
+        ("近似名称阈值", s["fuzzy_threshold"]),
+        ("参数来源", s.get("source", "")),
+        ("计量坐标系", s.get("metric_crs", "")),
+        ("村(社区)数", s["villages"]),
+        ("标注数", s["labels"]),
+        ("无问题标注数", s["labels_ok"]),
+    ]
+    rows += [(f"{label}（{t}）", s["counts"].get(t, 0)) for t, label in FINDING_TYPES.items()]
+    return rows
+
+
+def correction_frame(result: PlacenamesResult) -> pd.DataFrame:
+    """One row per correction to send to the provider, coordinates in its own system."""
+    f = result.findings
+    f = pd.DataFrame(f[f["type"].isin(CORRECTION_TYPES)].drop(columns="geometry"))
+    target = result.summary.get("inputs", {}).get("labels_crs") or crsmod.STORED_CRS
+    x, y = provider_coords(f["lon"].to_numpy(), f["lat"].to_numpy(), target)
+    return pd.DataFrame({
+        "类型": f["type_label"].to_numpy(),
+        "标准名称": f["official_name"].to_numpy(),
+        "区划代码": f["code"].to_numpy(),
+        "所属乡镇": f["township_name"].fillna(f["township_code"]).to_numpy(),
+        "标注名称": f["label_name"].to_numpy(),
+        "建议名称": f["suggestion"].to_numpy(),
+        "坐标系": crsmod.describe(target),
+        "经度": np.round(np.asarray(x, dtype=float), 6),
+        "纬度": np.round(np.asarray(y, dtype=float), 6),
+        "偏差距离(米)": f["distance_m"].to_numpy(),
+        "说明": f["note"].to_numpy(),
+    })
+
+
+def roster_frame(result: PlacenamesResult) -> pd.DataFrame:
+    f = result.findings
+    f = f[f["type"].isin(ROSTER_TYPES)]
+    return pd.DataFrame({
+        "类型": f["type_label"].to_numpy(), "标准名称": f["official_name"].to_numpy(),
+        "区划代码": f["code"].to_numpy(),
+        "所属乡镇": f["township_name"].fillna(f["township_code"]).to_numpy(),
+        "说明": f["note"].to_numpy()})
+
+
+def romanization_frame(result: PlacenamesResult) -> pd.DataFrame:
+    r = result.romanization
+    return pd.DataFrame({"区划代码": r["code"].to_numpy(), "标准名称": r["name"].to_numpy(),
+                         "罗马字母拼写（GB/T 16159）": r["pinyin"].to_numpy(),
+                         "所属乡镇代码": r["township_code"].to_numpy()})
+
+
+def _write(ws, df: pd.DataFrame) -> None:
+    ws.append(list(df.columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in df.itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and not np.isfinite(v)) or v is None
+                   or v is pd.NA else (v.item() if isinstance(v, np.generic) else v)
+                   for v in row])
+    for i, col in enumerate(df.columns, start=1):
+        width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)]) + 2
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width, 8), 60)
+    ws.freeze_panes = "A2"
+
+
+def placenames_xlsx(result: PlacenamesResult) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "更正清单"
+    _write(ws, correction_frame(result))
+    _write(wb.create_sheet("名册问题"), roster_frame(result))
+    _write(wb.create_sheet("罗马字母拼写"), romanization_frame(result))
+    summary = wb.create_sheet("汇总")
+    summary.append(["项目", "值"])
+    for label, value in summary_rows(result):
+        summary.append([label, value])
+    summary.column_dimensions["A"].width = 28
+    summary.column_dimensions["B"].width = 70
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

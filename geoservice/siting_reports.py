@@ -1,0 +1,252 @@
+"""Siting reports: XLSX (汇总, 选址建议, 排除的候选点, 村) and a CSV of the sites.
+
+Views of one :class:`~geoservice.siting_service.SitingRun`; every report states its inputs
+(layers and versions, radius, problem, K or target, time limit, date, 示例数据).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from layers import KINDS
+
+from .reports import DEMO_MARK
+from .siting_service import PROBLEM_LABELS, WEIGHT_LABELS, SitingRun
+
+SITE_HEADERS = {
+    "rank": "序号", "candidate": "候选点编号", "name": "名称", "village_code": "所在村(社区)代码",
+    "village_name": "所在村(社区)", "lon": "经度", "lat": "纬度",
+    "marginal_elderly": "新增覆盖老年人口", "marginal_villages": "新增覆盖村数",
+    "newly_covered_names": "新增覆盖的村(社区)", "assigned_elderly": "分配老年人口",
+    "assigned_villages": "分配村数",
+}
+EXCLUDED_HEADERS = {
+    "candidate": "候选点编号", "name": "名称", "lon": "经度", "lat": "纬度",
+    "rule_label": "排除规则", "reason": "原因", "distance_m": "距离(米)",
+}
+VILLAGE_HEADERS = {
+    "code": "村(社区)代码", "name": "名称", "township_code": "所属乡镇代码",
+    "elderly_population": "60岁以上人口", "population": "户籍人口",
+    "covered_before": "新增前是否覆盖", "covered_after": "新增后是否覆盖",
+    "nearest_m_before": "新增前到最近设施(米)", "nearest_m_after": "新增后到最近设施(米)",
+    "new_site_rank": "覆盖/分配它的新站序号",
+}
+# Labels of summary values shown as percentages.
+RATE_LABELS = {"村覆盖率", "老年人口覆盖率", "人口覆盖率", "目标覆盖率", "最优间隙(相对)"}
+
+
+def _yes_no(v):
+    if v is True:
+        return "是"
+    if v is False:
+        return "否"
+    return v
+
+
+def rule_label(rule) -> str:
+    """Chinese name of an exclusion rule (a zone type or the village setback)."""
+    if rule in ("village_setback", "village"):
+        return "村庄退让距离"
+    choices = KINDS["exclusion_zones"].field("zone_type").choices or {}
+    return choices.get(rule, "" if rule is None else str(rule))
+
+
+def level_label(layer: str, level: str | None) -> str:
+    if not level:
+        return "全部"
+    field = "level" if layer == "elderly_service_points" else "kind"
+    return (KINDS[layer].field(field).choices or {}).get(level, level)
+
+
+def input_rows(run: SitingRun) -> list[tuple[str, object]]:
+    """What produced the result: workspace, layers and versions, parameters, date."""
+    s = run.summary
+    p = run.params
+    inputs = s.get("inputs", {})
+    versions = inputs.get("layer_versions", {})
+    cand = (f"{KINDS[p.candidates].label}（第 {versions.get(p.candidates, '?')} 版）"
+            if p.candidates else "各村(社区)中心")
+    rows: list[tuple[str, object]] = [
+        ("工作空间", inputs.get("workspace", "")),
+        ("数据性质", DEMO_MARK if inputs.get("demo") else "正式数据"),
+        ("分析日期", inputs.get("date", "")),
+        ("选址问题", PROBLEM_LABELS[p.problem]),
+        ("设施图层", f"{KINDS[p.layer].label}（第 {versions.get(p.layer, '?')} 版）"),
+        ("设施层级/类型", level_label(p.layer, p.level)),
+        ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
+        ("候选点", cand),
+    ]
+    if p.problem == "cemetery":
+        zones = (f"禁建区（第 {versions['exclusion_zones']} 版）"
+                 if "exclusion_zones" in versions else "无（工作空间中没有禁建区图层）")
+        rows.append(("禁建区图层", zones))
+    rows += [
+        ("服务半径(米)", p.radius_m),
+        ("半径来源", inputs.get("radius_from", "")),
+        ("覆盖对象", WEIGHT_LABELS.get(p.weight, p.weight)),
+    ]
+    if p.problem == "target":
+        rows.append(("目标覆盖率", p.target))
+    else:
+        rows.append(("新增设施数 K", p.add))
+    if p.problem == "pmedian":
+        rows.append(("按床位容量约束", "是" if p.capacitated else "否"))
+    rows.append(("求解时限(秒)", s.get("time_limit_s", p.time_limit_s)))
+    return rows
+
+
+def result_rows(run: SitingRun) -> list[tuple[str, object]]:
+    """How the solve went: solver, optimality, gap, time, candidate counts, message."""
+    s = run.summary
+    rows: list[tuple[str, object]] = [
+        ("求解器", s.get("solver")),
+        ("是否证明最优", _yes_no(s.get("optimal"))),
+        ("最优间隙(相对)", s.get("gap")),
+        ("求解用时(秒)", s.get("solve_seconds")),
+        ("目标函数值", s.get("objective")),
+        ("候选点数", s.get("candidates")),
+        ("排除的候选点数", s.get("excluded")),
+        ("新增设施数", s.get("added")),
+    ]
+    if s.get("target") is not None:
+        rows.append(("是否达到目标", _yes_no(s.get("target_reached"))))
+    if s.get("cancelled"):
+        rows.append(("已取消", "是（结果为取消时的最好方案）"))
+    if s.get("message"):
+        rows.append(("说明", s.get("message")))
+    note = s.get("inputs", {}).get("exclusion_note")
+    if note:
+        rows.append(("禁建区说明", note))
+    return rows
+
+
+def summary_rows(run: SitingRun) -> list[tuple[str, object]]:
+    return input_rows(run) + result_rows(run)
+
+
+def change_rows(run: SitingRun) -> list[tuple[str, object, object]]:
+    """Before/after rows: (label, before, after)."""
+    s = run.summary
+    rows = [
+        ("覆盖村数", s.get("covered_villages_before"), s.get("covered_villages_after")),
+        ("村覆盖率", s.get("village_coverage_before"), s.get("village_coverage_after")),
+        ("覆盖老年人口", s.get("covered_elderly_before"), s.get("covered_elderly_after")),
+        ("老年人口覆盖率", s.get("elderly_coverage_before"), s.get("elderly_coverage_after")),
+        ("人口覆盖率", s.get("population_coverage_before"), s.get("population_coverage_after")),
+    ]
+    if s.get("total_weighted_distance_before") is not None:
+        rows += [
+            ("老年人口加权总距离(人·米)", s.get("total_weighted_distance_before"),
+             s.get("total_weighted_distance_after")),
+            ("老年人平均到最近设施距离(米)", s.get("mean_distance_before_m"),
+             s.get("mean_distance_after_m")),
+        ]
+    return rows
+
+
+def site_frame(run: SitingRun) -> pd.DataFrame:
+    """The suggested sites by rank, with the names of the villages each newly covers."""
+    sites = pd.DataFrame(run.result.sites.drop(columns="geometry", errors="ignore"))
+    names = dict(zip(run.result.villages["code"], run.result.villages["name"], strict=False))
+    if "newly_covered" in sites.columns:
+        sites["newly_covered_names"] = sites["newly_covered"].map(
+            lambda codes: "、".join(str(names.get(c, c)) for c in (codes or [])))
+    if "village_code" in sites.columns:
+        sites["village_name"] = sites["village_code"].map(lambda c: names.get(c, ""))
+    return sites
+
+
+def excluded_frame(run: SitingRun) -> pd.DataFrame:
+    ex = pd.DataFrame(run.result.excluded.drop(columns="geometry", errors="ignore"))
+    if "rule" in ex.columns:
+        ex["rule_label"] = ex["rule"].map(rule_label)
+    return ex
+
+
+def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
+    cols = [c for c in headers if c in df.columns]
+    out = df[cols].copy()
+    for c in cols:
+        if c.startswith("covered_"):
+            out[c] = out[c].map(_yes_no)
+    return out.rename(columns=headers)
+
+
+def _cell(v):
+    if v is None:
+        return None
+    if isinstance(v, float) and pd.isna(v):
+        return None
+    if v is pd.NA:
+        return None
+    if isinstance(v, (list, tuple)):
+        return "、".join(str(x) for x in v)
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            return v.item()
+        except (AttributeError, ValueError):
+            return str(v)
+    return v
+
+
+def _write_sheet(ws, df: pd.DataFrame) -> None:
+    ws.append(list(df.columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in df.itertuples(index=False):
+        ws.append([_cell(v) for v in row])
+    for i, name in enumerate(df.columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(str(name)) * 2 + 2))
+    ws.freeze_panes = "A2"
+
+
+def siting_xlsx(run: SitingRun) -> bytes:
+    """汇总 (inputs + before/after), 选址建议, 排除的候选点 and 村 sheets."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    ws.append(["项目", "值"])
+    ws["A1"].font = ws["B1"].font = Font(bold=True)
+    for label, value in summary_rows(run):
+        ws.append([label, _cell(value)])
+        if isinstance(value, float) and label in RATE_LABELS:
+            ws.cell(ws.max_row, 2).number_format = "0.0%"
+    ws.append([])
+    ws.append(["覆盖变化", "新增前", "新增后"])
+    for cell in ws[ws.max_row]:
+        cell.font = Font(bold=True)
+    for label, before, after in change_rows(run):
+        ws.append([label, _cell(before), _cell(after)])
+        if label in RATE_LABELS:
+            for col in (2, 3):
+                ws.cell(ws.max_row, col).number_format = "0.0%"
+    ws.column_dimensions["A"].width = 30
+    ws.column_dimensions["B"].width = 50
+    ws.column_dimensions["C"].width = 20
+    _write_sheet(wb.create_sheet("选址建议"), _frame(site_frame(run), SITE_HEADERS))
+    _write_sheet(wb.create_sheet("排除的候选点"), _frame(excluded_frame(run), EXCLUDED_HEADERS))
+    villages = pd.DataFrame(run.result.villages.drop(columns="geometry", errors="ignore"))
+    _write_sheet(wb.create_sheet("村"), _frame(villages, VILLAGE_HEADERS))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def siting_csv(run: SitingRun) -> bytes:
+    """The suggested sites as CSV (UTF-8 with BOM), inputs as ``#`` comment lines."""
+    frame = _frame(site_frame(run), SITE_HEADERS)
+    frame = frame.map(_cell)
+    head = "".join(f"# {label}: {'' if value is None else value}\n"
+                   for label, value in summary_rows(run))
+    return (head + frame.to_csv(index=False)).encode("utf-8-sig")
+
+
+def report_name(run: SitingRun, ext: str) -> str:
+    p = run.params
+    k = f"k{p.add}" if p.add is not None else f"target{round(p.target * 100)}"
+    return f"siting_{p.problem}_{p.layer}_{int(p.radius_m)}m_{k}.{ext}"

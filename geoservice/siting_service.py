@@ -1,0 +1,376 @@
+"""Siting suggestions, run against a workspace: shared by the CLI, the JSON API and the page.
+
+Parameters arrive as text (shell, query string, form or JSON body), are checked here with
+Chinese messages naming the parameter, the layers are read from the store, the analysis
+(:func:`geoservice.analysis.siting.siting`) runs, and the result carries its inputs (layer
+versions, parameters, date) for every map and report made from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from layers import KINDS, LayerNotFound, LayerStore
+from layers.schema import POINT
+
+from .analysis.coverage import FACILITY_LAYERS, filter_facilities
+from .analysis.settings import coverage_defaults
+from .errors import BadParameter, NotFound
+from .service import MAX_RADIUS_M, _num
+
+PROBLEM_LABELS = {
+    "mclp": "最大覆盖（新增 K 处，覆盖人数最多）",
+    "target": "目标覆盖（达到目标覆盖率所需最少新增）",
+    "pmedian": "p-中位（新增 K 处，老年人加权距离最小）",
+    "cemetery": "公墓选址（排除禁建区与村庄退让后最大覆盖）",
+}
+PROBLEM_SHORT = {"mclp": "最大覆盖", "target": "目标覆盖", "pmedian": "p-中位",
+                 "cemetery": "公墓选址"}
+WEIGHT_LABELS = {"elderly": "60岁以上人口", "population": "户籍人口", "villages": "村(社区)数"}
+MAX_ADD = 500
+MAX_TIME_LIMIT_S = 3600.0
+TRUE_WORDS = {"1", "true", "yes", "on", "y", "是"}
+FALSE_WORDS = {"", "0", "false", "no", "off", "n", "否"}
+
+
+def point_layer_kinds() -> list[str]:
+    """Layer kinds whose features are points: what ``candidates`` may name."""
+    return [k for k, v in KINDS.items() if v.geometry == POINT]
+
+
+def siting_time_limit_default() -> float | None:
+    """The default MILP time limit from defaults.toml (None until the core provides it)."""
+    try:
+        from .analysis.settings import siting_defaults  # added by the siting core
+    except ImportError:
+        return None
+    value = siting_defaults().get("time_limit_s")
+    return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class SitingParams:
+    layer: str
+    radius_m: float
+    level: str | None
+    problem: str
+    add: int | None
+    target: float | None
+    weight: str
+    capacitated: bool
+    candidates: str | None
+    time_limit_s: float | None
+    radius_given: bool = True
+
+    def query(self) -> dict:
+        """The parameters as text, for URLs and forms (round trip through siting_params)."""
+        q: dict = {"layer": self.layer, "radius": _num(self.radius_m), "problem": self.problem,
+                   "weight": self.weight}
+        if self.level:
+            q["level"] = self.level
+        if self.add is not None:
+            q["add"] = self.add
+        if self.target is not None:
+            q["target"] = _num(self.target)
+        if self.capacitated:
+            q["capacitated"] = 1
+        if self.candidates:
+            q["candidates"] = self.candidates
+        if self.time_limit_s is not None:
+            q["time_limit"] = _num(self.time_limit_s)
+        return q
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["radius_m"] = _num(self.radius_m)
+        return d
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _number(value, name: str, label: str) -> float | None:
+    text = _text(value)
+    if text == "":
+        return None
+    if text.endswith("%"):
+        text = text[:-1].strip()
+    try:
+        x = float(text)
+    except ValueError:
+        raise BadParameter(f"参数 {name}（{label}）“{value}”不是数字") from None
+    if not math.isfinite(x):
+        raise BadParameter(f"参数 {name}（{label}）“{value}”不是有限的数字")
+    return x
+
+
+def _bool(value, name: str, label: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise BadParameter(f"参数 {name}（{label}）“{value}”应为 是/否（true/false）")
+
+
+def siting_params(layer=None, radius=None, level=None, problem=None, add=None, target=None,
+                  weight=None, capacitated=None, candidates=None,
+                  time_limit=None) -> SitingParams:
+    """Check siting parameters given as text; defaults come from defaults.toml."""
+    layer = _text(layer) or "elderly_service_points"
+    if layer not in FACILITY_LAYERS:
+        names = "、".join(f"{k}（{KINDS[k].label}）" for k in FACILITY_LAYERS)
+        raise BadParameter(f"参数 layer（设施图层）“{layer}”无效：可选 {names}")
+    level = _text(level) or None
+    if level is not None:
+        field = "level" if layer == "elderly_service_points" else "kind"
+        choices = KINDS[layer].field(field).choices or {}
+        if level not in choices:
+            by_label = {v: k for k, v in choices.items()}
+            if level not in by_label:
+                allowed = "、".join(f"{k}（{v}）" for k, v in choices.items())
+                raise BadParameter(
+                    f"参数 level（层级/类型）“{level}”无效：{KINDS[layer].label}可选 {allowed}")
+            level = by_label[level]
+    radius_m = _number(radius, "radius", "服务半径，米")
+    default_radius = coverage_defaults(layer, level)["radius_m"]
+    # A form sends the prefilled default back: that is still the default.
+    radius_given = radius_m is not None and radius_m != default_radius
+    if radius_m is None:
+        radius_m = default_radius
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise BadParameter(f"参数 radius（服务半径）应在 0 到 {MAX_RADIUS_M} 米之间，"
+                           f"而不是 {radius_m:g}")
+
+    add_v = _number(add, "add", "新增设施数")
+    if add_v is not None and (not add_v.is_integer() or not 1 <= add_v <= MAX_ADD):
+        raise BadParameter(f"参数 add（新增设施数）应为 1 到 {MAX_ADD} 之间的整数，而不是“{add}”")
+    target_v = _number(target, "target", "目标覆盖率")
+    if target_v is not None:
+        if target_v > 1:
+            target_v = target_v / 100.0  # 60 means 60%
+        if not 0 < target_v <= 1:
+            raise BadParameter(f"参数 target（目标覆盖率）应在 0 到 1（或 0 到 100%）之间，"
+                               f"而不是“{target}”")
+
+    problem = _text(problem) or ("target" if target_v is not None else "mclp")
+    if problem not in PROBLEM_LABELS:
+        allowed = "、".join(f"{k}（{PROBLEM_SHORT[k]}）" for k in PROBLEM_LABELS)
+        raise BadParameter(f"参数 problem（选址问题）“{problem}”无效：可选 {allowed}")
+    if problem == "target":
+        if target_v is None:
+            raise BadParameter("参数 target（目标覆盖率）必填：目标覆盖问题需要给出目标，如 0.6 或 60")
+        if add_v is not None:
+            raise BadParameter("参数 add（新增设施数）与目标覆盖问题不能同时给出：目标覆盖求最少新增数")
+    else:
+        if add_v is None:
+            raise BadParameter(f"参数 add（新增设施数）必填：{PROBLEM_SHORT[problem]}问题需要给出"
+                               "新增设施数 K")
+        if target_v is not None:
+            raise BadParameter(f"参数 target（目标覆盖率）只用于目标覆盖问题（problem=target），"
+                               f"{PROBLEM_SHORT[problem]}问题请只给 add")
+    if problem == "cemetery" and layer != "cemeteries":
+        raise BadParameter("公墓选址（problem=cemetery）的设施图层 layer 应为 cemeteries（公墓）")
+
+    weight = _text(weight) or "elderly"
+    if weight not in WEIGHT_LABELS:
+        allowed = "、".join(f"{k}（{v}）" for k, v in WEIGHT_LABELS.items())
+        raise BadParameter(f"参数 weight（覆盖对象）“{weight}”无效：可选 {allowed}")
+    cap = _bool(capacitated, "capacitated", "按床位容量约束")
+    if cap and problem != "pmedian":
+        raise BadParameter("参数 capacitated（按床位容量约束）只用于 p-中位问题（problem=pmedian）")
+
+    cand = _text(candidates) or None
+    if cand in ("villages", "village_centres", "none"):
+        cand = None  # explicit "village centres"
+    if cand is not None:
+        kinds = point_layer_kinds()
+        if cand not in kinds:
+            allowed = "、".join(f"{k}（{KINDS[k].label}）" for k in kinds)
+            raise BadParameter(f"参数 candidates（候选点图层）“{cand}”无效：应为点图层 {allowed}，"
+                               "或留空（以各村中心为候选点）")
+
+    limit = _number(time_limit, "time_limit", "求解时限，秒")
+    if limit is not None and not 0 < limit <= MAX_TIME_LIMIT_S:
+        raise BadParameter(f"参数 time_limit（求解时限）应在 0 到 {MAX_TIME_LIMIT_S:g} 秒之间，"
+                           f"而不是 {limit:g}")
+    if limit is None:
+        limit = siting_time_limit_default()
+    return SitingParams(layer, float(radius_m), level, problem,
+                        int(add_v) if add_v is not None else None, target_v, weight, cap, cand,
+                        limit, radius_given)
+
+
+def params_from_mapping(data) -> SitingParams:
+    """``siting_params`` from a dict-like (query args, form, JSON body); accepts the
+    CLI spellings too (``time_limit_s``, ``radius_m``)."""
+    def get(*names):
+        for n in names:
+            if n in data and data[n] is not None:
+                return data[n]
+        return None
+
+    known = {"layer", "radius", "radius_m", "level", "problem", "add", "k", "target", "weight",
+             "capacitated", "candidates", "time_limit", "time_limit_s", "job", "ranks",
+             "scenario", "note", "accept"}
+    unknown = sorted(k for k in data if k not in known)
+    if unknown:
+        raise BadParameter(f"未知参数：{'、'.join(unknown)}")
+    return siting_params(get("layer"), get("radius", "radius_m"), get("level"), get("problem"),
+                         get("add", "k"), get("target"), get("weight"), get("capacitated"),
+                         get("candidates"), get("time_limit", "time_limit_s"))
+
+
+def _require(store: LayerStore, kind: str, what: str = "") -> gpd.GeoDataFrame:
+    try:
+        return store.read(kind)
+    except LayerNotFound:
+        raise NotFound(f"工作空间中没有“{KINDS[kind].label}”图层{what}，请先导入") from None
+
+
+@dataclass
+class SitingRun:
+    """What a page or report needs beyond the analysis result: the inputs drawn."""
+
+    params: SitingParams
+    result: object  # geoservice.analysis.siting.SitingResult
+    facilities: gpd.GeoDataFrame  # the existing facilities used (filtered by level)
+    townships: gpd.GeoDataFrame | None
+    exclusion_zones: gpd.GeoDataFrame | None
+
+    @property
+    def summary(self) -> dict:
+        return self.result.summary
+
+    def to_dict(self) -> dict:
+        return self.result.to_dict()
+
+
+def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
+               cancel=None) -> SitingRun:
+    """Read the layers, run the analysis, put the inputs in ``result.summary['inputs']``."""
+    from .analysis.siting import siting  # the analysis core (imported late: optional)
+
+    versions = store.current_versions()
+    villages = _require(store, "villages")
+    facilities_all = _require(store, params.layer)
+    facilities = filter_facilities(facilities_all, params.layer, params.level)
+    candidates = None
+    if params.candidates:
+        candidates = _require(store, params.candidates, "（候选点）")
+        if not len(candidates):
+            raise BadParameter(f"候选点图层“{KINDS[params.candidates].label}”没有要素")
+    zones = None
+    if params.problem == "cemetery" and "exclusion_zones" in versions:
+        zones = store.read("exclusion_zones")
+    townships = store.read("townships") if "townships" in versions else None
+    info = store.info()
+    used = ["villages", params.layer]
+    if params.candidates:
+        used.append(params.candidates)
+    if zones is not None:
+        used.append("exclusion_zones")
+    inputs = {
+        "workspace": info.get("title", ""),
+        "demo": info.get("demo") == "1",
+        "layer": params.layer,
+        "level": params.level,
+        "candidates_layer": params.candidates,
+        "layer_versions": {k: versions[k].version for k in used if k in versions},
+        "radius_from": "本次指定" if params.radius_given else "默认值",
+        "parameters": params.to_dict(),
+        "date": dt.date.today().isoformat(),
+        "analysed_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    if params.problem == "cemetery" and zones is None:
+        inputs["exclusion_note"] = "工作空间中没有禁建区图层，只按村庄退让距离排除候选点"
+    result = siting(villages, facilities, candidates, problem=params.problem,
+                    radius_m=params.radius_m, add=params.add, target=params.target,
+                    weight=params.weight, capacitated=params.capacitated,
+                    exclusion_zones=zones, time_limit_s=params.time_limit_s,
+                    progress=progress, cancel=cancel)
+    result.summary["inputs"] = {**(result.summary.get("inputs") or {}), **inputs}
+    if not params.radius_given:
+        result.summary.setdefault(
+            "radius_source", coverage_defaults(params.layer, params.level)["radius_source"])
+    return SitingRun(params, result, facilities, townships, zones)
+
+
+def planned_rows(run: SitingRun, ranks: list[int], *, scenario: str,
+                 note: str = "") -> gpd.GeoDataFrame:
+    """Chosen sites of ``run`` as ``planned_sites`` rows (points, EPSG:4490)."""
+    sites = run.result.sites
+    if not len(sites):
+        raise BadParameter("本次结果没有建议站点，无可接受的站点")
+    have = {int(r) for r in sites["rank"]}
+    bad = [r for r in ranks if r not in have]
+    if not ranks:
+        raise BadParameter("参数 ranks（接受的站点序号）不能为空：请至少勾选一个建议站点")
+    if bad:
+        raise BadParameter(f"参数 ranks（接受的站点序号）无效：{bad}，本次结果的序号为 1 到 {len(sites)}")
+    chosen = sites[sites["rank"].astype(int).isin(ranks)].sort_values("rank")
+    p = run.params
+    rows = gpd.GeoDataFrame({
+        "name": chosen["name"].astype(str).to_numpy(),
+        "facility_layer": p.layer,
+        "level": p.level,
+        "rank": chosen["rank"].astype(int).to_numpy(),
+        "scenario": scenario,
+        "note": note or f"{PROBLEM_SHORT[p.problem]}选址建议，服务半径 {p.radius_m:,.0f} 米，"
+                        f"{run.summary.get('inputs', {}).get('date', '')}",
+        "beds": pd.array([None] * len(chosen), dtype="Int64"),
+    }, geometry=gpd.points_from_xy(chosen["lon"].astype(float), chosen["lat"].astype(float)),
+        crs="EPSG:4490")
+    return rows
+
+
+def accept_sites(store: LayerStore, run: SitingRun, ranks: list[int], *, scenario: str,
+                 note: str = ""):
+    """Add chosen sites to the ``planned_sites`` scenario layer as a new version.
+
+    Existing planned rows are kept; a site already planned in the same scenario for the
+    same facility layer (same position) is not added twice. The real facility layers
+    are never touched. Returns (LayerVersion, added count, skipped count).
+    """
+    scenario = _text(scenario)
+    if not scenario:
+        raise BadParameter("参数 scenario（规划方案名称）不能为空")
+    if len(scenario) > 60:
+        raise BadParameter("参数 scenario（规划方案名称）不能超过 60 个字")
+    if len(_text(note)) > 200:
+        raise BadParameter("参数 note（备注）不能超过 200 个字")
+    new = planned_rows(run, ranks, scenario=scenario, note=_text(note))
+    try:
+        old = store.read("planned_sites")
+    except LayerNotFound:
+        old = None
+    skipped = 0
+    if old is not None and len(old):
+        seen = {(str(r.scenario), str(r.facility_layer), round(g.x, 6), round(g.y, 6))
+                for r, g in zip(old.itertuples(), old.geometry, strict=True)}
+        keep = [(scenario, run.params.layer, round(g.x, 6), round(g.y, 6)) not in seen
+                for g in new.geometry]
+        skipped = len(new) - sum(keep)
+        new = new[keep]
+        cols = [c for c in new.columns if c != "geometry"]
+        old = old.reindex(columns=cols + ["geometry"])
+        both = pd.concat([old, new], ignore_index=True)
+        both["rank"] = pd.array(both["rank"], dtype="Int64")
+        both["beds"] = pd.array(both["beds"], dtype="Int64")
+        new_all = gpd.GeoDataFrame(both, geometry="geometry", crs="EPSG:4490")
+    else:
+        new_all = new
+    if skipped and skipped == len(ranks):
+        raise BadParameter(f"所选站点已在规划方案“{scenario}”中，未重复添加")
+    version = store.write("planned_sites", new_all,
+                          source=f"选址建议（{PROBLEM_SHORT[run.params.problem]}）接受",
+                          source_crs="EPSG:4490")
+    return version, len(new), skipped

@@ -1,0 +1,172 @@
+"""Boundary review: JSON API, boundary-line downloads, the map page and the merge form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from maps import map_parts
+from maps.boundaries import boundaries_map, merge_map
+
+from ..analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES
+from ..boundaries_reports import (
+    XLSX_MIME,
+    boundaries_xlsx,
+    lines_geojson,
+    lines_gpkg,
+    lines_shapefile_zip,
+    lines_xlsx,
+    merge_rows,
+    summary_rows,
+)
+from ..boundaries_service import (
+    TOLERANCE_PARAMS,
+    apply_merge_to_store,
+    boundary_params,
+    merge_params,
+    run_boundaries,
+    run_merge,
+)
+from ..errors import BadParameter
+from ..workspace import store_for, workspace_info
+
+bp = Blueprint("boundaries", __name__)
+
+LINE_FORMATS = {
+    "geojson": (lines_geojson, "geojson", "application/geo+json"),
+    "gpkg": (lines_gpkg, "gpkg", "application/geopackage+sqlite3"),
+    "shp": (lines_shapefile_zip, "zip", "application/zip"),
+    "xlsx": (lines_xlsx, "xlsx", XLSX_MIME),
+}
+
+
+def _store():
+    return store_for(current_app.config["WORKSPACE"])
+
+
+def _params():
+    a = request.args
+    return boundary_params(a.get("layer"), **{p: a.get(p) for p in TOLERANCE_PARAMS})
+
+
+def _run():
+    params = _params()
+    return params, run_boundaries(_store(), params)
+
+
+@bp.get("/api/boundaries")
+def api_boundaries():
+    _, result = _run()
+    return jsonify(result.to_dict())
+
+
+def _download(data: bytes, name: str, mimetype: str) -> Response:
+    return Response(data, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/api/boundaries/lines")
+def api_lines():
+    fmt = (request.args.get("format") or "geojson").strip().lower()
+    if fmt not in LINE_FORMATS:
+        raise BadParameter(f"参数 format“{fmt}”无效：可选 " + "、".join(LINE_FORMATS))
+    params, result = _run()
+    writer, ext, mime = LINE_FORMATS[fmt]
+    data = writer(result)
+    if fmt == "geojson" and request.args.get("download") is None:
+        return Response(data, mimetype=mime)
+    return _download(data, f"boundary_lines_{params.layer}.{ext}", mime)
+
+
+@bp.get("/boundaries/report.xlsx")
+def report_xlsx():
+    params, result = _run()
+    return _download(boundaries_xlsx(result), f"boundaries_{params.layer}.xlsx", XLSX_MIME)
+
+
+@bp.get("/boundaries")
+def page():
+    params, result = _run()
+    store = _store()
+    info = workspace_info(store)
+    cfg = current_app.config
+    units = store.read(params.layer)
+    type_labels = {t: v[0] for t, v in TYPES.items()}
+    m = boundaries_map(units, result.findings, result.boundary_lines, result.summary,
+                       title=f"{info['title']} · {result.summary['layer_label']}界线审查",
+                       type_labels=type_labels, notes=info["notes"],
+                       basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+    findings = []
+    for k, row in enumerate(result.findings.itertuples()):
+        findings.append({
+            "fid": k, "type": row.type, "type_label": type_labels[row.type],
+            "severity": row.severity, "severity_label": SEVERITIES[row.severity],
+            "codes": "、".join(row.codes), "names": "、".join(row.names),
+            "area_m2": row.area_m2, "length_m": row.length_m, "message": row.message,
+            "has_geometry": row.geometry is not None and not row.geometry.is_empty,
+        })
+    present = [t for t in TYPES if result.summary["counts"][t]]
+    tolerances = [(p, TOLERANCE_PARAMS[p], TOLERANCE_LABELS[TOLERANCE_PARAMS[p]],
+                   result.summary["tolerances"][TOLERANCE_PARAMS[p]]) for p in TOLERANCE_PARAMS]
+    return render_template(
+        "boundaries.html", info=info, map=map_parts(m), params=params, result=result,
+        summary=result.summary, rows=summary_rows(result), findings=findings,
+        types=[(t, type_labels[t], result.summary["counts"][t]) for t in present],
+        tolerances=tolerances, query=params.query(),
+        lines=result.boundary_lines.drop(columns="geometry").to_dict(orient="records"))
+
+
+# --- merge -------------------------------------------------------------------------------
+
+def _merge_source():
+    if request.method == "POST":
+        if request.is_json:
+            return request.get_json(silent=True) or {}
+        return request.form
+    return request.args
+
+
+def _truthy(v) -> bool:
+    return str(v).strip().lower() in ("1", "true", "yes", "on", "是")
+
+
+@bp.post("/api/boundaries/merge")
+def api_merge():
+    src = _merge_source()
+    params = merge_params(src.get("codes"), src.get("name"), src.get("code"), src.get("layer"))
+    if _truthy(src.get("apply", "")):
+        result, version = apply_merge_to_store(_store(), params)
+        body = result.to_dict()
+        body["applied"] = version.to_dict()
+        return jsonify(body), 201
+    body = run_merge(_store(), params).to_dict()
+    body["applied"] = None
+    return jsonify(body)
+
+
+@bp.route("/boundaries/merge", methods=["GET", "POST"])
+def merge_page():
+    src = _merge_source()
+    store = _store()
+    info = workspace_info(store)
+    layer = (src.get("layer") or "villages").strip()
+    form = {"layer": layer, "codes": src.get("codes") or "", "name": src.get("name") or "",
+            "code": src.get("code") or ""}
+    context = {"info": info, "form": form, "result": None, "map": None, "rows": [],
+               "applied": None, "error": None}
+    if not form["codes"] and not form["name"]:
+        return render_template("boundaries_merge.html", **context)
+    params = merge_params(form["codes"], form["name"], form["code"], form["layer"])
+    if request.method == "POST" and _truthy(src.get("apply", "")):
+        result, version = apply_merge_to_store(store, params)
+        context["applied"] = version
+    else:
+        result = run_merge(store, params)
+    cfg = current_app.config
+    units = store.read(params.layer, version=None) if context["applied"] is None else \
+        result.layer_after
+    m = merge_map(units, result.before, result.after,
+                  title=f"合并模拟：{result.new_name}", notes=info["notes"],
+                  basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+    context.update(result=result, map=map_parts(m), rows=merge_rows(result),
+                   form=params.form())
+    return render_template("boundaries_merge.html", **context)

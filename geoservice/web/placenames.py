@@ -1,0 +1,119 @@
+"""Place-name check: JSON API (stored labels or an uploaded label file), the map page with
+its filterable table and upload form, the XLSX for map providers."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from maps.placenames import STATUS_COLORS, placenames_map
+from maps.render import map_parts
+
+from ..analysis.placenames import FINDING_TYPES
+from ..errors import BadParameter
+from ..placenames_reports import placenames_xlsx, summary_rows
+from ..placenames_service import placenames_params, run_placenames
+from ..workspace import store_for, workspace_info
+from .uploads import CRS_CHOICES, saved_upload
+
+bp = Blueprint("placenames", __name__)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _params(src):
+    return placenames_params(src.get("tolerance"), src.get("radius"), src.get("threshold"))
+
+
+@contextlib.contextmanager
+def _saved_aliases():
+    upload = request.files.get("aliases")
+    if upload is None or not upload.filename:
+        yield None, None
+        return
+    name = Path(upload.filename).name
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".txt"):
+        raise BadParameter(f"曾用名文件“{name}”格式不支持：请用 CSV 或 XLSX")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"aliases{suffix}"
+        upload.save(path)
+        yield path, name
+
+
+def _run(upload: bool):
+    store = store_for(current_app.config["WORKSPACE"])
+    if not upload:
+        params = _params(request.args)
+        return params, run_placenames(store, params), None
+    params = _params(request.form)
+    crs = (request.form.get("crs") or "").strip() or None
+    with saved_upload() as (path, filename), _saved_aliases() as (apath, aname):
+        result = run_placenames(store, params, labels_path=path, labels_crs=crs,
+                                labels_filename=filename, aliases_path=apath,
+                                aliases_filename=aname)
+    return params, result, filename
+
+
+@bp.get("/api/placenames")
+def api_get():
+    _, result, _ = _run(upload=False)
+    return jsonify(result.to_dict())
+
+
+@bp.post("/api/placenames")
+def api_post():
+    _, result, _ = _run(upload=True)
+    return jsonify(result.to_dict())
+
+
+def _xlsx(result) -> Response:
+    return Response(placenames_xlsx(result), mimetype=XLSX, headers={
+        "Content-Disposition": 'attachment; filename="placenames_corrections.xlsx"'})
+
+
+@bp.get("/placenames/report.xlsx")
+def report_get():
+    _, result, _ = _run(upload=False)
+    return _xlsx(result)
+
+
+@bp.post("/placenames/report.xlsx")
+def report_post():
+    _, result, _ = _run(upload=True)
+    return _xlsx(result)
+
+
+@bp.route("/placenames", methods=["GET", "POST"])
+def page():
+    upload = request.method == "POST"
+    params, result, filename = _run(upload=upload)
+    store = store_for(current_app.config["WORKSPACE"])
+    info = workspace_info(store)
+    cfg = current_app.config
+    f = result.findings
+    missing = f[f["type"] == "missing"]
+    m = placenames_map(result.villages, result.labels, missing, result.summary,
+                       title=f"{info['title']} · 地名核查", notes=info["notes"],
+                       basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+    rows = []
+    for r in f.drop(columns="geometry").itertuples():
+        rows.append({
+            "type": r.type, "type_label": r.type_label,
+            "code": r.code if isinstance(r.code, str) else "",
+            "official_name": r.official_name if isinstance(r.official_name, str) else "",
+            "label_name": r.label_name if isinstance(r.label_name, str) else "",
+            "suggestion": r.suggestion if isinstance(r.suggestion, str) else "",
+            "distance": "" if r.distance_m != r.distance_m or r.distance_m is None
+            else f"{r.distance_m:,.0f}",
+            "note": r.note if isinstance(r.note, str) else "",
+            "lat": float(r.lat), "lon": float(r.lon),
+        })
+    return render_template(
+        "placenames.html", info=info, map=map_parts(m), result=result,
+        summary=result.summary, rows=rows, summary_rows=summary_rows(result),
+        types=list(FINDING_TYPES.items()), colors=STATUS_COLORS, query=params.query(),
+        crs_choices=CRS_CHOICES, uploaded=filename,
+        romanization=result.romanization.to_dict(orient="records"))

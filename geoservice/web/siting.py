@@ -1,0 +1,354 @@
+"""Siting: the JSON API (synchronous and as background jobs), the page with progress,
+cancel, map and tables, the accept-to-scenario action and the downloads."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from layers import KINDS
+from maps import map_parts, overview_map
+from maps.siting import siting_map
+
+from ..analysis.coverage import FACILITY_LAYERS
+from ..analysis.settings import coverage_defaults
+from ..errors import BadParameter, NotFound
+from ..siting_jobs import FINISHED, Job, JobRunner
+from ..siting_reports import (
+    change_rows,
+    excluded_frame,
+    input_rows,
+    report_name,
+    result_rows,
+    rule_label,
+    site_frame,
+    siting_csv,
+    siting_xlsx,
+)
+from ..siting_service import (
+    PROBLEM_LABELS,
+    PROBLEM_SHORT,
+    WEIGHT_LABELS,
+    SitingRun,
+    accept_sites,
+    params_from_mapping,
+    point_layer_kinds,
+    run_siting,
+    siting_params,
+    siting_time_limit_default,
+)
+from ..workspace import store_for, workspace_info
+from .coverage import level_choices
+
+bp = Blueprint("siting", __name__)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.record_once
+def _setup(state) -> None:
+    cfg = state.app.config
+    state.app.extensions["siting_jobs"] = JobRunner(
+        max_jobs=int(cfg.get("SITING_MAX_JOBS", 20)),
+        max_running=int(cfg.get("SITING_MAX_RUNNING", 1)))
+
+
+def runner() -> JobRunner:
+    return current_app.extensions["siting_jobs"]
+
+
+def _store():
+    return store_for(current_app.config["WORKSPACE"])
+
+
+def _body() -> dict:
+    """Parameters from a JSON body, a form or the query string (in that order)."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise BadParameter("请求体应为 JSON 对象，如 {\"layer\": \"elderly_service_points\", "
+                               "\"add\": 3}")
+        return data
+    if request.form:
+        out = {k: v for k, v in request.form.items() if k != "rank"}
+        if "rank" in request.form:
+            out["ranks"] = request.form.getlist("rank")
+        return out
+    return dict(request.args.items())
+
+
+def _params_only(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in ("job", "ranks", "scenario", "note")}
+
+
+def _check_layers(params) -> None:
+    """Fail at once (404, Chinese) when a layer the solve needs is not in the workspace."""
+    present = _store().current_versions()
+    for kind in ("villages", params.layer, params.candidates):
+        if kind and kind not in present:
+            raise NotFound(f"工作空间中没有“{KINDS[kind].label}”图层，请先导入")
+
+
+def _submit(params) -> Job:
+    _check_layers(params)
+    workspace = current_app.config["WORKSPACE"]
+
+    def work(progress, cancel):
+        return run_siting(store_for(workspace), params, progress=progress, cancel=cancel)
+
+    label = f"{PROBLEM_SHORT[params.problem]} · {KINDS[params.layer].label}"
+    return runner().submit(work, params=params.query(), label=label)
+
+
+def _job(job_id: str) -> Job:
+    job = runner().get(job_id)
+    if job is None:
+        raise NotFound(f"选址任务“{job_id}”不存在或已过期（服务重启后不保留）")
+    return job
+
+
+def _finished_run(job_id: str) -> SitingRun:
+    job = _job(job_id)
+    if job.state not in FINISHED:
+        raise BadParameter(f"选址任务“{job_id}”尚未完成（{job.to_dict()['state_label']}）")
+    if job.result is None:
+        raise BadParameter(f"选址任务“{job_id}”没有结果：{job.error or job.message}")
+    return job.result
+
+
+def _run_from_request(data: dict) -> SitingRun:
+    if data.get("job"):
+        return _finished_run(str(data["job"]))
+    params = params_from_mapping(_params_only(data))
+    return run_siting(_store(), params)
+
+
+def _job_json(job: Job) -> dict:
+    body = job.to_dict()
+    body["status_url"] = url_for("siting.api_job", job_id=job.id)
+    body["page_url"] = url_for("siting.page", job=job.id)
+    if job.result is not None:
+        body["result"] = job.result.to_dict()
+        body["report_xlsx"] = url_for("siting.report_xlsx", job=job.id)
+        body["report_csv"] = url_for("siting.report_csv", job=job.id)
+    if job.error_status:
+        body["error_status"] = job.error_status
+    return body
+
+
+# --- JSON API ------------------------------------------------------------------------
+
+@bp.post("/api/siting")
+def api_siting():
+    params = params_from_mapping(_params_only(_body()))
+    return jsonify(run_siting(_store(), params).to_dict())
+
+
+@bp.post("/api/siting/jobs")
+def api_jobs_start():
+    params = params_from_mapping(_params_only(_body()))
+    job = _submit(params)
+    body = _job_json(job)
+    return jsonify(body), 202, {"Location": body["status_url"]}
+
+
+@bp.get("/api/siting/jobs/<job_id>")
+def api_job(job_id: str):
+    return jsonify(_job_json(_job(job_id)))
+
+
+@bp.delete("/api/siting/jobs/<job_id>")
+def api_job_delete(job_id: str):
+    return _cancel(job_id)
+
+
+@bp.post("/api/siting/jobs/<job_id>/cancel")
+def api_job_cancel(job_id: str):
+    return _cancel(job_id)
+
+
+def _cancel(job_id: str):
+    _job(job_id)
+    job = runner().cancel(job_id)
+    return jsonify(_job_json(job)), 202
+
+
+def _ranks(data: dict) -> list[int]:
+    raw = data.get("ranks", data.get("rank"))
+    if raw is None:
+        return []
+    if isinstance(raw, (str, int)):
+        raw = [r for r in str(raw).replace("，", ",").split(",") if r.strip()]
+    out = []
+    for r in raw:
+        try:
+            out.append(int(str(r).strip()))
+        except ValueError:
+            raise BadParameter(f"参数 ranks（接受的站点序号）“{r}”不是整数") from None
+    return out
+
+
+def _accept(data: dict):
+    run = _run_from_request(data)
+    return run, *accept_sites(_store(), run, _ranks(data),
+                              scenario=str(data.get("scenario") or ""),
+                              note=str(data.get("note") or ""))
+
+
+@bp.post("/api/siting/accept")
+def api_accept():
+    run, version, added, skipped = _accept(_body())
+    return jsonify({"layer": "planned_sites", "label": KINDS["planned_sites"].label,
+                    "version": version.to_dict(), "added": added, "skipped": skipped}), 201
+
+
+# --- downloads -----------------------------------------------------------------------
+
+def _download(data: bytes, name: str, mimetype: str) -> Response:
+    return Response(data, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/siting/report.xlsx")
+def report_xlsx():
+    run = _run_from_request(dict(request.args.items()))
+    return _download(siting_xlsx(run), report_name(run, "xlsx"), XLSX)
+
+
+@bp.get("/siting/report.csv")
+def report_csv():
+    run = _run_from_request(dict(request.args.items()))
+    return _download(siting_csv(run), report_name(run, "csv"), "text/csv; charset=utf-8")
+
+
+# --- the page ------------------------------------------------------------------------
+
+def _form_context(params, info) -> dict:
+    store_kinds = set(_store().current_versions())
+    cand_layers = [(k, KINDS[k].label) for k in point_layer_kinds()
+                   if k in store_kinds and k not in FACILITY_LAYERS]
+    return {
+        "info": info, "params": params,
+        "layers": [(k, KINDS[k].label) for k in FACILITY_LAYERS], "levels": level_choices(),
+        "problems": list(PROBLEM_LABELS.items()), "weights": list(WEIGHT_LABELS.items()),
+        "candidate_layers": cand_layers,
+        "default_radii": {k: coverage_defaults(k)["radius_m"] for k in FACILITY_LAYERS},
+        "default_time_limit": siting_time_limit_default(),
+    }
+
+
+def _default_params(data: dict):
+    try:
+        return siting_params(data.get("layer"), data.get("radius"), data.get("level"),
+                             data.get("problem"), data.get("add") or (
+                                 None if data.get("target") or data.get("problem") == "target"
+                                 else 3),
+                             data.get("target"), data.get("weight"), data.get("capacitated"),
+                             data.get("candidates"), data.get("time_limit"))
+    except BadParameter:
+        return siting_params(add=3)
+
+
+def _result_context(run: SitingRun, info) -> dict:
+    cfg = current_app.config
+    p = run.params
+    s = run.summary
+    zone_labels = KINDS["exclusion_zones"].field("zone_type").choices or {}
+    ex = excluded_frame(run)
+    rules = {r: rule_label(r) for r in (ex["rule"].unique() if "rule" in ex.columns else [])}
+    goal = (f"目标覆盖率 {p.target:.0%}" if p.problem == "target" else f"新增 {p.add} 处")
+    legend_notes = [
+        f"选址问题：{PROBLEM_SHORT[p.problem]}（{goal}）",
+        f"服务半径：{p.radius_m:,.0f} 米（{s.get('inputs', {}).get('radius_from', '')}）",
+        f"求解：{'最优' if s.get('optimal') else '未证明最优'}，间隙 {float(s.get('gap') or 0):.2%}",
+    ]
+    m = siting_map(run.result.villages, run.facilities, run.result.sites, run.result.excluded,
+                   s, layer=p.layer, candidates=run.result.candidates,
+                   townships=run.townships, exclusion_zones=run.exclusion_zones,
+                   zone_labels=zone_labels, rule_labels=rules,
+                   title=f"{info['title']} · {KINDS[p.layer].label}选址建议",
+                   legend_notes=legend_notes, notes=info["notes"],
+                   basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+    sites = site_frame(run)
+    return {
+        "map": map_parts(m), "run": run, "summary": s, "inputs_rows": input_rows(run),
+        "result_rows": result_rows(run), "change_rows": change_rows(run),
+        "sites": sites.to_dict(orient="records"),
+        "excluded": ex.to_dict(orient="records"),
+    }
+
+
+def _overview(info) -> dict:
+    store = _store()
+    cfg = current_app.config
+    present = store.current_versions()
+    wanted = ["townships", "villages", *FACILITY_LAYERS, "candidates", "exclusion_zones"]
+    layers = {k: store.read(k) for k in wanted if k in present}
+    m = overview_map(layers, title=f"{info['title']} · 选址建议", notes=info["notes"],
+                     basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+    return {"map": map_parts(m)}
+
+
+@bp.get("/siting")
+def page():
+    info = workspace_info(_store())
+    job_id = request.args.get("job")
+    ctx: dict = {"job": None, "error": None, "accepted": None}
+    if job_id:
+        job = _job(job_id)
+        ctx["job"] = job.to_dict()
+        params = siting_params(**_param_args(job.params))
+        if job.state in FINISHED and job.result is not None:
+            ctx.update(_result_context(job.result, info))
+        else:
+            if job.state == "failed":
+                ctx["error"] = job.error
+            ctx.update(_overview(info))
+        if request.args.get("accepted"):
+            ctx["accepted"] = {"version": request.args.get("accepted"),
+                               "added": request.args.get("added", ""),
+                               "skipped": request.args.get("skipped", "")}
+    else:
+        params = _default_params(dict(request.args.items()))
+        ctx.update(_overview(info))
+    ctx.update(_form_context(params, info))
+    return render_template("siting.html", **ctx)
+
+
+def _param_args(q: dict) -> dict:
+    return {"layer": q.get("layer"), "radius": q.get("radius"), "level": q.get("level"),
+            "problem": q.get("problem"), "add": q.get("add"), "target": q.get("target"),
+            "weight": q.get("weight"), "capacitated": q.get("capacitated"),
+            "candidates": q.get("candidates"), "time_limit": q.get("time_limit")}
+
+
+@bp.post("/siting")
+def page_start():
+    data = _params_only(_body())
+    info = workspace_info(_store())
+    try:
+        params = params_from_mapping(data)
+        job = _submit(params)
+    except (BadParameter, NotFound) as exc:
+        ctx = {"job": None, "error": str(exc), "accepted": None}
+        ctx.update(_overview(info))
+        ctx.update(_form_context(_default_params(data), info))
+        return render_template("siting.html", **ctx), exc.status
+    return redirect(url_for("siting.page", job=job.id), code=303)
+
+
+@bp.post("/siting/accept")
+def page_accept():
+    data = _body()
+    if not data.get("job"):
+        raise BadParameter("缺少参数 job（选址任务编号）")
+    _, version, added, skipped = _accept(data)
+    return redirect(url_for("siting.page", job=data["job"], accepted=version.version,
+                            added=added, skipped=skipped) + "#accept", code=303)

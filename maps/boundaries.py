@@ -1,0 +1,166 @@
+"""Boundary review maps: units, findings coloured by severity, boundary lines labelled
+with their length; and the before/after map of a merge simulation."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .assets import DEFAULT_PREFIX
+from .overview import base_map
+from .style import COLORS, LayerRegistry, escape_text, legend
+
+SEVERITY_COLORS = {"error": "#d7301f", "warning": "#fd8d3c", "info": "#3182bd"}
+SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
+SHARED_COLOR = "#4a3b8f"
+OUTER_COLOR = "#111111"
+
+
+def _bounds(*frames) -> tuple:
+    boxes = [f.to_crs(4326).total_bounds for f in frames if f is not None and len(f)]
+    boxes = [b for b in boxes if np.all(np.isfinite(b))]
+    if not boxes:
+        return (73.0, 18.0, 135.0, 54.0)
+    b = np.array(boxes)
+    return (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+
+
+def _units_layer(units: gpd.GeoDataFrame, name: str, color: str) -> folium.GeoJson:
+    u = gpd.GeoDataFrame({"name": units["name"].map(escape_text),
+                          "code": units["code"].map(escape_text)},
+                         geometry=units.to_crs(4326).geometry.values, crs=4326)
+    return folium.GeoJson(
+        u.__geo_interface__, name=name,
+        style_function=lambda f: {"color": color, "weight": 1, "fillColor": color,
+                                  "fillOpacity": 0.08},
+        tooltip=(folium.GeoJsonTooltip(["name", "code"], aliases=["名称", "代码"], sticky=True)
+                 if len(u) else None),
+    )
+
+
+def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
+                   lines: gpd.GeoDataFrame, summary: dict, *, title: str,
+                   type_labels: dict[str, str], notes: list[str] | None = None,
+                   basemap_url: str = "", attribution: str = "",
+                   asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+    """Draw a boundary review.
+
+    ``findings`` carries ``type``, ``severity``, ``message`` (plain text, escaped here) and
+    a geometry (None for findings without a place); each map feature gets property ``fid``
+    = the finding's row position, which the page's table uses to zoom (a multi-point
+    finding is drawn as one marker per point, all with its fid). ``lines`` carries
+    ``kind``, ``name_a``, ``name_b``, ``length_km``. ``summary["tolerances"]`` goes in the
+    legend.
+    """
+    m = base_map(_bounds(units, findings), basemap_url=basemap_url, attribution=attribution,
+                 asset_prefix=asset_prefix)
+    layer_color = COLORS.get(summary.get("layer", "townships"), "#4a3b8f")
+    units_layer = _units_layer(units, f"{summary.get('layer_label', '单位')}（{len(units)}）",
+                               layer_color)
+    units_layer.add_to(m)
+
+    ln = lines.to_crs(4326)
+    lgdf = gpd.GeoDataFrame({
+        "kind": ln["kind"].to_numpy(),
+        "label": [f"{escape_text(a)}—{escape_text(b)}" for a, b in
+                  zip(ln["name_a"], ln["name_b"], strict=True)],
+        "length": [f"{km:,.2f} 千米" for km in ln["length_km"]],
+    }, geometry=ln.geometry.values, crs=4326)
+    lines_layer = folium.GeoJson(
+        lgdf.__geo_interface__, name=f"界线（{len(lgdf)}）",
+        style_function=lambda f: {
+            "color": SHARED_COLOR if f["properties"]["kind"] == "shared" else OUTER_COLOR,
+            "weight": 3 if f["properties"]["kind"] == "shared" else 2,
+            "dashArray": None if f["properties"]["kind"] == "shared" else "6 4"},
+        tooltip=(folium.GeoJsonTooltip(["label", "length"], aliases=["界线", "长度"])
+                 if len(lgdf) else None),
+    )
+    lines_layer.add_to(m)
+    labels = folium.FeatureGroup(name="界线长度标注")
+    mids = shapely.line_interpolate_point(
+        np.asarray(ln.geometry.array, dtype=object), 0.5, normalized=True) if len(ln) else []
+    for mid, length, kind in zip(mids, lgdf["length"], lgdf["kind"], strict=True):
+        if mid is None or mid.is_empty:
+            continue
+        cls = "gs-line-label" + (" gs-line-outer" if kind == "outer" else "")
+        folium.Marker([mid.y, mid.x], icon=folium.DivIcon(
+            html=f'<div class="{cls}">{escape_text(length)}</div>', icon_size=(80, 16),
+            icon_anchor=(40, 8), class_name="gs-line-label-icon")).add_to(labels)
+    labels.add_to(m)
+
+    f = findings.copy()
+    f["fid"] = np.arange(len(f))
+    f = f[f.geometry.notna() & ~f.geometry.is_empty]
+    fgdf = gpd.GeoDataFrame({
+        "fid": f["fid"].to_numpy(), "type": f["type"].to_numpy(),
+        "severity": f["severity"].to_numpy(),
+        "label": [escape_text(type_labels.get(t, t)) for t in f["type"]],
+        "message": f["message"].map(escape_text).to_numpy(),
+    }, geometry=f.to_crs(4326).geometry.values, crs=4326)
+    # Leaflet cannot bind a tooltip to a multi-point's marker group: one marker per point,
+    # all carrying the finding's fid.
+    multi = fgdf.geom_type == "MultiPoint"
+    if multi.any():
+        fgdf = pd.concat([fgdf[~multi], fgdf[multi].explode(index_parts=False)],
+                         ignore_index=True)
+    findings_layer = folium.GeoJson(
+        fgdf.__geo_interface__, name=f"问题（{len(findings)}）",
+        marker=folium.CircleMarker(radius=7, weight=2, fill=True),
+        style_function=lambda feat: {
+            "color": SEVERITY_COLORS.get(feat["properties"]["severity"], "#d7301f"),
+            "fillColor": SEVERITY_COLORS.get(feat["properties"]["severity"], "#d7301f"),
+            "weight": 2, "fillOpacity": 0.6},
+        highlight_function=lambda feat: {"weight": 4},
+        tooltip=(folium.GeoJsonTooltip(["label", "message"], aliases=["问题", "说明"])
+                 if len(fgdf) else None),
+    )
+    findings_layer.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    tol = summary.get("tolerances", {})
+    entries = [(SEVERITY_COLORS[s], "fill", f"问题：{label}") for s, label in
+               SEVERITY_LABELS.items()]
+    entries += [(SHARED_COLOR, "line", "共有界线（标注长度）"),
+                (OUTER_COLOR, "line", "外界线（县界，虚线）"),
+                (layer_color, "fill", summary.get("layer_label", "单位"))]
+    legend_notes = [
+        f"面积容差 {tol.get('area_m2', 0):g} 平方米；狭长宽度 {tol.get('sliver_width_m', 0):g} 米",
+        f"界桩容差 {tol.get('marker_distance_m', 0):g} 米；捕捉容差 {tol.get('snap_m', 0):g} 米；"
+        f"村面积合计容差 {tol.get('area_sum_rel', 0):.2%}",
+    ] + list(notes or [])
+    legend(title, entries, legend_notes).add_to(m)
+    LayerRegistry([("units", units_layer), ("lines", lines_layer), ("labels", labels),
+                   ("findings", findings_layer)]).add_to(m)
+    return m
+
+
+def merge_map(units: gpd.GeoDataFrame, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame, *,
+              title: str, notes: list[str] | None = None, basemap_url: str = "",
+              attribution: str = "", asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+    """Before (the merged units, dashed red) and after (the dissolved unit, filled green)
+    over the other units of the layer."""
+    m = base_map(_bounds(before), basemap_url=basemap_url, attribution=attribution,
+                 asset_prefix=asset_prefix)
+    others = units[~units["code"].isin(before["code"])]
+    context = _units_layer(others, "其他单位", "#999999")
+    context.add_to(m)
+    after_layer = _units_layer(after, "合并后", "#31a354")
+    after_layer.add_to(m)
+    b = gpd.GeoDataFrame({"name": before["name"].map(escape_text),
+                          "code": before["code"].map(escape_text)},
+                         geometry=before.to_crs(4326).geometry.values, crs=4326)
+    before_layer = folium.GeoJson(
+        b.__geo_interface__, name="合并前",
+        style_function=lambda f: {"color": "#de2d26", "weight": 2, "dashArray": "6 4",
+                                  "fillOpacity": 0.0},
+        tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=["合并前", "代码"]),
+    )
+    before_layer.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    legend(title, [("#de2d26", "line", "合并前各单位（虚线）"), ("#31a354", "fill", "合并后"),
+                   ("#999999", "fill", "其他单位")], list(notes or [])).add_to(m)
+    LayerRegistry([("context", context), ("before", before_layer),
+                   ("after", after_layer)]).add_to(m)
+    return m

@@ -1,0 +1,90 @@
+"""Place-name map: villages outlined, labels coloured by finding, the official name beside
+each wrong label (a permanent tooltip), missing villages marked at their centre."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import pandas as pd
+
+from .assets import DEFAULT_PREFIX
+from .overview import base_map
+from .style import LayerRegistry, escape_text, legend
+
+# finding type -> (colour, Chinese label); "ok" for labels without a problem
+STATUS_COLORS = {
+    "ok": ("#31a354", "标注无问题"),
+    "wrong_name": ("#de2d26", "名称错误"),
+    "former_name": ("#ff7f00", "使用旧名"),
+    "misplaced": ("#984ea3", "位置偏差"),
+    "unknown_label": ("#636363", "无对应村(社区)"),
+    "duplicate_label": ("#377eb8", "重复标注"),
+    "missing": ("#e7298a", "缺失标注（村中心）"),
+}
+
+
+def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
+                   missing: gpd.GeoDataFrame, summary: dict, *, title: str,
+                   notes: list[str] | None = None, basemap_url: str = "",
+                   attribution: str = "", asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+    """``villages`` (code, name, problems), ``labels`` (label_id, name, status,
+    official_name, distance_m) and ``missing`` (code, official_name; points), stored CRS."""
+    frames = [g for g in (villages, labels) if len(g)]
+    bounds = pd.concat([g.to_crs(4326).geometry for g in frames]).total_bounds if frames \
+        else (103.0, 29.0, 105.0, 31.0)
+    m = base_map(bounds, basemap_url=basemap_url, attribution=attribution,
+                 asset_prefix=asset_prefix)
+    v = villages.to_crs(4326)[["code", "name", "problems", "geometry"]].copy()
+    for col in ("code", "name", "problems"):
+        v[col] = v[col].map(escape_text)
+    village_layer = folium.GeoJson(
+        v.__geo_interface__, name=f"村(社区)（{len(v)}）",
+        style_function=lambda f: {"color": "#666", "weight": 1, "fillColor": "#ffffff",
+                                  "fillOpacity": 0.15},
+        tooltip=folium.GeoJsonTooltip(["name", "code", "problems"],
+                                      aliases=["村(社区)", "代码", "问题"], sticky=True))
+    village_layer.add_to(m)
+
+    lab = labels.to_crs(4326).copy()
+    lab["c_color"] = lab["status"].map(lambda s: STATUS_COLORS.get(s, STATUS_COLORS["ok"])[0])
+    lab["c_status"] = lab["status"].map(lambda s: STATUS_COLORS.get(s, STATUS_COLORS["ok"])[1])
+    lab["c_name"] = lab["name"].map(escape_text)
+    lab["c_official"] = lab["official_name"].map(escape_text)
+    lab["c_dist"] = lab["distance_m"].map(lambda d: "" if d != d else f"{d:,.0f} 米")
+    label_layer = folium.FeatureGroup(name=f"地图标注（{len(lab)}）")
+    for row in lab.itertuples():
+        marker = folium.CircleMarker(
+            location=[row.geometry.y, row.geometry.x], radius=6, weight=1, color="#222",
+            fill=True, fill_color=row.c_color, fill_opacity=0.95)
+        body = f"{row.c_name}（{row.c_status}）"
+        if row.status in ("wrong_name", "former_name") and row.c_official:
+            # the official name beside the wrong label, always shown
+            folium.Tooltip(f"{row.c_name} → {row.c_official}", permanent=True,
+                           direction="right", class_name="gs-official").add_to(marker)
+        else:
+            folium.Tooltip(body + (f"，{row.c_dist}" if row.c_dist else "")).add_to(marker)
+        marker.options["labelId"] = int(row.label_id)
+        marker.options["status"] = str(row.status)
+        marker.add_to(label_layer)
+    label_layer.add_to(m)
+
+    miss = missing.to_crs(4326) if len(missing) else missing
+    miss_layer = folium.FeatureGroup(name=f"缺失标注（{len(miss)}）")
+    color = STATUS_COLORS["missing"][0]
+    for row in miss.itertuples():
+        marker = folium.CircleMarker(location=[row.geometry.y, row.geometry.x], radius=7,
+                                     weight=2, color=color, fill=False, dash_array="3")
+        folium.Tooltip(f"{escape_text(row.official_name)}：缺失标注").add_to(marker)
+        marker.options["code"] = str(row.code)
+        marker.add_to(miss_layer)
+    miss_layer.add_to(m)
+
+    entries = [(c, "dot", label) for c, label in STATUS_COLORS.values()]
+    legend_notes = [f"位置容差：{summary['tolerance_m']:,.0f} 米；搜索半径：{summary['search_radius_m']:,.0f} 米；"
+                    f"近似名称阈值：{summary['fuzzy_threshold']:g}",
+                    "标注已由原始坐标系换算为 CGCS2000"] + list(notes or [])
+    legend(title, entries, legend_notes).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    LayerRegistry([("villages", village_layer), ("labels", label_layer),
+                   ("missing", miss_layer)]).add_to(m)
+    return m

@@ -1,0 +1,216 @@
+"""Siting map: the villages each new site newly covers, the existing facilities, the
+suggested sites numbered by rank with their service circles, and the excluded candidates
+greyed with the reason on hover. A legend states the radius, the problem and the inputs."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from layers.schema import KINDS
+
+from .assets import DEFAULT_PREFIX
+from .overview import base_map
+from .style import COLORS, LayerRegistry, escape_text, legend
+
+COVERED_BEFORE = "#a1d99b"
+NEWLY_COVERED = "#fd8d3c"
+STILL_UNCOVERED = "#de2d26"
+SITE_COLOR = "#6a3d9a"
+EXCLUDED_COLOR = "#9e9e9e"
+CANDIDATE_COLOR = "#2b8cbe"
+ZONE_COLOR = "#969696"
+
+_RANK_HTML = ('<div class="gs-rank" style="width:24px;height:24px;border-radius:12px;'
+              'background:{color};color:#fff;border:2px solid #fff;box-shadow:0 0 3px #000;'
+              'font:bold 13px/24px sans-serif;text-align:center">{rank}</div>')
+
+
+def _points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = gdf.to_crs(4326).copy()
+    out["geometry"] = out.geometry.representative_point()
+    return out
+
+
+def _plain(value):
+    """A JSON-safe scalar for GeoJSON properties."""
+    if value is None or (not isinstance(value, (str, list)) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+               sites: gpd.GeoDataFrame, excluded: gpd.GeoDataFrame, summary: dict, *,
+               layer: str, title: str, candidates: gpd.GeoDataFrame | None = None,
+               townships: gpd.GeoDataFrame | None = None,
+               exclusion_zones: gpd.GeoDataFrame | None = None,
+               zone_labels: dict[str, str] | None = None, rule_labels: dict[str, str] | None = None,
+               legend_notes: list[str] | None = None, notes: list[str] | None = None,
+               basemap_url: str = "", attribution: str = "",
+               asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+    """Draw a siting result.
+
+    ``villages`` carries ``covered_before``, ``covered_after`` and ``new_site_rank``;
+    ``sites`` ``rank``, ``name``, ``lon``, ``lat``, ``marginal_elderly``; ``excluded``
+    ``name``, ``reason``; ``summary`` gives ``radius_m``. Text from data is escaped here.
+    ``legend_notes`` are plain-text lines (problem, K, solver ...) put under the legend.
+    """
+    v = villages.to_crs(4326).copy()
+    m = base_map(v.total_bounds, basemap_url=basemap_url, attribution=attribution,
+                 asset_prefix=asset_prefix)
+    registry: list[tuple[str, folium.map.Layer]] = []
+    entries: list[tuple[str, str, str]] = []
+    radius_m = float(summary["radius_m"])
+
+    if townships is not None and len(townships):
+        t = townships.to_crs(4326)
+        tl = folium.GeoJson(
+            gpd.GeoDataFrame({"name": t["name"].map(escape_text)}, geometry=t.geometry.values,
+                             crs=4326).__geo_interface__,
+            name="乡镇界", style_function=lambda f: {"color": COLORS["townships"], "weight": 2.5,
+                                                    "fill": False},
+            interactive=False)
+        tl.add_to(m)
+        registry.append(("townships", tl))
+        entries.append((COLORS["townships"], "line", "乡镇界"))
+
+    if exclusion_zones is not None and len(exclusion_zones):
+        z = exclusion_zones.to_crs(4326)
+        labels = zone_labels or {}
+        zf = gpd.GeoDataFrame({
+            "_type": [escape_text(labels.get(k, k)) for k in z["zone_type"]],
+            "name": z["name"].map(escape_text) if "name" in z.columns else "",
+        }, geometry=z.geometry.values, crs=4326)
+        zl = folium.GeoJson(
+            zf.__geo_interface__, name=f"禁建区（{len(zf)}）",
+            style_function=lambda f: {"color": ZONE_COLOR, "weight": 1, "fillColor": ZONE_COLOR,
+                                      "fillOpacity": 0.25, "dashArray": "4"},
+            tooltip=folium.GeoJsonTooltip(["_type", "name"], aliases=["禁建区类型", "名称"]))
+        zl.add_to(m)
+        registry.append(("zones", zl))
+        entries.append((ZONE_COLOR, "fill", "禁建区"))
+
+    before = v["covered_before"].astype(bool).to_numpy()
+    after = v["covered_after"].astype(bool).to_numpy()
+    v["_fill"] = np.where(before, COVERED_BEFORE, np.where(after, NEWLY_COVERED, STILL_UNCOVERED))
+    v["_status"] = np.where(before, "新增前已覆盖",
+                            np.where(after, "新增后覆盖", "仍未覆盖"))
+    rank = pd.to_numeric(v["new_site_rank"], errors="coerce").astype(float).to_numpy()
+    v["_rank"] = [("" if not np.isfinite(r) else f"第 {int(r)} 号") for r in rank]
+    v["_new"] = np.where(~before & after, 1, 0)
+    v["_nearest"] = v["nearest_m_after"].map(
+        lambda d: "" if d is None or d != d else f"{float(d):,.0f} 米")
+    vf = gpd.GeoDataFrame({
+        "code": v["code"].map(escape_text), "name": v["name"].map(escape_text),
+        "elderly_population": [_plain(x) for x in v["elderly_population"]],
+        "_fill": v["_fill"], "_status": v["_status"], "_rank": v["_rank"], "_new": v["_new"],
+        "_nearest": v["_nearest"],
+    }, geometry=v.geometry.values, crs=4326)
+    village_layer = folium.GeoJson(
+        vf.__geo_interface__,
+        name=f"村(社区)（新增覆盖 {int(vf['_new'].sum())} 个）",
+        style_function=lambda f: {"color": "#555", "weight": 1, "fillOpacity": 0.55,
+                                  "fillColor": f["properties"]["_fill"]},
+        highlight_function=lambda f: {"weight": 3},
+        tooltip=folium.GeoJsonTooltip(["name", "_status", "_rank"],
+                                      aliases=["村(社区)", "覆盖", "覆盖它的新站"], sticky=True),
+        popup=folium.GeoJsonPopup(
+            ["name", "code", "elderly_population", "_status", "_rank", "_nearest"],
+            aliases=["名称", "代码", "60岁以上人口", "覆盖", "覆盖它的新站", "新增后到最近设施"]),
+    )
+    village_layer.add_to(m)
+    registry.append(("villages", village_layer))
+    entries += [(COVERED_BEFORE, "fill", "新增前已覆盖的村(社区)"),
+                (NEWLY_COVERED, "fill", "新增站点新覆盖的村(社区)"),
+                (STILL_UNCOVERED, "fill", "仍未覆盖的村(社区)")]
+
+    color = COLORS.get(layer, "#d7301f")
+    label = KINDS[layer].label
+    if len(facilities):
+        f = _points(facilities)
+        ff = gpd.GeoDataFrame({"name": f["name"].map(escape_text)}, geometry=f.geometry.values,
+                              crs=4326)
+        fac_layer = folium.GeoJson(
+            ff.__geo_interface__, name=f"现有{label}（{len(ff)}）",
+            marker=folium.CircleMarker(radius=6, weight=1, fill=True),
+            style_function=lambda feat: {"color": "#222", "fillColor": color,
+                                         "fillOpacity": 0.9, "weight": 1, "radius": 6},
+            tooltip=folium.GeoJsonTooltip(["name"], aliases=[f"现有{label}"]))
+    else:
+        fac_layer = folium.FeatureGroup(name=f"现有{label}（0）")
+    fac_layer.add_to(m)
+    registry.append(("facilities", fac_layer))
+    entries.append((color, "dot", f"现有{label}"))
+
+    if candidates is not None and len(candidates):
+        c = candidates
+        if "eligible" in c.columns:
+            c = c[c["eligible"].astype(bool)]
+        if "chosen" in c.columns:
+            c = c[~c["chosen"].astype(bool)]
+        if len(c):
+            c = _points(c)
+            cf = gpd.GeoDataFrame({"name": c["name"].map(escape_text)},
+                                  geometry=c.geometry.values, crs=4326)
+            cand_layer = folium.GeoJson(
+                cf.__geo_interface__, name=f"未选中的候选点（{len(cf)}）", show=False,
+                marker=folium.CircleMarker(radius=3, weight=1, fill=True),
+                style_function=lambda feat: {"color": CANDIDATE_COLOR, "fillColor": "#fff",
+                                             "fillOpacity": 1, "weight": 1, "radius": 3},
+                tooltip=folium.GeoJsonTooltip(["name"], aliases=["候选点"]))
+            cand_layer.add_to(m)
+            registry.append(("candidates", cand_layer))
+            entries.append((CANDIDATE_COLOR, "dot", "未选中的候选点（可在图层中打开）"))
+
+    ex_group: folium.map.Layer
+    if excluded is not None and len(excluded):
+        e = _points(excluded)
+        rules = rule_labels or {}
+        ef = gpd.GeoDataFrame({
+            "name": e["name"].map(escape_text),
+            "_rule": [escape_text(rules.get(r, r)) for r in e["rule"]],
+            "_reason": e["reason"].map(escape_text),
+        }, geometry=e.geometry.values, crs=4326)
+        ex_group = folium.GeoJson(
+            ef.__geo_interface__, name=f"排除的候选点（{len(ef)}）",
+            marker=folium.CircleMarker(radius=6, weight=1, fill=True),
+            style_function=lambda feat: {"color": "#616161", "fillColor": EXCLUDED_COLOR,
+                                         "fillOpacity": 0.8, "weight": 1, "radius": 6},
+            tooltip=folium.GeoJsonTooltip(["name", "_reason"], aliases=["排除的候选点", "原因"],
+                                          sticky=False, class_name="gs-excluded-tip"))
+        ex_group.add_to(m)
+        registry.append(("excluded", ex_group))
+        entries.append((EXCLUDED_COLOR, "dot", "排除的候选点（悬停查看原因）"))
+
+    circles = folium.FeatureGroup(name=f"新站服务半径 {radius_m:,.0f} 米")
+    markers = folium.FeatureGroup(name=f"建议新增站点（{len(sites)}）")
+    if len(sites):
+        for row in sites.sort_values("rank").itertuples():
+            lat, lon = float(row.lat), float(row.lon)
+            folium.Circle(location=[lat, lon], radius=radius_m, color=SITE_COLOR, weight=2,
+                          dash_array="6", fill=True, fill_opacity=0.04,
+                          interactive=False).add_to(circles)
+            gain = _plain(getattr(row, "marginal_elderly", None))
+            gain_text = "" if gain is None else f"；新增覆盖老年人口 {float(gain):,.0f}"
+            tip = escape_text(f"第 {int(row.rank)} 号：{row.name}{gain_text}")
+            folium.Marker(
+                location=[lat, lon],
+                icon=folium.DivIcon(html=_RANK_HTML.format(color=SITE_COLOR, rank=int(row.rank)),
+                                    icon_size=(24, 24), icon_anchor=(12, 12),
+                                    class_name="gs-rank-icon"),
+                tooltip=folium.Tooltip(tip),
+            ).add_to(markers)
+    circles.add_to(m)
+    markers.add_to(m)
+    registry += [("circles", circles), ("sites", markers)]
+    entries.append((SITE_COLOR, "dot", "建议新增站点（数字为序号）"))
+    entries.append((SITE_COLOR, "line", f"新站服务半径 {radius_m:,.0f} 米"))
+
+    folium.LayerControl(collapsed=False).add_to(m)
+    legend(title, entries, list(legend_notes or []) + list(notes or [])).add_to(m)
+    LayerRegistry(registry).add_to(m)
+    return m

@@ -1,0 +1,104 @@
+"""The boundary review page in headless Chromium: findings listed and drawn, a row click
+zooms the map, filters hide rows and features, boundary lines carry length labels."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+from chromium import console_errors, requested_urls
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from layers import import_file, open_store
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def broken_townships(demo_workspace, tmp_path):
+    """A townships version with a known overlap (汉阳镇 pushed 300 m west) in the copy."""
+    store = open_store(demo_workspace)
+    towns = store.read("townships").to_crs("EPSG:4544")
+    k = towns.index[towns["code"] == "511425102"][0]
+    towns.loc[k, "geometry"] = towns.loc[k, "geometry"].buffer(300)
+    path = tmp_path / "towns.geojson"
+    towns.to_crs("EPSG:4490").to_file(path, driver="GeoJSON")
+    import_file(store, "townships", path)
+    return demo_workspace
+
+
+def _ready(driver):
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return !!(window.geoservice && window.geoservice.layers"
+                                   " && window.geoservice.layers.findings)"))
+
+
+def _view(driver):
+    return driver.execute_script(
+        "var m = window.geoservice.map, c = m.getCenter();"
+        "return [c.lat, c.lng, m.getZoom()];")
+
+
+def test_findings_zoom_filter_and_labels(browser, broken_townships, demo_server):
+    browser.get(demo_server.url + "/boundaries?layer=townships")
+    _ready(browser)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#findings-table tbody tr[data-fid]")
+    types = {r.get_attribute("data-type") for r in rows}
+    assert {"overlap", "marker_off_line", "duplicate_marker"} <= types
+    drawn_fids = browser.execute_script(
+        "return window.geoservice.layers.findings.getLayers()"
+        ".map(l => String(l.feature.properties.fid))")
+    assert set(drawn_fids) == {r.get_attribute("data-fid") for r in rows
+                               if r.get_attribute("data-geom") == "1"}
+
+    # Boundary-line labels (DivIcons at line midpoints) are on the map with their length.
+    labels = browser.find_elements(By.CSS_SELECTOR, ".gs-line-label")
+    assert len(labels) >= 10 and all("千米" in lab.text for lab in labels)
+
+    before = _view(browser)
+    overlap_row = next(r for r in rows if r.get_attribute("data-type") == "overlap")
+    overlap_row.click()
+    WebDriverWait(browser, 10).until(lambda d: _view(d) != before)
+    after = _view(browser)
+    assert after[2] > before[2]  # zoomed in on the overlap
+    assert "gs-active" in overlap_row.get_attribute("class")
+
+    # Untick "重叠": its rows hide and its features leave the map.
+    box = browser.find_element(By.CSS_SELECTOR, ".type-filter[value=overlap]")
+    box.click()
+    hidden = [r for r in rows if r.get_attribute("data-type") == "overlap"]
+    assert all(not r.is_displayed() for r in hidden)
+    assert all(r.is_displayed() for r in rows if r.get_attribute("data-type") != "overlap")
+    left = browser.execute_script(
+        "return window.geoservice.layers.findings.getLayers()"
+        ".map(l => l.feature.properties.type)")
+    assert "overlap" not in left and len(left) == len(drawn_fids) - len(
+        [r for r in hidden if r.get_attribute("data-geom") == "1"])
+    box.click()
+    assert all(r.is_displayed() for r in rows)
+
+    assert console_errors(browser) == []
+    urls = requested_urls(browser)
+    assert any("/assets/leaflet/leaflet.js" in u for u in urls)
+    outside = [u for u in urls if urlparse(u).scheme in ("http", "https", "ws", "wss")
+               and urlparse(u).hostname != "127.0.0.1"]
+    assert outside == []
+
+
+def test_merge_page_before_after_then_apply(browser, demo_server, demo_workspace):
+    browser.get(demo_server.url + "/boundaries/merge?layer=villages"
+                "&codes=511425102201,511425102208&name=汉阳村")
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return !!(window.geoservice && window.geoservice.layers"
+                                   " && window.geoservice.layers.after)"))
+    n = browser.execute_script(
+        "return [window.geoservice.layers.before.getLayers().length,"
+        " window.geoservice.layers.after.getLayers().length]")
+    assert n == [2, 1]
+    assert "户籍人口" in browser.find_element(By.ID, "merge-figures").text
+    assert open_store(demo_workspace).current_versions()["villages"].version == 1
+    browser.find_element(By.ID, "apply").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "merge-applied"))
+    assert open_store(demo_workspace).current_versions()["villages"].version == 2
+    assert console_errors(browser) == []

@@ -1,0 +1,66 @@
+"""`python -m geoservice boundaries ...` as a user runs it: JSON, reports, merge, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from geoservice.boundaries_service import boundary_params, run_boundaries
+from layers import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "geoservice", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_review_json_matches_the_service(demo_workspace, tmp_path):
+    xlsx, lines = tmp_path / "r.xlsx", tmp_path / "lines.zip"
+    r = run("--workspace", demo_workspace, "boundaries", "--json", "--xlsx", xlsx,
+            "--lines-out", lines)
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert set(body) == {"summary", "findings", "boundary_lines"}
+    counts = body["summary"]["counts"]
+    assert counts["marker_off_line"] == 1 and counts["duplicate_marker"] == 1
+    direct = run_boundaries(open_store(demo_workspace), boundary_params("townships")).to_dict()
+    assert body["findings"] == direct["findings"]
+    assert body["boundary_lines"] == direct["boundary_lines"]
+    assert len([x for x in body["boundary_lines"] if len(x["codes"]) == 2]) == 10
+    assert load_workbook(xlsx).sheetnames == ["汇总", "问题清单", "界线登记表"]
+    assert "boundary_lines.cpg" in zipfile.ZipFile(lines).namelist()
+
+
+def test_review_text_villages_and_bad_tolerance(demo_workspace):
+    r = run("--workspace", demo_workspace, "boundaries", "--layer", "villages", "--area", "2")
+    assert r.returncode == 0, r.stderr
+    assert "审查图层：村(社区)（第 1 版）" in r.stdout and "2（本次指定" in r.stdout
+    r = run("--workspace", demo_workspace, "boundaries", "--width", "宽")
+    assert r.returncode != 0 and "width" in r.stderr and "不是数字" in r.stderr
+
+
+def test_merge_simulates_then_applies(demo_workspace):
+    args = ("--workspace", demo_workspace, "boundaries", "merge", "--codes",
+            "511425102201,511425102208", "--name", "汉阳场社区", "--json")
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert body["applied"] is None and not body["name_check"]["ok"]
+    assert body["name_check"]["conflicts"][0]["name"] == "汉阳场社区"
+    assert body["new_code"] == "511425102002"  # a community: 001-199, lowest free
+    assert open_store(demo_workspace).current_versions()["villages"].version == 1
+    r = run(*args, "--apply")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["applied"]["version"] == 2
+    store = open_store(demo_workspace)
+    assert len(store.read("villages")) == 57 and len(store.read("villages", version=1)) == 58
+    r = run("--workspace", demo_workspace, "boundaries", "merge", "--codes",
+            "511425102001,511425108205", "--name", "新村")
+    assert r.returncode != 0 and "同一乡镇" in r.stderr

@@ -1,0 +1,118 @@
+"""The place-name API and page: same JSON as the function, uploads, errors in Chinese."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from geoservice.placenames_service import run_placenames
+from layers import open_store
+from layers.crs import wgs_to_bd
+
+GENERATED = Path(__file__).resolve().parents[2] / "layers" / "demo" / "source" / "generated"
+
+
+def test_api_matches_the_function(demo_app, demo_workspace):
+    client = demo_app.test_client()
+    r = client.get("/api/placenames")
+    assert r.status_code == 200
+    body = r.get_json()
+    direct = run_placenames(open_store(demo_workspace)).to_dict()
+    assert body["findings"] == direct["findings"]
+    assert body["summary"]["counts"] == direct["summary"]["counts"]
+    assert body["summary"]["counts"]["wrong_name"] == 2
+    assert len(body["romanization"]) == 58
+
+
+def test_upload_a_baidu_label_file(demo_app, demo_workspace, tmp_path):
+    store = open_store(demo_workspace)
+    labels = store.read("place_labels")
+    lon, lat = wgs_to_bd(labels.geometry.x.to_numpy(), labels.geometry.y.to_numpy())
+    csv = "名称,经度,纬度\n" + "".join(f"{n},{x:.8f},{y:.8f}\n" for n, x, y in
+                                      zip(labels["name"], lon, lat, strict=True))
+    aliases = "代码,曾用名\n511425112201,双河村\n"
+    client = demo_app.test_client()
+    r = client.post("/api/placenames", data={
+        "crs": "bd09", "file": (io.BytesIO(csv.encode("utf-8")), "baidu.csv"),
+        "aliases": (io.BytesIO(aliases.encode("utf-8")), "aliases.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    stored = client.get("/api/placenames").get_json()
+    assert body["summary"]["counts"] == stored["summary"]["counts"]
+    assert body["summary"]["inputs"]["labels_crs"] == "bd09"
+    # XLSX coordinates in the provider's own system (BD-09 here)
+    r = client.post("/placenames/report.xlsx", data={
+        "crs": "bd09", "file": (io.BytesIO(csv.encode("utf-8")), "baidu.csv")},
+        content_type="multipart/form-data")
+    wb = load_workbook(io.BytesIO(r.data))
+    ws = wb["更正清单"]
+    header = [c.value for c in ws[1]]
+    rows = [dict(zip(header, [c.value for c in row], strict=True)) for row in ws.iter_rows(2)]
+    assert rows and all(x["坐标系"].startswith("BD-09") for x in rows)
+    dup = [x for x in rows if x["类型"] == "重复标注"][0]
+    assert any(abs(dup["经度"] - a) < 1e-5 and abs(dup["纬度"] - b) < 1e-5
+               for a, b in zip(lon, lat, strict=True))
+
+
+def test_xlsx_sheets_and_provider_coordinates(demo_app):
+    r = demo_app.test_client().get("/placenames/report.xlsx")
+    assert r.status_code == 200
+    wb = load_workbook(io.BytesIO(r.data))
+    assert wb.sheetnames == ["更正清单", "名册问题", "罗马字母拼写", "汇总"]
+    ws = wb["更正清单"]
+    assert [c.value for c in ws[1]][:7] == ["类型", "标准名称", "区划代码", "所属乡镇", "标注名称",
+                                            "建议名称", "坐标系"]
+    assert ws.max_row - 1 == 10
+    assert ws["G2"].value.startswith("GCJ-02")
+    summary = {row[0].value: row[1].value for row in wb["汇总"].iter_rows(2)}
+    assert summary["数据性质"].startswith("示例数据")
+    assert summary["位置容差（米）"] == 300
+    roman = [[c.value for c in row] for row in wb["罗马字母拼写"].iter_rows(2)]
+    assert ["511425001202", "程家嘴村", "Chengjiazui Cun", "511425001"] in roman
+
+
+def test_bad_input_is_a_chinese_400_and_changes_nothing(demo_app, demo_workspace):
+    client = demo_app.test_client()
+    before = open_store(demo_workspace).current_versions()
+    r = client.get("/api/placenames?tolerance=abc")
+    assert r.status_code == 400 and "tolerance" in r.get_json()["error"]
+    r = client.post("/api/placenames", data={"crs": "gcj02"},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400 and "文件" in r.get_json()["error"]
+    bad = "名称,经度,纬度\n柳溪村,abc,30\n"
+    r = client.post("/api/placenames", data={
+        "crs": "gcj02", "file": (io.BytesIO(bad.encode("utf-8")), "bad.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 400
+    assert r.get_json().get("problems")
+    r = client.post("/api/placenames", data={
+        "crs": "gcj02",
+        "file": (io.BytesIO((GENERATED / "place_labels_amap_gcj02.csv").read_bytes()), "a.csv"),
+        "aliases": (io.BytesIO("代码,曾用名\n123,双河村\n".encode()), "al.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 400 and "第 2 行" in r.get_json()["error"]
+    assert open_store(demo_workspace).current_versions() == before
+
+
+def test_page_escapes_and_lists_findings(demo_app):
+    r = demo_app.test_client().get("/placenames")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "地名核查" in html and "示例数据" in html
+    assert html.count('class="gs-finding"') == 10
+    assert "洪化村 → 鸿化村" in html
+    assert "Chengjiazui Cun" in html
+
+
+def test_page_upload_with_script_name_is_escaped(demo_app):
+    csv = "名称,经度,纬度\n<script>alert(1)</script>村,103.86,29.85\n"
+    r = demo_app.test_client().post("/placenames", data={
+        "crs": "gcj02", "file": (io.BytesIO(csv.encode("utf-8")), "x.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html

@@ -1,0 +1,400 @@
+"""Siting through the API (synchronous and jobs), the page, accept, the downloads.
+
+Everything runs the real analysis on the demo county (58 villages) or the tiny workspace.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from geoservice import create_app
+from geoservice.analysis.siting import siting
+from geoservice.siting_jobs import JobRunner
+from layers import open_store
+from layers.readers import read_layer
+
+MCLP = {"layer": "elderly_service_points", "radius": 2000, "add": 3}
+
+
+@pytest.fixture
+def client(demo_app):
+    return demo_app.test_client()
+
+
+def _wait(client, job_id, timeout=60):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        body = client.get(f"/api/siting/jobs/{job_id}").get_json()
+        if body["state"] in ("done", "failed", "cancelled"):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {body}")
+
+
+def _ensure_exclusion_zones(workspace, tmp_path):
+    """The demo may or may not carry exclusion zones and candidates: import small ones."""
+    store = open_store(workspace)
+    present = store.current_versions()
+    cands = store.read("candidates") if "candidates" in present else None
+    if "exclusion_zones" in present and cands is not None and len(cands) >= 6:
+        return
+    villages = store.read("villages")
+    centres = villages.geometry.representative_point()
+    if cands is None or len(cands) < 6:
+        pts = centres.iloc[::6]
+        df = pd.DataFrame({"名称": [f"备选地块{i + 1:02d}" for i in range(len(pts))],
+                           "经度": pts.x.round(7), "纬度": pts.y.round(7)})
+        path = tmp_path / "candidates.csv"
+        df.to_csv(path, index=False, encoding="utf-8-sig")
+        store.write("candidates", read_layer(path, "candidates"), source="test",
+                    source_crs="EPSG:4490")
+    if "exclusion_zones" not in present:
+        import geopandas as gpd
+
+        c = open_store(workspace).read("candidates")
+        metric = c.to_crs(4544)
+        zones = gpd.GeoDataFrame(
+            {"类型": ["水源保护区", "耕地"], "名称": ["测试水库<b>", "测试农田"]},
+            geometry=[metric.geometry.iloc[0].buffer(300), metric.geometry.iloc[1].buffer(50)],
+            crs=4544).to_crs(4490)
+        path = tmp_path / "zones.geojson"
+        zones.to_file(path, driver="GeoJSON")
+        store.write("exclusion_zones", read_layer(path, "exclusion_zones"), source="test",
+                    source_crs="EPSG:4490")
+
+
+# --- the JSON API runs the function -------------------------------------------------
+
+def test_api_matches_the_function(client, demo_workspace):
+    r = client.post("/api/siting", json=MCLP)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    s = open_store(demo_workspace)
+    direct = siting(s.read("villages"), s.read("elderly_service_points"), problem="mclp",
+                    radius_m=2000, add=3)
+    for key in ("problem", "radius_m", "added", "covered_elderly_before",
+                "covered_elderly_after", "elderly_coverage_before", "elderly_coverage_after",
+                "objective", "optimal"):
+        assert body["summary"][key] == direct.summary[key], key
+    assert body["summary"]["covered_elderly_after"] > body["summary"]["covered_elderly_before"]
+    assert [x["candidate"] for x in body["sites"]] == list(direct.sites["candidate"])
+    assert [x["rank"] for x in body["sites"]] == [1, 2, 3]
+    gains = [x["marginal_elderly"] for x in body["sites"]]
+    assert gains == sorted(gains, reverse=True) and gains[0] > 0
+    inputs = body["summary"]["inputs"]
+    assert inputs["layer_versions"] == {"villages": 1, "elderly_service_points": 1}
+    assert inputs["demo"] is True and inputs["date"] and inputs["parameters"]["add"] == 3
+    assert body["excluded"] == [] and len(body["villages"]) == 58
+
+
+def test_form_body_and_json_body_give_the_same_result(client):
+    a = client.post("/api/siting", json={**MCLP, "problem": "mclp"}).get_json()
+    b = client.post("/api/siting", data={k: str(v) for k, v in MCLP.items()}).get_json()
+    assert a["sites"] == b["sites"]
+    strip = ("solve_seconds", "inputs")
+    assert {k: v for k, v in a["summary"].items() if k not in strip} == \
+        {k: v for k, v in b["summary"].items() if k not in strip}
+
+
+def test_target_problem_is_the_default_with_a_target(client):
+    body = client.post("/api/siting", json={"layer": "welfare_homes", "radius": 8000,
+                                            "target": "80%", "weight": "villages"}).get_json()
+    s = body["summary"]
+    assert s["problem"] == "target" and s["target"] == 0.8
+    if s["target_reached"]:
+        assert s["village_coverage_after"] >= 0.8 - 1e-9 and s["added"] == len(body["sites"])
+    else:
+        assert "目标" in s["message"]
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"add": 0}, "add"), ({"add": "abc"}, "不是数字"), ({"add": 2.5}, "整数"),
+    ({"problem": "lscp", "add": 1}, "problem"), ({"layer": "hospitals", "add": 1}, "layer"),
+    ({"target": 150}, "目标覆盖率"), ({"problem": "target"}, "target"),
+    ({"problem": "mclp"}, "add"), ({"add": 2, "problem": "mclp", "target": 0.5}, "target"),
+    ({"problem": "cemetery", "add": 2}, "cemeteries"), ({"add": 2, "capacitated": "1"}, "capacitated"),
+    ({"add": 1, "radius": -5}, "服务半径"), ({"add": 1, "weight": "cars"}, "weight"),
+    ({"add": 1, "candidates": "townships"}, "candidates"), ({"add": 1, "time_limit": 0}, "time_limit"),
+    ({"add": 1, "level": "county"}, "level"), ({"add": 1, "colour": "red"}, "未知参数"),
+])
+def test_bad_parameters_are_chinese_400s_and_change_nothing(client, demo_workspace, data, words):
+    before = open_store(demo_workspace).current_versions()
+    for r in (client.post("/api/siting", json=data), client.post("/api/siting/jobs", json=data)):
+        assert r.status_code == 400
+        msg = r.get_json()["error"]
+        assert words in msg and any("\u4e00" <= ch <= "\u9fff" for ch in msg)
+    assert open_store(demo_workspace).current_versions() == before
+
+
+def test_more_sites_than_candidates_is_a_400(client):
+    r = client.post("/api/siting", json={**MCLP, "add": 400})
+    assert r.status_code == 400 and "add" in r.get_json()["error"]
+
+
+def test_missing_layers_are_404(tiny_app):
+    c = tiny_app.test_client()
+    r = c.post("/api/siting", json={"layer": "cemeteries", "add": 1})
+    assert r.status_code == 404 and "公墓" in r.get_json()["error"]
+    r = c.post("/api/siting/jobs", json={"layer": "welfare_homes", "add": 1,
+                                         "candidates": "candidates"})
+    assert r.status_code == 404 and "备选站点" in r.get_json()["error"]
+
+
+def test_json_body_must_be_an_object(client):
+    r = client.post("/api/siting", json=[1, 2])
+    assert r.status_code == 400 and "JSON" in r.get_json()["error"]
+
+
+# --- jobs -----------------------------------------------------------------------------
+
+def test_job_runs_in_background_and_returns_the_same_result(client):
+    r = client.post("/api/siting/jobs", json=MCLP)
+    assert r.status_code == 202
+    started = r.get_json()
+    assert started["state"] in ("queued", "running", "done")
+    assert r.headers["Location"].endswith(f"/api/siting/jobs/{started['id']}")
+    done = _wait(client, started["id"])
+    assert done["state"] == "done" and done["progress"] == 1.0 and done["message"] == "计算完成"
+    sync = client.post("/api/siting", json=MCLP).get_json()
+    assert done["result"]["sites"] == sync["sites"]
+    assert done["result"]["summary"]["objective"] == sync["summary"]["objective"]
+    assert done["report_xlsx"].endswith(f"job={started['id']}")
+
+
+def test_progress_messages_are_reported(demo_app):
+    """The real solve reports Chinese progress through the runner (seen by the poller)."""
+    seen = []
+    runner = demo_app.extensions["siting_jobs"]
+    from geoservice.siting_service import run_siting, siting_params
+    from geoservice.workspace import store_for
+
+    params = siting_params(**{k: str(v) for k, v in MCLP.items()})
+
+    def work(progress, cancel):
+        def spy(f, m=""):
+            seen.append((f, m))
+            progress(f, m)
+        return run_siting(store_for(demo_app.config["WORKSPACE"]), params, progress=spy,
+                          cancel=cancel)
+
+    job = runner.submit(work, params=params.query())
+    assert job.wait(60) and job.state == "done"
+    assert len(seen) >= 2 and all(0 <= f <= 1 for f, _ in seen)
+    assert any(any("\u4e00" <= ch <= "\u9fff" for ch in m) for _, m in seen)
+
+
+def test_cancel_a_queued_job_and_a_running_job(demo_workspace):
+    app = create_app({"WORKSPACE": str(demo_workspace), "SITING_MAX_RUNNING": 1})
+    c = app.test_client()
+    runner = app.extensions["siting_jobs"]
+    gate, inside = threading.Event(), threading.Event()
+
+    def blocker(progress, cancel):
+        inside.set()
+        progress(0.5, "占用计算槽")
+        while not gate.is_set() and not cancel():
+            time.sleep(0.01)
+        return None
+
+    first = runner.submit(blocker, label="blocker")
+    assert inside.wait(10)
+    queued = c.post("/api/siting/jobs", json=MCLP).get_json()
+    assert c.get(f"/api/siting/jobs/{queued['id']}").get_json()["state"] == "queued"
+    r = c.delete(f"/api/siting/jobs/{queued['id']}")
+    assert r.status_code == 202 and r.get_json()["cancel_requested"] is True
+    gate.set()
+    body = _wait(c, queued["id"])
+    assert body["state"] == "cancelled" and "取消" in body["message"] and "result" not in body
+    assert first.wait(10) and first.state == "done"
+
+    # A running job: the cancel flag reaches the real solve, which stops.
+    r = c.post("/api/siting/jobs", json=MCLP).get_json()
+    c.post(f"/api/siting/jobs/{r['id']}/cancel")
+    body = _wait(c, r["id"])
+    # Either it stopped (cancelled, maybe with the best plan found) or it had finished
+    # before the request arrived; never failed.
+    assert body["state"] in ("cancelled", "done")
+    if body["state"] == "cancelled" and "result" in body:
+        assert body["result"]["summary"]["cancelled"] is True
+
+
+def test_unknown_job_is_404(client):
+    for r in (client.get("/api/siting/jobs/nope"), client.delete("/api/siting/jobs/nope"),
+              client.get("/siting?job=nope")):
+        assert r.status_code == 404
+    assert "不存在" in client.get("/api/siting/jobs/nope").get_json()["error"]
+
+
+def test_job_runner_states_errors_and_history():
+    runner = JobRunner(max_jobs=3, max_running=2)
+    ok = runner.submit(lambda p, c: (p(0.3, "一"), p(0.2, "二"), "结果")[-1], label="ok")
+    assert ok.wait(5) and ok.state == "done" and ok.result == "结果" and ok.progress == 1.0
+
+    def bad(p, c):
+        from geoservice.errors import BadParameter
+        raise BadParameter("参数 add 无效")
+
+    failed = runner.submit(bad)
+    assert failed.wait(5) and failed.state == "failed" and failed.error == "参数 add 无效"
+    assert failed.error_status == 400
+
+    def crash(p, c):
+        raise RuntimeError("secret internals")
+
+    crashed = runner.submit(crash)
+    assert crashed.wait(5) and crashed.state == "failed" and crashed.error == "服务器内部错误"
+    for _ in range(3):
+        runner.submit(lambda p, c: 1).wait(5)
+    assert len(runner.jobs()) == 3 and runner.get(ok.id) is None  # oldest dropped
+    d = runner.jobs()[-1].to_dict()
+    assert d["state_label"] == "已完成" and set(d) >= {"id", "state", "progress", "message"}
+
+
+# --- accept: a planning scenario layer, never the real facilities ---------------------
+
+def test_accept_writes_a_new_planned_sites_version_only(client, demo_workspace):
+    store = open_store(demo_workspace)
+    before = store.current_versions()
+    homes_before = store.read("elderly_service_points")
+    job = client.post("/api/siting/jobs", json=MCLP).get_json()
+    done = _wait(client, job["id"])
+    r = client.post("/api/siting/accept", json={"job": job["id"], "ranks": [1, 3],
+                                                "scenario": "十四五方案", "note": "测试"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["version"]["version"] == 1 and r.get_json()["added"] == 2
+    store = open_store(demo_workspace)
+    planned = store.read("planned_sites")
+    sites = {s["rank"]: s for s in done["result"]["sites"]}
+    assert list(planned["rank"]) == [1, 3]
+    assert list(planned["name"]) == [sites[1]["name"], sites[3]["name"]]
+    assert set(planned["scenario"]) == {"十四五方案"}
+    assert set(planned["facility_layer"]) == {"elderly_service_points"}
+    assert planned.geometry.x.iloc[0] == pytest.approx(sites[1]["lon"], abs=1e-7)
+    after = store.current_versions()
+    for kind, v in before.items():
+        assert after[kind].version == v.version, kind  # real layers untouched
+    pd.testing.assert_frame_equal(store.read("elderly_service_points"), homes_before)
+
+    # A second accept keeps the rows and adds only what is new (form post, page flow).
+    r = client.post("/siting/accept", data={"job": job["id"], "rank": ["1", "2"],
+                                            "scenario": "十四五方案"})
+    assert r.status_code == 303 and "accepted=2" in r.headers["Location"]
+    planned = open_store(demo_workspace).read("planned_sites")
+    assert sorted(planned["rank"]) == [1, 2, 3]
+    assert [v.version for v in open_store(demo_workspace).versions("planned_sites")] == [1, 2]
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "已写入“规划新增设施”图层第 2 版" in page and "1 处已在方案中未重复添加" in page
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"ranks": [9]}, "ranks"), ({"ranks": []}, "ranks"), ({"ranks": [1], "scenario": ""},
+                                                          "scenario"),
+    ({"ranks": ["x"]}, "整数"),
+])
+def test_bad_accept_is_400_and_writes_nothing(client, demo_workspace, data, words):
+    body = {**MCLP, "scenario": "方案", **data}
+    r = client.post("/api/siting/accept", json=body)
+    assert r.status_code == 400 and words in r.get_json()["error"]
+    assert "planned_sites" not in open_store(demo_workspace).current_versions()
+
+
+def test_home_map_draws_planned_sites(client):
+    r = client.post("/api/siting/accept", json={**MCLP, "ranks": [1], "scenario": "方案<甲>"})
+    assert r.status_code == 201
+    text = client.get("/").get_data(as_text=True)
+    # Drawn as its own toggleable layer, the scenario name escaped in the feature data.
+    assert '"planned_sites": geo_json_' in text
+    assert json.dumps("方案&lt;甲&gt;").replace("&", "\\u0026") in text
+    assert json.dumps("方案<甲>") not in text
+
+
+# --- cemetery: excluded candidates with reasons --------------------------------------
+
+def test_cemetery_lists_excluded_candidates_with_reasons(demo_workspace, tmp_path):
+    _ensure_exclusion_zones(demo_workspace, tmp_path)
+    app = create_app({"WORKSPACE": str(demo_workspace)})
+    c = app.test_client()
+    body = c.post("/api/siting", json={"layer": "cemeteries", "problem": "cemetery", "add": 2,
+                                       "candidates": "candidates"}).get_json()
+    assert body["summary"]["problem"] == "cemetery" and body["summary"]["excluded"] >= 1
+    assert len(body["excluded"]) == body["summary"]["excluded"]
+    for e in body["excluded"]:
+        assert e["reason"] and e["rule"] and any("\u4e00" <= ch <= "\u9fff" for ch in e["reason"])
+    chosen = {s["candidate"] for s in body["sites"]}
+    assert not chosen & {e["candidate"] for e in body["excluded"]}
+    versions = body["summary"]["inputs"]["layer_versions"]
+    assert {"candidates", "exclusion_zones", "cemeteries", "villages"} <= set(versions)
+    r = c.get("/siting/report.xlsx?layer=cemeteries&problem=cemetery&add=2&candidates=candidates")
+    wb = load_workbook(io.BytesIO(r.data))
+    rows = list(wb["排除的候选点"].iter_rows(values_only=True))
+    assert rows[0][:2] == ("候选点编号", "名称") and "原因" in rows[0]
+    assert len(rows) - 1 == body["summary"]["excluded"]
+    summary = {row[0]: row[1] for row in wb["汇总"].iter_rows(min_row=2, values_only=True)}
+    assert summary["禁建区图层"].startswith("禁建区（第") and "备选站点" in summary["候选点"]
+
+
+# --- page and reports -----------------------------------------------------------------
+
+def test_page_form_then_progress_then_result(client):
+    text = client.get("/siting").get_data(as_text=True)
+    assert 'id="siting-form"' in text and "<iframe" not in text and 'id="job-box"' not in text
+    r = client.post("/siting", data={k: str(v) for k, v in MCLP.items()} | {"problem": "mclp"})
+    assert r.status_code == 303 and "/siting?job=" in r.headers["Location"]
+    job_id = r.headers["Location"].split("job=")[1]
+    _wait(client, job_id)
+    text = client.get(f"/siting?job={job_id}").get_data(as_text=True)
+    assert 'id="sites-table"' in text and 'id="change-table"' in text
+    assert "新增设施数 K" not in text or "3" in text
+    assert "服务半径 2,000 米" in text and "示例数据" in text and "gs-rank" in text
+    assert f"report.xlsx?job={job_id}" in text and f"report.csv?job={job_id}" in text
+    assert 'name="rank"' in text and 'id="accept"' in text
+
+
+def test_page_shows_bad_input_in_chinese(client):
+    r = client.post("/siting", data={"layer": "elderly_service_points", "add": "-1"})
+    assert r.status_code == 400
+    text = r.get_data(as_text=True)
+    assert 'id="siting-error"' in text and "参数 add" in text and 'id="siting-form"' in text
+
+
+def test_xlsx_report_has_the_chinese_sheets_and_inputs(client):
+    job = client.post("/api/siting/jobs", json=MCLP).get_json()
+    done = _wait(client, job["id"])
+    r = client.get(f"/siting/report.xlsx?job={job['id']}")
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    wb = load_workbook(io.BytesIO(r.data))
+    assert wb.sheetnames == ["汇总", "选址建议", "排除的候选点", "村"]
+    summary = {row[0]: row[1:] for row in wb["汇总"].iter_rows(min_row=2, values_only=True)
+               if row[0]}
+    assert summary["服务半径(米)"][0] == 2000 and summary["新增设施数 K"][0] == 3
+    assert summary["设施图层"][0] == "养老服务设施（第 1 版）"
+    assert summary["数据性质"][0].startswith("示例数据") and summary["分析日期"][0]
+    assert summary["求解时限(秒)"][0] and summary["候选点"][0] == "各村(社区)中心"
+    s = done["result"]["summary"]
+    assert summary["覆盖老年人口"][:2] == (s["covered_elderly_before"], s["covered_elderly_after"])
+    sites = list(wb["选址建议"].iter_rows(values_only=True))
+    assert sites[0][:3] == ("序号", "候选点编号", "名称") and "新增覆盖的村(社区)" in sites[0]
+    assert [row[0] for row in sites[1:]] == [1, 2, 3]
+    names = {v["code"]: v["name"] for v in done["result"]["villages"]}
+    col = sites[0].index("新增覆盖的村(社区)")
+    first = done["result"]["sites"][0]
+    assert sites[1][col] == "、".join(names[c] for c in first["newly_covered"])
+    villages = list(wb["村"].iter_rows(values_only=True))
+    assert villages[0][:2] == ("村(社区)代码", "名称") and len(villages) == 59
+    assert "新增后是否覆盖" in villages[0]
+
+
+def test_csv_of_sites_opens_in_pandas(client):
+    r = client.get("/siting/report.csv?layer=elderly_service_points&radius=2000&add=3")
+    assert r.status_code == 200 and r.data.startswith(b"\xef\xbb\xbf")
+    df = pd.read_csv(io.BytesIO(r.data), comment="#")
+    assert list(df["序号"]) == [1, 2, 3] and "新增覆盖老年人口" in df.columns
+    head = r.data.decode("utf-8-sig")
+    assert "# 服务半径(米): 2000" in head and "# 选址问题: 最大覆盖" in head
