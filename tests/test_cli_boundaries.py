@@ -30,6 +30,7 @@ def test_review_json_matches_the_service(demo_workspace, tmp_path):
     assert set(body) == {"summary", "findings", "boundary_lines"}
     counts = body["summary"]["counts"]
     assert counts["marker_off_line"] == 1 and counts["duplicate_marker"] == 1
+    assert body["summary"]["duplicate_marker"] == 1  # also at the top of the summary
     direct = run_boundaries(open_store(demo_workspace), boundary_params("townships")).to_dict()
     assert body["findings"] == direct["findings"]
     assert body["boundary_lines"] == direct["boundary_lines"]

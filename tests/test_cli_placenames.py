@@ -24,6 +24,7 @@ def test_json_matches_the_function(demo_workspace, tmp_path):
     direct = run_placenames(open_store(demo_workspace)).to_dict()
     assert body["findings"] == direct["findings"]
     assert body["summary"]["counts"]["missing"] == 3
+    assert body["summary"]["missing"] == 3  # counts by type also at the top of the summary
     assert {"code", "name", "pinyin"} <= set(body["romanization"][0])
     assert load_workbook(out).sheetnames[0] == "更正清单"
 

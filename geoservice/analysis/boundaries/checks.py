@@ -128,7 +128,10 @@ class BoundaryResult:
                 "length_m": _clean(row["length_m"]),
                 "length_km": _clean(row["length_km"]),
             })
-        return {"summary": self.summary, "findings": findings, "boundary_lines": lines}
+        # Counts by finding type at the top of the summary (as the JSON has them),
+        # and also under "counts".
+        summary = {**self.summary.get("counts", {}), **self.summary}
+        return {"summary": summary, "findings": findings, "boundary_lines": lines}
 
 
 def _clean(v):

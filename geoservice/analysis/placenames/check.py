@@ -58,7 +58,8 @@ class PlacenamesResult:
         """The JSON of the CLI's ``--json`` and ``/api/placenames``."""
         f = pd.DataFrame(self.findings.drop(columns="geometry"))[JSON_COLUMNS]
         return {
-            "summary": self.summary,
+            # Counts by type at the top of the summary, and also under "counts".
+            "summary": {**self.summary.get("counts", {}), **self.summary},
             "findings": _records(f),
             "romanization": _records(self.romanization[["code", "name", "pinyin"]]),
         }
