@@ -18,7 +18,14 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from geoservice import create_app  # noqa: E402
 from geoservice.config import DEMO_WORKSPACE  # noqa: E402
 
-PAGES = {"home.png": "/", "coverage.png": "/coverage?layer=elderly_service_points&radius=2000"}
+PAGES = {
+    "home.png": "/",
+    "coverage.png": "/coverage?layer=elderly_service_points&radius=2000",
+    # The siting page starts a job: the form is submitted and the finished result shown.
+    "siting.png": "/siting?layer=elderly_service_points&problem=mclp&add=3&radius=2000",
+    "boundaries.png": "/boundaries?layer=townships",
+    "placenames.png": "/placenames",
+}
 
 
 def main() -> None:
@@ -44,6 +51,14 @@ def main() -> None:
         for name, path in PAGES.items():
             driver.get(f"http://127.0.0.1:{server.server_port}{path}")
             time.sleep(1.5)
+            if name == "siting.png":
+                driver.find_element("id", "start").click()
+                for _ in range(60):
+                    time.sleep(0.5)
+                    if "job=" in driver.current_url and driver.find_elements(
+                            "css selector", ".leaflet-container"):
+                        break
+                time.sleep(2)
             driver.save_screenshot(str(out / name))
             print(out / name)
     finally:
