@@ -204,9 +204,17 @@ def merge_rows(result: MergeResult) -> list[tuple[str, object]]:
     rows.append(("合并后部分数", f["parts_after"]))
     rows.append(("单位数（合并前 → 合并后）",
                  f"{result.summary['units_before']} → {result.summary['units_after']}"))
+    if result.villages_recoded:
+        rows.append(("村(社区)调整（个，其中代码改变）",
+                     f"{result.summary['villages_recoded']}（"
+                     f"{result.summary['village_codes_changed']}）"))
     for w in result.warnings:
         rows.append(("提示", w))
     return rows
+
+
+RECODE_HEADERS = {"name": "名称", "old_code": "原代码", "new_code": "新代码",
+                  "old_township_code": "原所属乡镇代码", "new_township_code": "新所属乡镇代码"}
 
 
 def merge_xlsx(result: MergeResult) -> bytes:
@@ -229,4 +237,7 @@ def merge_xlsx(result: MergeResult) -> bytes:
            for k, n in result.figures["facilities"].items()},
     }])
     _write_sheet(wb.create_sheet("合并后"), after)
+    if result.layer == "townships":
+        recoded = pd.DataFrame(result.villages_recoded, columns=list(RECODE_HEADERS))
+        _write_sheet(wb.create_sheet("村代码调整"), recoded.rename(columns=RECODE_HEADERS))
     return _bytes(wb)

@@ -202,7 +202,19 @@ def run_merge(store: LayerStore, params: MergeParams) -> MergeResult:
 
 
 def apply_merge_to_store(store: LayerStore, params: MergeParams):
-    """Simulate again on the current data and write the result as a new layer version."""
+    """Simulate again on the current data and write the result as a new layer version
+    (a township merge also writes the recoded villages, in the same step).
+
+    Returns ``(result, versions)``: the new version of ``params.layer`` first.
+    """
     result = run_merge(store, params)
-    version = apply_merge(store, result)
-    return result, version
+    return result, apply_merge(store, result)  # a failed write raises StoreError
+
+
+def applied_dict(versions) -> dict | None:
+    """The ``applied`` part of the merge JSON: the new layer version(s)."""
+    if not versions:
+        return None
+    out = versions[0].to_dict()
+    out["villages"] = versions[1].to_dict() if len(versions) > 1 else None
+    return out

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from layers import LayerError
+
 from .analysis.boundaries import TYPES
 from .boundaries_reports import (
     boundaries_xlsx,
@@ -15,9 +17,11 @@ from .boundaries_reports import (
     lines_shapefile_zip,
     lines_xlsx,
     merge_rows,
+    merge_xlsx,
     summary_rows,
 )
 from .boundaries_service import (
+    applied_dict,
     apply_merge_to_store,
     boundary_params,
     merge_params,
@@ -33,6 +37,14 @@ LINE_WRITERS = {".geojson": lines_geojson, ".json": lines_geojson, ".gpkg": line
 
 def _echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _write(path: str, data: bytes, done: str) -> None:
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"无法写出文件 {path}：{exc.strerror or exc}") from None
+    click.echo(f"{done} {path}", err=True)
 
 
 def _store(ctx: click.Context):
@@ -76,11 +88,9 @@ def boundaries_cmd(ctx, layer, area, width, marker, area_sum, snap, outline, as_
     except GeoserviceError as exc:
         raise click.ClickException(str(exc)) from None
     if xlsx:
-        Path(xlsx).write_bytes(boundaries_xlsx(result))
-        click.echo(f"已写出报表 {xlsx}", err=True)
+        _write(xlsx, boundaries_xlsx(result), "已写出报表")
     if lines_out:
-        Path(lines_out).write_bytes(LINE_WRITERS[Path(lines_out).suffix.lower()](result))
-        click.echo(f"已导出界线 {lines_out}", err=True)
+        _write(lines_out, LINE_WRITERS[Path(lines_out).suffix.lower()](result), "已导出界线")
     if as_json:
         _echo_json(result.to_dict())
         return
@@ -100,27 +110,36 @@ def boundaries_cmd(ctx, layer, area, width, marker, area_sum, snap, outline, as_
 @click.option("--layer", type=click.Choice(["townships", "villages"]), default="villages",
               show_default=True, help="合并的图层。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
-@click.option("--apply", "apply", is_flag=True, help="应用合并：写入该图层的新版本。")
+@click.option("--apply", "apply", is_flag=True,
+              help="应用合并：写入该图层的新版本（合并乡镇时村(社区)图层同时写入新版本）。")
+@click.option("--xlsx", type=click.Path(dir_okay=False), default=None,
+              help="写出合并模拟 XLSX 报表（合并汇总、合并前、合并后、村代码调整）。")
 @click.pass_context
-def merge_cmd(ctx, codes, name, code, layer, as_json, apply) -> None:
+def merge_cmd(ctx, codes, name, code, layer, as_json, apply, xlsx) -> None:
     store = _store(ctx)
     try:
         params = merge_params(codes, name, code, layer)
         if apply:
-            result, version = apply_merge_to_store(store, params)
+            result, versions = apply_merge_to_store(store, params)
         else:
-            result, version = run_merge(store, params), None
-    except GeoserviceError as exc:
+            result, versions = run_merge(store, params), []
+    except (GeoserviceError, LayerError) as exc:
         raise click.ClickException(str(exc)) from None
+    if xlsx:
+        _write(xlsx, merge_xlsx(result), "已写出报表")
     if as_json:
         data = result.to_dict()
-        data["applied"] = version.to_dict() if version is not None else None
+        data["applied"] = applied_dict(versions)
         _echo_json(data)
         return
     for label, value in merge_rows(result):
         click.echo(f"{label}：{'' if value is None else value}")
-    if version is not None:
+    for r in result.villages_recoded:
+        click.echo(f"  村代码调整：{r['name']} {r['old_code']} → {r['new_code']}")
+    if versions:
         click.echo(f"已应用：写入{'村(社区)' if layer == 'villages' else '乡镇'}图层第 "
-                   f"{version.version} 版（旧版本保留）。")
+                   f"{versions[0].version} 版（旧版本保留）。")
+        if len(versions) > 1:
+            click.echo(f"村(社区)图层同时写入第 {versions[1].version} 版（旧版本保留）。")
     else:
         click.echo("仅为模拟，工作空间未改变；加 --apply 应用。")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -14,28 +15,34 @@ from .placenames_reports import placenames_xlsx, summary_rows
 from .placenames_service import placenames_params, run_placenames
 
 
-@click.command("placenames", help="地名核查：互联网地图上的村(社区)标注与标准名册比对（缺失、错名、旧名、"
+@click.command("placenames", short_help="地名核查：地图村(社区)标注与标准名册比对，罗马字母拼写。",
+               help="地名核查：互联网地图上的村(社区)标注与标准名册比对（缺失、错名、旧名、"
                                   "位置偏差、无对应、重复；名册同名/同音、生僻字、不规范名称），"
                                   "并给出标准名称的罗马字母拼写（GB/T 16159）。")
-@click.option("--labels", "labels", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--labels", "labels", default=None,
               help="标注文件（CSV/XLSX/GeoJSON 等）；默认使用工作空间中的地名标注图层。")
 @click.option("--labels-crs", "labels_crs", default=None,
               help="标注文件坐标系：gcj02（高德/腾讯）、bd09（百度）或 EPSG 代码；默认 CGCS2000 经纬度。")
-@click.option("--aliases", "aliases", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--aliases", "aliases", default=None,
               help="曾用名表（CSV/XLSX，列：代码/code、曾用名/former_name）。示例工作空间默认用示例曾用名表。")
-@click.option("--readings", "readings", type=click.Path(exists=True, dir_okay=False),
-              default=None, help="自定义多音字读音表（CSV，列：word/词语、pinyin/读音）。")
+@click.option("--readings", "readings", default=None, help="自定义多音字读音表（CSV，列：word/词语、pinyin/读音）。")
 @click.option("--tolerance", default=None, help="位置容差（米），默认取 defaults.toml。")
 @click.option("--radius", default=None, help="搜索半径（米），默认取 defaults.toml。")
 @click.option("--threshold", default=None, help="近似名称阈值（0-1），默认取 defaults.toml。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
-@click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
+@click.option("--xlsx", "xlsx", default=None,
               help="同时写出给地图服务商的 XLSX 更正清单。")
 @click.pass_context
 def placenames_cmd(ctx, labels, labels_crs, aliases, readings, tolerance, radius, threshold,
                    as_json, xlsx) -> None:
     from .cli import _store
 
+    for option, value in (("--labels", labels), ("--aliases", aliases),
+                          ("--readings", readings)):
+        if value is not None and not Path(value).is_file():
+            raise click.ClickException(f"参数 {option}：找不到文件“{value}”")
+    if xlsx is not None and (Path(xlsx).is_dir() or not Path(xlsx).parent.is_dir()):
+        raise click.ClickException(f"参数 --xlsx：无法写出“{xlsx}”（目录不存在或这是一个目录）")
     store = _store(ctx)
     try:
         params = placenames_params(tolerance, radius, threshold)
@@ -49,8 +56,10 @@ def placenames_cmd(ctx, labels, labels_crs, aliases, readings, tolerance, radius
     except (GeoserviceError, LayerError) as exc:
         raise click.ClickException(str(exc)) from None
     if xlsx:
-        with open(xlsx, "wb") as fh:
-            fh.write(placenames_xlsx(result))
+        try:
+            Path(xlsx).write_bytes(placenames_xlsx(result))
+        except OSError as exc:
+            raise click.ClickException(f"参数 --xlsx：无法写出“{xlsx}”：{exc.strerror}") from None
         click.echo(f"已写出报表 {xlsx}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -64,4 +73,6 @@ def placenames_cmd(ctx, labels, labels_crs, aliases, readings, tolerance, radius
             name = row.official_name if isinstance(row.official_name, str) else ""
             label = row.label_name if isinstance(row.label_name, str) else ""
             code = row.code if isinstance(row.code, str) else ""
-            click.echo(f"  [{row.type_label}] {name or label} {code} {row.note}")
+            shown = f"{name}（标注“{label}”）" if name and label and label != name else \
+                name or label
+            click.echo(f"  [{row.type_label}] {shown} {code} {row.note}")

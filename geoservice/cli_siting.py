@@ -94,7 +94,11 @@ def siting_cmd(ctx, layer, radius, add, target, problem, level, candidates, weig
                 gain, what = getattr(row, "marginal_elderly", None), "新增覆盖老年人口"
             extra = f"，{what} {gain:,.0f}" if gain is not None and gain == gain else ""
             covered = getattr(row, "newly_covered_names", "")
+            useless = ""
+            if bool(getattr(row, "no_gain", False)):
+                useless = ("（不再缩短距离，可不建）" if params.problem == "pmedian"
+                           else "（不再增加覆盖，可不建）")
             click.echo(f"  {row.rank}. {row.name}（{row.lon:.5f}, {row.lat:.5f}）{extra}"
-                       + (f"；新增覆盖：{covered}" if covered else ""))
+                       + (f"；新增覆盖：{covered}" if covered else "") + useless)
     else:
         click.echo("没有建议站点。")

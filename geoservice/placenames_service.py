@@ -10,22 +10,37 @@ no file is given. Parameters arrive as text and are checked here with Chinese me
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
 from layers import KINDS, LayerNotFound, LayerStore, ValidationError, read_layer
 from layers import crs as crsmod
 from layers.demo import DEMO_WORKSPACE
+from layers.errors import Problem
 
 from .analysis.placenames import PlacenamesResult, Romanizer, check_placenames, read_aliases_frame
 from .analysis.settings import placenames_defaults
 from .errors import BadParameter, NotFound
 
 DEMO_ALIASES = Path(DEMO_WORKSPACE).parent / "source" / "village_aliases.csv"
+
+
+class LabelFileRejected(ValidationError):
+    """A label file with problems (rows, fields): nothing was checked, nothing stored."""
+
+    def __init__(self, problems):
+        # the layer reader names its own --crs option; here the option is --labels-crs
+        problems = [dataclasses.replace(p, message=p.message.replace(
+            "--crs ", "--labels-crs（网页上为“标注坐标系”，接口参数 crs）")) for p in problems]
+        super().__init__(problems)
+        head = f"标注文件有 {len(self.problems)} 处问题，未进行核查"
+        Exception.__init__(self, head + "：\n" + "\n".join(str(p) for p in self.problems[:50]))
 MAX_DISTANCE_M = 100_000
 
 
@@ -77,6 +92,7 @@ def read_labels_file(path: str | Path, crs: str | None, filename: str | None = N
     the file does not say. Raises ValidationError (Chinese, with rows and fields).
     """
     gdf = read_layer(path, "place_labels", crs=crs, filename=filename)
+    _check_own_systems(gdf, crs, filename or Path(path).name)
     if not crs:
         # No CRS given: an internet-map export that names its own system in a 坐标系 column
         # (gcj02 / bd09, one value for the whole file) is read in that system.
@@ -94,6 +110,45 @@ def read_labels_file(path: str | Path, crs: str | None, filename: str | None = N
         if parsed:
             gdf["crs"] = parsed
     return gdf
+
+
+def _systems(gdf) -> set[str]:
+    """The systems a label table's ``crs`` (坐标系) column names, parsed; WGS84 = CGCS2000."""
+    if "crs" not in gdf.columns:
+        return set()
+    out = set()
+    for v in {str(v).strip() for v in gdf["crs"] if isinstance(v, str) and v.strip()}:
+        try:
+            parsed = crsmod.parse_crs(v)
+        except crsmod.CRSInputError:
+            continue
+        if parsed:
+            out.add(crsmod.STORED_CRS if parsed == "EPSG:4326" else parsed)
+    return out
+
+
+def _check_own_systems(gdf, crs: str | None, name: str) -> None:
+    """Refuse a file whose 坐标系 column mixes GCJ-02 / BD-09 with another system, or names
+    GCJ-02 / BD-09 while another system was chosen: read the wrong way, every label would
+    be hundreds of metres off and reported as misplaced."""
+    systems = _systems(gdf)
+    shifted = systems & {crsmod.GCJ02, crsmod.BD09}
+    if len(systems) > 1 and shifted:
+        listed = "、".join(sorted(crsmod.describe(x) for x in systems))
+        raise LabelFileRejected([Problem(name, None, "坐标系",
+                                         f"“坐标系”列中有多种坐标系（{listed}），请按坐标系分成几个文件上传")])
+    if crs and systems and shifted:
+        try:
+            chosen = crsmod.parse_crs(crs)
+        except crsmod.CRSInputError:
+            return
+        chosen = crsmod.STORED_CRS if chosen == "EPSG:4326" else chosen
+        own = next(iter(systems))
+        if chosen != own:
+            raise LabelFileRejected([Problem(
+                name, None, "坐标系",
+                f"文件的“坐标系”列写的是 {crsmod.describe(own)}，而指定的标注坐标系是 "
+                f"{crsmod.describe(chosen)}：请核对后重新选择标注坐标系（或不指定，按文件所写换算）")])
 
 
 def _own_crs(gdf) -> str | None:
@@ -127,8 +182,14 @@ def read_aliases_file(path: str | Path, filename: str | None = None) -> pd.DataF
             raise BadParameter(f"曾用名文件“{name}”格式不支持：请用 CSV 或 XLSX")
     except BadParameter:
         raise
-    except Exception as exc:  # unreadable file: say which
-        raise BadParameter(f"无法读取曾用名文件“{name}”：{exc}") from None
+    except UnicodeDecodeError:
+        raise BadParameter(f"无法读取曾用名文件“{name}”：文件编码无法识别，请存为 UTF-8 或 GBK 编码的 "
+                           "CSV") from None
+    except pd.errors.EmptyDataError:
+        raise BadParameter(f"曾用名文件“{name}”是空文件") from None
+    except Exception:  # unreadable file: say which, in Chinese
+        raise BadParameter(f"无法读取曾用名文件“{name}”：文件已损坏或不是 {suffix.lstrip('.').upper()} "
+                           "格式") from None
     try:
         out = read_aliases_frame(df)
     except ValueError as exc:
@@ -165,8 +226,13 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
                    labels_filename: str | None = None,
                    aliases_path: str | Path | None = None,
                    aliases_filename: str | None = None,
-                   readings_path: str | Path | None = None) -> PlacenamesResult:
-    """Run the check on the workspace's villages and the stored or given labels."""
+                   readings_path: str | Path | None = None,
+                   labels_optional: bool = False) -> PlacenamesResult:
+    """Run the check on the workspace's villages and the stored or given labels.
+
+    ``labels_optional`` (the page): a workspace without a place_labels layer still gets the
+    roster checks and the romanisation, with no label findings, instead of NotFound.
+    """
     params = params or PlacenamesParams()
     versions = store.current_versions()
     info = store.info()
@@ -175,18 +241,31 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
     townships = store.read("townships") if "townships" in versions else None
     layer_versions = {k: versions[k].version for k in ("villages", "townships")
                       if k in versions}
+    labels_given = True
     if labels_path is not None:
         try:
             labels = read_labels_file(labels_path, labels_crs, labels_filename)
         except crsmod.CRSInputError as exc:
             raise BadParameter(f"参数 labels-crs：{exc}") from None
+        except LabelFileRejected:
+            raise
+        except ValidationError as exc:
+            raise LabelFileRejected(exc.problems) from None
         labels_source = f"上传文件 {labels_filename or Path(labels_path).name}"
     else:
         if labels_crs:
             raise BadParameter("只有指定标注文件时才能指定标注坐标系（labels-crs）")
-        labels = _require(store, "place_labels")
-        layer_versions["place_labels"] = versions["place_labels"].version
-        labels_source = f"工作空间图层 place_labels 第 {versions['place_labels'].version} 版"
+        label_kind = KINDS["place_labels"].label
+        if labels_optional and "place_labels" not in versions:
+            labels = gpd.GeoDataFrame({"name": pd.Series(dtype=str)},
+                                      geometry=gpd.GeoSeries([], crs=crsmod.STORED_CRS))
+            labels_given = False
+            labels_source = f"无：工作空间中没有“{label_kind}”图层，请上传标注文件"
+        else:
+            labels = _require(store, "place_labels")
+            layer_versions["place_labels"] = versions["place_labels"].version
+            labels_source = (f"工作空间“{label_kind}”图层（place_labels）"
+                             f"第 {versions['place_labels'].version} 版")
     if aliases_path is not None:
         aliases = read_aliases_file(aliases_path, aliases_filename)
         aliases_source = f"文件 {aliases_filename or Path(aliases_path).name}"
@@ -218,7 +297,8 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
                                 tolerance_m=params.tolerance_m,
                                 search_radius_m=params.search_radius_m,
                                 fuzzy_threshold=params.fuzzy_threshold,
-                                romanizer=romanizer, inputs=inputs)
+                                romanizer=romanizer, inputs=inputs,
+                                labels_given=labels_given)
     except ValidationError:
         raise
     except ValueError as exc:

@@ -103,7 +103,7 @@ class JobRunner:
             if job.state in FINISHED:
                 return job
             job.cancel_requested = True
-            job.message = "正在取消…"
+            job.message = "正在停止…（求解器在当前阶段结束后停下）"
         return job
 
     def _prune(self) -> None:

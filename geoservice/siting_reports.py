@@ -23,7 +23,7 @@ SITE_HEADERS = {
     "village_name": "所在村(社区)", "lon": "经度", "lat": "纬度",
     "marginal_elderly": "新增覆盖老年人口", "marginal_villages": "新增覆盖村数",
     "newly_covered_names": "新增覆盖的村(社区)", "assigned_elderly": "分配老年人口",
-    "assigned_villages": "分配村数",
+    "assigned_villages": "分配村数", "no_gain": "不再增加覆盖/缩短距离(可不建)",
 }
 EXCLUDED_HEADERS = {
     "candidate": "候选点编号", "name": "名称", "lon": "经度", "lat": "纬度",
@@ -172,7 +172,7 @@ def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
     cols = [c for c in headers if c in df.columns]
     out = df[cols].copy()
     for c in cols:
-        if c.startswith("covered_"):
+        if c.startswith("covered_") or c == "no_gain":
             out[c] = out[c].map(_yes_no)
     return out.rename(columns=headers)
 

@@ -236,6 +236,38 @@ def _require(store: LayerStore, kind: str, what: str = "") -> gpd.GeoDataFrame:
         raise NotFound(f"工作空间中没有“{KINDS[kind].label}”图层{what}，请先导入") from None
 
 
+def _read_inputs(store: LayerStore, params: SitingParams, versions=None):
+    """villages, existing facilities (filtered by level), candidates (or None) and the
+    exclusion zones (cemetery only, or None) from the store."""
+    versions = store.current_versions() if versions is None else versions
+    villages = _require(store, "villages")
+    facilities_all = _require(store, params.layer)
+    facilities = filter_facilities(facilities_all, params.layer, params.level)
+    candidates = None
+    if params.candidates:
+        candidates = _require(store, params.candidates, "（候选点）")
+        if not len(candidates):
+            raise BadParameter(f"候选点图层“{KINDS[params.candidates].label}”没有要素")
+    zones = None
+    if params.problem == "cemetery" and "exclusion_zones" in versions:
+        zones = store.read("exclusion_zones")
+    return villages, facilities, candidates, zones
+
+
+def precheck_siting(store: LayerStore, params: SitingParams) -> dict:
+    """Refuse at once what the solve would refuse (missing or empty layers, K larger than
+    the candidates left after the exclusions, too few beds): called before a background
+    job starts, so the caller gets a Chinese 400/404 instead of a job that fails later.
+    Cheap: reads the layers and filters the candidates, builds no model."""
+    from .analysis.siting import precheck
+
+    villages, facilities, candidates, zones = _read_inputs(store, params)
+    return precheck(villages, facilities, candidates, problem=params.problem,
+                    radius_m=params.radius_m, add=params.add, target=params.target,
+                    weight=params.weight, capacitated=params.capacitated,
+                    exclusion_zones=zones, time_limit_s=params.time_limit_s)
+
+
 @dataclass
 class SitingRun:
     """What a page or report needs beyond the analysis result: the inputs drawn."""
@@ -260,17 +292,7 @@ def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
     from .analysis.siting import siting  # the analysis core (imported late: optional)
 
     versions = store.current_versions()
-    villages = _require(store, "villages")
-    facilities_all = _require(store, params.layer)
-    facilities = filter_facilities(facilities_all, params.layer, params.level)
-    candidates = None
-    if params.candidates:
-        candidates = _require(store, params.candidates, "（候选点）")
-        if not len(candidates):
-            raise BadParameter(f"候选点图层“{KINDS[params.candidates].label}”没有要素")
-    zones = None
-    if params.problem == "cemetery" and "exclusion_zones" in versions:
-        zones = store.read("exclusion_zones")
+    villages, facilities, candidates, zones = _read_inputs(store, params, versions)
     townships = store.read("townships") if "townships" in versions else None
     info = store.info()
     used = ["villages", params.layer]

@@ -63,6 +63,9 @@ class LayerStore(Protocol):
     def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
               source_crs: str) -> LayerVersion: ...
 
+    def write_many(self, items: list[tuple[str, gpd.GeoDataFrame]], *, source: str,
+                   source_crs: str) -> list[LayerVersion]: ...
+
 
 def open_store(url: str | Path) -> LayerStore:
     """Open the workspace at ``url``; a missing GeoPackage file is created."""
@@ -202,6 +205,47 @@ class GeoPackageStore:
                 self._drop_table(table)
                 raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
         return LayerVersion(kind, version, table, created, source, source_crs, len(data), True)
+
+    def write_many(self, items: list[tuple[str, gpd.GeoDataFrame]], *, source: str,
+                   source_crs: str) -> list[LayerVersion]:
+        """Store several layers as new current versions in one step: all or nothing.
+
+        Every table is written first; one transaction then makes them all current. On any
+        failure the written tables are dropped and the current versions stay as they were.
+        """
+        kinds = [kind for kind, _ in items]
+        for kind in kinds:
+            get_kind(kind)
+        if len(set(kinds)) != len(kinds):
+            raise StoreError("同一次写入中图层重复")
+        with self._lock:
+            planned, written = [], []
+            try:
+                for kind, gdf in items:
+                    existing = self._rows("WHERE kind = ?", (kind,))
+                    version = max((v.version for v in existing), default=0) + 1
+                    table = f"{kind}_v{version}"
+                    data = gdf.to_crs(STORED_CRS)
+                    written.append(table)
+                    pyogrio.write_dataframe(data, self.path, layer=table, driver="GPKG",
+                                            promote_to_multi=False)
+                    planned.append((kind, version, table, len(data)))
+                created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+                with self._connect() as con:  # one transaction: all or nothing
+                    for kind, version, table, n in planned:
+                        con.execute(f"UPDATE {META_TABLE} SET current = 0 WHERE kind = ?",
+                                    (kind,))
+                        con.execute(
+                            f"INSERT INTO {META_TABLE} (kind, version, table_name, created,"
+                            f" source, source_crs, features, current)"
+                            f" VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                            (kind, version, table, created, source, source_crs, n))
+            except Exception as exc:
+                for table in written:
+                    self._drop_table(table)
+                raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
+        return [LayerVersion(kind, version, table, created, source, source_crs, n, True)
+                for kind, version, table, n in planned]
 
     def _drop_table(self, table: str) -> None:
         """Remove a half-written version table so it leaves no trace."""

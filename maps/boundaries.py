@@ -63,8 +63,14 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     units_layer.add_to(m)
 
     ln = lines.to_crs(4326)
+    kind = ln["kind"].to_numpy().astype(object)
+    if summary.get("layer") == "villages" and len(ln):
+        # A shared village line between villages of two townships is a township line.
+        a = ln["code_a"].astype(str).str[:9].to_numpy()
+        b = ln["code_b"].astype(str).str[:9].to_numpy()
+        kind = np.where((kind == "shared") & (a != b), "township", kind)
     lgdf = gpd.GeoDataFrame({
-        "kind": ln["kind"].to_numpy(),
+        "kind": kind,
         "label": [f"{escape_text(a)}—{escape_text(b)}" for a, b in
                   zip(ln["name_a"], ln["name_b"], strict=True)],
         "length": [f"{km:,.2f} 千米" for km in ln["length_km"]],
@@ -72,9 +78,9 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     lines_layer = folium.GeoJson(
         lgdf.__geo_interface__, name=f"界线（{len(lgdf)}）",
         style_function=lambda f: {
-            "color": SHARED_COLOR if f["properties"]["kind"] == "shared" else OUTER_COLOR,
-            "weight": 3 if f["properties"]["kind"] == "shared" else 2,
-            "dashArray": None if f["properties"]["kind"] == "shared" else "6 4"},
+            "color": OUTER_COLOR if f["properties"]["kind"] == "outer" else SHARED_COLOR,
+            "weight": {"shared": 3, "township": 5}.get(f["properties"]["kind"], 2),
+            "dashArray": "6 4" if f["properties"]["kind"] == "outer" else None},
         tooltip=(folium.GeoJsonTooltip(["label", "length"], aliases=["界线", "长度"])
                  if len(lgdf) else None),
     )
@@ -82,12 +88,15 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     labels = folium.FeatureGroup(name="界线长度标注")
     mids = shapely.line_interpolate_point(
         np.asarray(ln.geometry.array, dtype=object), 0.5, normalized=True) if len(ln) else []
-    for mid, length, kind in zip(mids, lgdf["length"], lgdf["kind"], strict=True):
+    for mid, length, km, kind in zip(mids, lgdf["length"], ln["length_km"], lgdf["kind"],
+                                     strict=True):
         if mid is None or mid.is_empty:
             continue
         cls = "gs-line-label" + (" gs-line-outer" if kind == "outer" else "")
+        # data-km lets the page show only the labels of lines long enough at the zoom.
         folium.Marker([mid.y, mid.x], icon=folium.DivIcon(
-            html=f'<div class="{cls}">{escape_text(length)}</div>', icon_size=(80, 16),
+            html=f'<div class="{cls}" data-km="{float(km):.3f}">{escape_text(length)}</div>',
+            icon_size=(80, 16),
             icon_anchor=(40, 8), class_name="gs-line-label-icon")).add_to(labels)
     labels.add_to(m)
 
@@ -122,6 +131,8 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     tol = summary.get("tolerances", {})
     entries = [(SEVERITY_COLORS[s], "fill", f"问题：{label}") for s, label in
                SEVERITY_LABELS.items()]
+    if (lgdf["kind"] == "township").any():
+        entries.append((SHARED_COLOR, "line", "乡镇界（跨乡镇的村界线，粗线）"))
     entries += [(SHARED_COLOR, "line", "共有界线（标注长度）"),
                 (OUTER_COLOR, "line", "外界线（县界，虚线）"),
                 (layer_color, "fill", summary.get("layer_label", "单位"))]

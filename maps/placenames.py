@@ -50,7 +50,8 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     lab["c_status"] = lab["status"].map(lambda s: STATUS_COLORS.get(s, STATUS_COLORS["ok"])[1])
     lab["c_name"] = lab["name"].map(escape_text)
     lab["c_official"] = lab["official_name"].map(escape_text)
-    lab["c_dist"] = lab["distance_m"].map(lambda d: "" if d != d else f"{d:,.0f} 米")
+    lab["c_dist"] = [_distance_text(s, d) for s, d in zip(lab["status"], lab["distance_m"],
+                                                          strict=True)]
     label_layer = folium.FeatureGroup(name=f"地图标注（{len(lab)}）")
     for row in lab.itertuples():
         marker = folium.CircleMarker(
@@ -88,3 +89,14 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     LayerRegistry([("villages", village_layer), ("labels", label_layer),
                    ("missing", miss_layer)]).add_to(m)
     return m
+
+
+def _distance_text(status: str, d) -> str:
+    """What the distance of a label means, only where it says something."""
+    if d is None or d != d:
+        return ""
+    if status == "misplaced":
+        return f"在村界外 {d:,.0f} 米"
+    if status == "duplicate_label":
+        return f"距保留的标注 {d:,.0f} 米"
+    return ""

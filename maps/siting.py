@@ -196,6 +196,8 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                           interactive=False).add_to(circles)
             gain = _plain(getattr(row, "marginal_elderly", None))
             gain_text = "" if gain is None else f"；新增覆盖老年人口 {float(gain):,.0f}"
+            if bool(getattr(row, "no_gain", False)):
+                gain_text += "（不再增加，可不建）"
             tip = escape_text(f"第 {int(row.rank)} 号：{row.name}{gain_text}")
             folium.Marker(
                 location=[lat, lon],

@@ -23,6 +23,7 @@ COLORS = {
     "candidates": "#525252",
     "boundary_markers": "#000000",
     "exclusion_zones": "#969696",
+    "planned_sites": "#6a3d9a",  # as the suggested sites on the siting map
 }
 
 LEVEL_COLORS = {

@@ -65,3 +65,24 @@ def test_merge_simulates_then_applies(demo_workspace):
     r = run("--workspace", demo_workspace, "boundaries", "merge", "--codes",
             "511425102001,511425108205", "--name", "新村")
     assert r.returncode != 0 and "同一乡镇" in r.stderr
+
+
+def test_merge_xlsx_and_township_apply(demo_workspace, tmp_path):
+    out = tmp_path / "merge.xlsx"
+    args = ("--workspace", demo_workspace, "boundaries", "merge", "--layer", "townships",
+            "--codes", "511425217,511425218", "--name", "白罗乡")
+    r = run(*args, "--xlsx", out)
+    assert r.returncode == 0, r.stderr
+    assert "村代码调整：西坝村 511425218204 → 511425217200" in r.stdout
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["合并汇总", "合并前", "合并后", "村代码调整"]
+    assert wb["村代码调整"].max_row == 14  # header + 13 villages of the two townships
+    r = run(*args, "--xlsx", tmp_path / "no" / "such" / "dir.xlsx")
+    assert r.returncode != 0 and "无法写出文件" in r.stderr and "Traceback" not in r.stderr
+    r = run(*args, "--apply", "--json")
+    assert r.returncode == 0, r.stderr
+    applied = json.loads(r.stdout)["applied"]
+    assert applied["version"] == 2 and applied["villages"]["version"] == 2
+    store = open_store(demo_workspace)
+    v = store.read("villages")
+    assert (v["code"].str[:9] == v["township_code"]).all()

@@ -57,14 +57,23 @@ def test_plain_output(demo_workspace):
 
 
 def test_a_label_file_naming_its_own_system_is_converted_without_labels_crs(demo_workspace):
-    """The demo export has a 坐标系 column (gcj02): no --labels-crs still converts it, while an
-    explicit EPSG:4490 keeps the raw numbers (and then the positions no longer match)."""
-    from geoservice.placenames_service import read_labels_file
+    """The demo export has a 坐标系 column (gcj02): no --labels-crs still converts it; an
+    explicit other system contradicts the file and is refused (read raw, the positions would
+    be hundreds of metres off)."""
+    import pytest
+
+    from geoservice.placenames_service import LabelFileRejected, read_labels_file
+    from layers import read_layer
 
     path = GENERATED / "place_labels_amap_gcj02.csv"
     own = read_labels_file(path, None)
     gcj = read_labels_file(path, "gcj02")
-    raw = read_labels_file(path, "EPSG:4490")
+    with pytest.raises(LabelFileRejected, match="GCJ-02"):
+        read_labels_file(path, "EPSG:4490")
+    r = CliRunner().invoke(main, ["--workspace", str(demo_workspace), "placenames",
+                                  "--labels", str(path), "--labels-crs", "bd09"])
+    assert r.exit_code != 0 and "坐标系" in r.output and "BD-09" in r.output
+    raw = read_layer(path, "place_labels", crs="EPSG:4490")
     assert own.geometry.equals(gcj.geometry)
     shift = own.to_crs(4544).distance(raw.to_crs(4544), align=False)
     assert shift.min() > 100  # GCJ-02 is offset 100-700 m from CGCS2000
@@ -73,3 +82,22 @@ def test_a_label_file_naming_its_own_system_is_converted_without_labels_crs(demo
                                   "--labels", str(path)])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["summary"]["counts"]["misplaced"] == 2
+
+
+def test_file_errors_are_chinese_and_name_the_option(demo_workspace, tmp_path):
+    base = ["--workspace", str(demo_workspace), "placenames"]
+    for option in ("--labels", "--aliases", "--readings"):
+        r = CliRunner().invoke(main, base + [option, str(tmp_path / "nope.csv")])
+        assert r.exit_code != 0 and f"参数 {option}" in r.output and "找不到文件" in r.output
+        assert "Invalid value" not in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, base + ["--xlsx", str(tmp_path / "no" / "dir" / "x.xlsx")])
+    assert r.exit_code != 0 and "参数 --xlsx" in r.output
+    assert not isinstance(r.exception, OSError)
+
+
+def test_listing_shows_the_label_name_and_help_is_chinese(demo_workspace):
+    r = CliRunner().invoke(main, ["--workspace", str(demo_workspace), "placenames"])
+    assert "鸿化村（标注“洪化村”）" in r.output
+    r = CliRunner().invoke(main, ["--help"])
+    line = [x for x in r.output.splitlines() if x.strip().startswith("placenames")][0]
+    assert "地名核查" in line

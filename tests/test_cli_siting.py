@@ -84,3 +84,13 @@ def test_bad_input_is_a_chinese_error_and_exit_code(demo_workspace):
     assert r.returncode != 0 and "add" in r.stderr and "必填" in r.stderr
     r = _cli(demo_workspace, "--layer", "welfare_homes", "--add", "1", "--candidates", "towns")
     assert r.returncode != 0 and "candidates" in r.stderr
+
+
+def test_sites_that_add_nothing_are_marked_in_the_text_output(demo_workspace):
+    r = _cli(demo_workspace, "--layer", "elderly_service_points", "--radius", "2000",
+             "--add", "16")
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stdout.splitlines() if x.startswith("  ") and "（不再增加覆盖，可不建）" in x]
+    assert lines and lines[-1].startswith("  16. ")
+    first = int(lines[0].split(".")[0])
+    assert f"第 {first} 至 16 处不再增加老年人口覆盖" in r.stdout

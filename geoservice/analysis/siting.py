@@ -47,7 +47,7 @@ WEIGHTS = {"elderly": "老年人口", "population": "人口", "villages": "村�
 ZONE_LABELS = dict(KINDS["exclusion_zones"].field("zone_type").choices or {})
 VILLAGE_SETBACK = "village_setback"
 
-__all__ = ["PROBLEMS", "SitingCancelled", "SitingResult", "siting"]
+__all__ = ["PROBLEMS", "SitingCancelled", "SitingResult", "precheck", "siting"]
 
 
 class SitingCancelled(Exception):
@@ -552,6 +552,14 @@ def _solve_pmedian(data, w, elig, k_add, opts, prog):
             true = np.minimum(dexist[active][loose],
                               _nearest(data.cxy[active][loose], kxy[chosen]))
             ok = bool(np.all(true <= fb[loose] * (1 + 1e-12) + 1e-9))
+        if not ok and not res.cancelled and res.optimal and kk < n_e and prog.cancelled():
+            # Cancelled between rounds: keep this plan (feasible); the relaxation's optimum
+            # is a lower bound, so the gap to the true optimum is known.
+            true = float((w[active] * np.minimum(
+                dexist[active], _nearest(data.cxy[active], kxy[chosen]))).sum())
+            res.cancelled, res.optimal = True, False
+            res.gap = (true - res.objective) / true if true > 0 else 0.0
+            res.objective = true
         if ok or kk >= n_e or res.cancelled or not res.optimal:
             res.seconds = total_seconds
             return chosen, res, {"pmedian_k": kk, "pairs": npair, "proven_exact": ok}
@@ -735,6 +743,89 @@ def _share(num, den):
     return float(num) / float(den) if den else None
 
 
+def _setup(villages, facilities, candidates, *, problem, radius_m, add, target, weight,
+           capacitated, exclusion_zones, setbacks, village_setback_m, time_limit_s,
+           new_capacity, bed_demand_per_1000, single_source, prog) -> dict:
+    """Every check that can be made before solving: the parameters, then what only the
+    data can tell (candidates left after the exclusions, K against them, beds against the
+    demand). Shared by :func:`siting` and :func:`precheck`, so both say the same."""
+    defaults = siting_defaults()
+    sb = _check(problem, radius_m, add, target, weight, capacitated, time_limit_s, setbacks,
+                village_setback_m, new_capacity, bed_demand_per_1000, defaults)
+    if single_source and not capacitated:
+        raise BadParameter("参数 single_source（整村分配到一处）只用于按床位容量分配"
+                           "（capacitated）的 pmedian 问题")
+    if villages is None or len(villages) == 0:
+        raise BadParameter("村图层（villages）为空：无法选址")
+    opts = {"time_limit_s": float(time_limit_s if time_limit_s is not None
+                                  else defaults["time_limit_s"]),
+            "mip_rel_gap": float(defaults["mip_rel_gap"]),
+            "pmedian_k": int(defaults["pmedian_k"]),
+            "capacitated_dense_max_pairs": int(defaults["capacitated_dense_max_pairs"]),
+            "capacitated_k": int(defaults["capacitated_k"])}
+    vsb = float(village_setback_m if village_setback_m is not None
+                else defaults["village_setback_m"])
+    cap_new = float(new_capacity if new_capacity is not None else defaults["new_capacity_beds"])
+    bed_rate = float(bed_demand_per_1000 if bed_demand_per_1000 is not None
+                     else defaults["bed_demand_per_1000"])
+
+    prog(0.0, "读取村、设施和候选点")
+    data = _prepare(villages, facilities, candidates)
+    m = len(data.kxy)
+    vnames = data.vill["name"].astype(str).to_numpy()
+    if prog.cancelled():
+        raise SitingCancelled("已取消")
+
+    prog(0.05, "筛选候选点" if problem == "cemetery" else "整理候选点")
+    if problem == "cemetery":
+        eligible, hits = _exclusions(data, exclusion_zones, sb, vsb, vnames)
+    else:
+        eligible, hits = np.ones(m, dtype=bool), [[] for _ in range(m)]
+    elig = np.flatnonzero(eligible)
+    n_e = len(elig)
+    if problem != "target":
+        k_add = int(float(add))
+        if n_e == 0:
+            raise BadParameter("没有可用的候选点：全部候选点都被禁建区或距村中心距离规则排除"
+                               if problem == "cemetery" else "没有候选点")
+        if k_add > n_e:
+            what = "符合条件的候选点" if problem == "cemetery" else "候选点"
+            raise BadParameter(f"参数 add（新建数量）{k_add} 超过了{what}数 {n_e}")
+    else:
+        k_add = None
+    if problem == "pmedian" and capacitated:
+        need = float((data.w["elderly"] * bed_rate / 1000.0).sum())
+        have = float(data.fcap.sum())
+        if have + k_add * cap_new < need * (1 - 1e-12):
+            raise BadParameter(
+                f"床位不足：现有 {have:g} 张加新建 {k_add}×{cap_new:g} 张，少于需求 {need:.0f} 张"
+                f"（每千名老人 {bed_rate:g} 张）；请增加参数 add（新建数量），或在 defaults.toml"
+                f" 的 [siting] 中调整 new_capacity_beds（每处新建床位数）或 bed_demand_per_1000")
+    return {"defaults": defaults, "sb": sb, "opts": opts, "vsb": vsb, "cap_new": cap_new,
+            "bed_rate": bed_rate, "data": data, "eligible": eligible, "hits": hits,
+            "elig": elig, "k_add": k_add}
+
+
+def precheck(villages, facilities, candidates=None, *, problem: str, radius_m: float,
+             add: int | None = None, target: float | None = None, weight: str = "elderly",
+             capacitated: bool = False, exclusion_zones=None, setbacks: dict | None = None,
+             village_setback_m: float | None = None, time_limit_s: float | None = None,
+             new_capacity: float | None = None, bed_demand_per_1000: float | None = None,
+             single_source: bool = False) -> dict:
+    """The checks :func:`siting` makes before it solves, without solving (cheap: no
+    coverage matrix, no MILP). Raises the same ``BadParameter``; a caller that runs the
+    solve in the background calls this first so bad input is refused at once.
+    Returns counts: candidates, eligible (after the cemetery exclusions), add."""
+    st = _setup(villages, facilities, candidates, problem=problem, radius_m=radius_m, add=add,
+                target=target, weight=weight, capacitated=capacitated,
+                exclusion_zones=exclusion_zones, setbacks=setbacks,
+                village_setback_m=village_setback_m, time_limit_s=time_limit_s,
+                new_capacity=new_capacity, bed_demand_per_1000=bed_demand_per_1000,
+                single_source=single_source, prog=_Progress(None, None))
+    return {"candidates": int(len(st["data"].kxy)), "eligible": int(len(st["elig"])),
+            "add": st["k_add"]}
+
+
 def siting(villages, facilities, candidates=None, *, problem: str, radius_m: float,
            add: int | None = None, target: float | None = None, weight: str = "elderly",
            capacitated: bool = False, exclusion_zones=None, setbacks: dict | None = None,
@@ -764,52 +855,20 @@ def siting(villages, facilities, candidates=None, *, problem: str, radius_m: flo
     single_source : capacitated pmedian: each village wholly to one facility (binary
         assignment, as spopt's PMedian) instead of split demand.
     """
-    defaults = siting_defaults()
-    sb = _check(problem, radius_m, add, target, weight, capacitated, time_limit_s, setbacks,
-                village_setback_m, new_capacity, bed_demand_per_1000, defaults)
-    if single_source and not capacitated:
-        raise BadParameter("参数 single_source（整村分配到一处）只用于按床位容量分配"
-                           "（capacitated）的 pmedian 问题")
     prog = _Progress(progress, cancel)
-    if villages is None or len(villages) == 0:
-        raise BadParameter("村图层（villages）为空：无法选址")
+    st = _setup(villages, facilities, candidates, problem=problem, radius_m=radius_m, add=add,
+                target=target, weight=weight, capacitated=capacitated,
+                exclusion_zones=exclusion_zones, setbacks=setbacks,
+                village_setback_m=village_setback_m, time_limit_s=time_limit_s,
+                new_capacity=new_capacity, bed_demand_per_1000=bed_demand_per_1000,
+                single_source=single_source, prog=prog)
+    defaults, sb, opts, vsb, cap_new, bed_rate = (st["defaults"], st["sb"], st["opts"],
+                                                  st["vsb"], st["cap_new"], st["bed_rate"])
+    data, eligible, hits, elig, k_add = (st["data"], st["eligible"], st["hits"], st["elig"],
+                                         st["k_add"])
     radius_m = float(radius_m)
-    opts = {"time_limit_s": float(time_limit_s if time_limit_s is not None
-                                  else defaults["time_limit_s"]),
-            "mip_rel_gap": float(defaults["mip_rel_gap"]),
-            "pmedian_k": int(defaults["pmedian_k"]),
-            "capacitated_dense_max_pairs": int(defaults["capacitated_dense_max_pairs"]),
-            "capacitated_k": int(defaults["capacitated_k"])}
-    vsb = float(village_setback_m if village_setback_m is not None
-                else defaults["village_setback_m"])
-    cap_new = float(new_capacity if new_capacity is not None else defaults["new_capacity_beds"])
-    bed_rate = float(bed_demand_per_1000 if bed_demand_per_1000 is not None
-                     else defaults["bed_demand_per_1000"])
-
-    prog(0.0, "读取村、设施和候选点")
-    data = _prepare(villages, facilities, candidates)
     n, m = len(data.cxy), len(data.kxy)
-    vnames = data.vill["name"].astype(str).to_numpy()
-    if prog.cancelled():
-        raise SitingCancelled("已取消")
-
-    prog(0.05, "筛选候选点" if problem == "cemetery" else "整理候选点")
-    if problem == "cemetery":
-        eligible, hits = _exclusions(data, exclusion_zones, sb, vsb, vnames)
-    else:
-        eligible, hits = np.ones(m, dtype=bool), [[] for _ in range(m)]
-    elig = np.flatnonzero(eligible)
     n_e = len(elig)
-    if problem != "target":
-        k_add = int(float(add))
-        if n_e == 0:
-            raise BadParameter("没有可用的候选点：全部候选点都被禁建区或距村中心距离规则排除"
-                               if problem == "cemetery" else "没有候选点")
-        if k_add > n_e:
-            what = "符合条件的候选点" if problem == "cemetery" else "候选点"
-            raise BadParameter(f"参数 add（新建数量）{k_add} 超过了{what}数 {n_e}")
-    else:
-        k_add = None
 
     prog(0.1, "计算覆盖关系（KD 树）")
     d_before = _nearest(data.cxy, data.fxy)
@@ -848,12 +907,7 @@ def siting(villages, facilities, candidates=None, *, problem: str, radius_m: flo
     else:  # pmedian
         if capacitated:
             q = data.w["elderly"] * bed_rate / 1000.0
-            need, have = float(q.sum()), float(data.fcap.sum())
-            if have + k_add * cap_new < need * (1 - 1e-12):
-                raise BadParameter(
-                    f"床位不足：现有 {have:g} 张加新建 {k_add}×{cap_new:g} 张，少于需求 {need:.0f} 张"
-                    f"（每千名老人 {bed_rate:g} 张）；请增加 add（新建数量）或 new_capacity"
-                    f"（每处新建床位数），或降低 bed_demand_per_1000")
+            need, have = float(q.sum()), float(data.fcap.sum())  # enough: checked in _setup
             chosen_e, res, z_assign, info = _solve_pmedian_cap(
                 data, w, q, elig, k_add, cap_new, opts, prog, single_source=single_source)
             extra.update(info)
@@ -964,6 +1018,14 @@ def siting(villages, facilities, candidates=None, *, problem: str, radius_m: flo
             tot = summary_extra[f"total_weighted_distance_{k}"]
             summary_extra[f"mean_distance_{k}_m"] = (tot / wsum if tot is not None and wsum
                                                      else None)
+    # Sites that add nothing: K larger than useful (greedy order puts them last).
+    if problem == "pmedian":
+        gain_w = np.asarray(extra_gain, dtype=float) if len(chosen) else np.zeros(0)
+    else:
+        gain_w = np.array([float(w[r].sum()) for r in rows_per_site])
+    no_gain = gain_w <= 1e-9 * max(1.0, float(np.abs(gain_w).sum()))
+    sites["no_gain"] = no_gain
+    no_gain_from = int(np.argmax(no_gain)) + 1 if no_gain.any() else None
     sites_g = gpd.GeoDataFrame(
         sites, geometry=shapely.points(data.klonlat[chosen]) if len(chosen) else [],
         crs=STORED_CRS)
@@ -1041,6 +1103,9 @@ def siting(villages, facilities, candidates=None, *, problem: str, radius_m: flo
                    + (f"由 {b:,.0f} 米" if b is not None else "")
                    + f"变为 {a_:,.0f} 米")
     cancelled = bool(res.cancelled) if res is not None else False
+    if no_gain_from is not None:
+        msg += _no_gain_note(problem, weight, no_gain_from, int(no_gain.sum()),
+                             res is None or bool(res.optimal))
     if res is not None and not res.optimal:
         why = "已取消" if cancelled else ("达到求解时间上限" if res.time_limited else res.status)
         msg += f"（{why}：给出目前找到的最好方案，与最优的差距不超过 " + \
@@ -1087,6 +1152,8 @@ def siting(villages, facilities, candidates=None, *, problem: str, radius_m: flo
         "single_source": bool(single_source) if capacitated else None,
         "message": msg,
         "cancelled": cancelled,
+        "useful_sites": int((~no_gain).sum()),
+        "no_gain_from_rank": no_gain_from,
         **summary_extra,
         **{k: v for k, v in extra.items()},
     }
@@ -1099,6 +1166,23 @@ def siting(villages, facilities, candidates=None, *, problem: str, radius_m: flo
     prog(1.0, "完成")
     return SitingResult(summary=_clean(summary), sites=sites_g, excluded=excluded,
                         villages=vill_out, candidates=cand_out)
+
+
+def _no_gain_note(problem: str, weight: str, first: int, count: int, optimal: bool) -> str:
+    """Why sites ``first``.. are listed although they gain nothing (K larger than useful)."""
+    what = WEIGHTS[weight]
+    span = f"第 {first} 处" if count == 1 else f"第 {first} 至 {first + count - 1} 处"
+    if problem == "pmedian":
+        return (f"；{span}不再缩短{what}到设施的距离（新增数 K 多于有用的数量），"
+                f"只建前 {first - 1} 处效果相同" if first > 1 else
+                f"；{span}都不再缩短距离（新增数 K 多于有用的数量）")
+    if not optimal:
+        return f"；{span}不再增加{what}覆盖，可不建"
+    if first > 1:
+        return (f"；{span}不再增加{what}覆盖：现有设施加前 {first - 1} 处已覆盖候选点所能覆盖的"
+                f"全部{what}，只建前 {first - 1} 处即可，其余位置可任选、可不建")
+    return (f"；新增站点都不再增加{what}覆盖：候选点所能覆盖的{what}现有设施已全部覆盖，"
+            f"无需新建")
 
 
 def _wsum(w, d):

@@ -16,10 +16,12 @@ from ..boundaries_reports import (
     lines_shapefile_zip,
     lines_xlsx,
     merge_rows,
+    merge_xlsx,
     summary_rows,
 )
 from ..boundaries_service import (
     TOLERANCE_PARAMS,
+    applied_dict,
     apply_merge_to_store,
     boundary_params,
     merge_params,
@@ -134,13 +136,23 @@ def api_merge():
     src = _merge_source()
     params = merge_params(src.get("codes"), src.get("name"), src.get("code"), src.get("layer"))
     if _truthy(src.get("apply", "")):
-        result, version = apply_merge_to_store(_store(), params)
+        result, versions = apply_merge_to_store(_store(), params)
         body = result.to_dict()
-        body["applied"] = version.to_dict()
+        body["applied"] = applied_dict(versions)
         return jsonify(body), 201
     body = run_merge(_store(), params).to_dict()
     body["applied"] = None
     return jsonify(body)
+
+
+@bp.get("/boundaries/merge/report.xlsx")
+def merge_report_xlsx():
+    """The merge simulation as XLSX (合并汇总, 合并前, 合并后, 村代码调整); writes nothing."""
+    a = request.args
+    params = merge_params(a.get("codes"), a.get("name"), a.get("code"), a.get("layer"))
+    result = run_merge(_store(), params)
+    return _download(merge_xlsx(result), f"merge_{params.layer}_{result.new_code}.xlsx",
+                     XLSX_MIME)
 
 
 @bp.route("/boundaries/merge", methods=["GET", "POST"])
@@ -152,13 +164,14 @@ def merge_page():
     form = {"layer": layer, "codes": src.get("codes") or "", "name": src.get("name") or "",
             "code": src.get("code") or ""}
     context = {"info": info, "form": form, "result": None, "map": None, "rows": [],
-               "applied": None, "error": None}
+               "applied": None, "applied_villages": None, "error": None}
     if not form["codes"] and not form["name"]:
         return render_template("boundaries_merge.html", **context)
     params = merge_params(form["codes"], form["name"], form["code"], form["layer"])
     if request.method == "POST" and _truthy(src.get("apply", "")):
-        result, version = apply_merge_to_store(store, params)
-        context["applied"] = version
+        result, versions = apply_merge_to_store(store, params)
+        context["applied"] = versions[0]
+        context["applied_villages"] = versions[1] if len(versions) > 1 else None
     else:
         result = run_merge(store, params)
     cfg = current_app.config

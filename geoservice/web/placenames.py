@@ -43,11 +43,11 @@ def _saved_aliases():
         yield path, name
 
 
-def _run(upload: bool):
+def _run(upload: bool, page: bool = False):
     store = store_for(current_app.config["WORKSPACE"])
     if not upload:
         params = _params(request.args)
-        return params, run_placenames(store, params), None
+        return params, run_placenames(store, params, labels_optional=page), None
     params = _params(request.form)
     crs = (request.form.get("crs") or "").strip() or None
     with saved_upload() as (path, filename), _saved_aliases() as (apath, aname):
@@ -89,7 +89,7 @@ def report_post():
 @bp.route("/placenames", methods=["GET", "POST"])
 def page():
     upload = request.method == "POST"
-    params, result, filename = _run(upload=upload)
+    params, result, filename = _run(upload=upload, page=True)
     store = store_for(current_app.config["WORKSPACE"])
     info = workspace_info(store)
     cfg = current_app.config
@@ -110,6 +110,8 @@ def page():
             else f"{r.distance_m:,.0f}",
             "note": r.note if isinstance(r.note, str) else "",
             "lat": float(r.lat), "lon": float(r.lon),
+            "label_id": "" if r.label_id is None or r.label_id != r.label_id
+            else int(r.label_id),
         })
     return render_template(
         "placenames.html", info=info, map=map_parts(m), result=result,

@@ -41,6 +41,7 @@ from ..siting_service import (
     accept_sites,
     params_from_mapping,
     point_layer_kinds,
+    precheck_siting,
     run_siting,
     siting_params,
     siting_time_limit_default,
@@ -98,6 +99,7 @@ def _check_layers(params) -> None:
 
 def _submit(params) -> Job:
     _check_layers(params)
+    precheck_siting(_store(), params)  # what the solve would refuse: refused now, not later
     workspace = current_app.config["WORKSPACE"]
 
     def work(progress, cancel):
@@ -278,6 +280,7 @@ def _result_context(run: SitingRun, info) -> dict:
                    basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
     sites = site_frame(run)
     return {
+        "no_gain_text": "不再缩短距离" if p.problem == "pmedian" else "不再增加覆盖",
         "map": map_parts(m), "run": run, "summary": s, "inputs_rows": input_rows(run),
         "result_rows": result_rows(run), "change_rows": change_rows(run),
         "sites": sites.to_dict(orient="records"),

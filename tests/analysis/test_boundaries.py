@@ -248,6 +248,7 @@ def test_boundary_markers_distance_and_duplicates():
     assert off.loc["甲03", "length_m"] == pytest.approx(1000.0, abs=0.01)
     dup = of(r, "duplicate_marker")
     assert list(dup["ref"]) == ["甲乙02"] and dup["codes"].iloc[0] == ["511425102", "511425108"]
+    assert dup["names"].iloc[0] == ["甲镇", "乙镇"]
 
 
 def test_tolerances_change_the_classification():
@@ -305,3 +306,85 @@ def test_transform_roundtrip_keeps_areas_exact():
     # Guard for the method: the GK square survives EPSG:4490 storage to < 0.01 m².
     g = gpd.GeoSeries([sq(0, 0, 1000, 1000)], crs=GK).to_crs(4490).to_crs(GK)
     assert shapely.area(g.iloc[0]) == pytest.approx(1e6, abs=0.01)
+
+
+def three_towns():
+    return towns(("511425102", "甲镇", sq(0, 0, 1000, 1000)),
+                 ("511425108", "乙镇", sq(1000, 0, 2000, 1000)),
+                 ("511425110", "丙镇", sq(2000, 0, 3000, 1000)))
+
+
+def markers_at(rows):
+    """Markers (number, codes, x, y) in metres."""
+    return gpd.GeoDataFrame({"number": [r[0] for r in rows], "codes": [r[1] for r in rows]},
+                            geometry=[Point(X0 + r[2], Y0 + r[3]) for r in rows],
+                            crs=GK).to_crs(4490)
+
+
+def test_marker_must_sit_on_the_line_of_its_own_two_units():
+    m = markers_at([
+        ("甲乙01", "511425102,511425108", 1000, 500),  # on its line: fine
+        ("甲乙02", "511425102，511425108", 2000, 500),  # on 乙—丙's line, 1000 m from its own
+        ("甲丙01", "511425102,511425110", 1500, 500),  # 甲 and 丙 are not adjacent
+        ("甲乙03", "511425102,511425108", 1008, 200),  # 8 m off its line, on no other line
+        ("无代码", "", 2002, 300),  # no codes: nearest shared line (乙—丙), 2 m: fine
+    ])
+    r = review(three_towns(), layer="townships", markers=m)
+    wrong = of(r, "marker_wrong_line").set_index("ref")
+    assert set(wrong.index) == {"甲乙02", "甲丙01"}
+    assert wrong.loc["甲乙02", "subtype"] == "other_line"
+    assert wrong.loc["甲乙02", "length_m"] == pytest.approx(1000.0, abs=0.01)
+    assert wrong.loc["甲乙02", "codes"] == ["511425102", "511425108"]
+    assert "乙镇—丙镇" in wrong.loc["甲乙02", "message"]
+    assert wrong.loc["甲丙01", "subtype"] == "not_adjacent"
+    assert wrong.loc["甲丙01", "length_m"] == pytest.approx(500.0, abs=0.01)
+    off = of(r, "marker_off_line").set_index("ref")
+    assert list(off.index) == ["甲乙03"]
+    assert off.loc["甲乙03", "length_m"] == pytest.approx(8.0, abs=0.01)
+    assert r.summary["markers_checked"] == 5
+    assert r.to_dict()["summary"]["marker_wrong_line"] == 2
+
+
+def test_village_review_checks_township_and_village_markers():
+    t = towns(("511425102", "甲镇", sq(0, 0, 1000, 1000)),
+              ("511425108", "乙镇", sq(1000, 0, 2000, 1000)))
+    v = layer([("511425102200", "东村", "511425102"), ("511425102201", "西村", "511425102"),
+               ("511425108200", "南村", "511425108")],
+              [sq(0, 0, 500, 1000), sq(500, 0, 1000, 1000), sq(1000, 0, 2000, 1000)],
+              columns=("code", "name", "township_code"))
+    m = markers_at([
+        ("甲乙01", "511425102,511425108", 1000, 500),  # township marker on 甲—乙: fine
+        ("甲乙02", "511425102,511425108", 500, 500),  # on 东村—西村 inside 甲镇
+        ("东西01", "511425102200,511425102201", 500, 300),  # village marker: fine
+        ("东西02", "511425102200,511425102201", 1000, 300),  # on 西村—南村
+    ])
+    r = review(v, layer="villages", townships=t, markers=m)
+    wrong = of(r, "marker_wrong_line").set_index("ref")
+    assert set(wrong.index) == {"甲乙02", "东西02"}
+    assert wrong.loc["甲乙02", "length_m"] == pytest.approx(500.0, abs=0.01)
+    assert wrong.loc["甲乙02", "names"] == ["甲镇", "乙镇"]  # named as townships
+    assert wrong.loc["东西02", "length_m"] == pytest.approx(500.0, abs=0.01)
+    assert "西村—南村" in wrong.loc["东西02", "message"]
+    assert len(of(r, "marker_off_line")) == 0
+    # In the townships review a marker between two villages of one township is skipped;
+    # 甲乙02 lies on no township line at all.
+    r = review(t, layer="townships", markers=m)
+    assert len(of(r, "marker_wrong_line")) == 0
+    off = of(r, "marker_off_line").set_index("ref")
+    assert list(off.index) == ["甲乙02"]
+    assert off.loc["甲乙02", "length_m"] == pytest.approx(500.0, abs=0.01)
+    assert r.summary["markers_checked"] == 2
+
+
+def test_marker_between_overlapping_units_is_measured_to_their_boundaries():
+    # 10 m overlap (more than the snap tolerance): no shared line, but the units meet.
+    t = towns(("511425102", "甲镇", sq(0, 0, 1010, 1000)),
+              ("511425108", "乙镇", sq(1000, 0, 2000, 1000)))
+    m = markers_at([("甲乙01", "511425102,511425108", 1000, 500),  # on 乙镇's edge
+                    ("甲乙02", "511425102,511425108", 1030, 500)])  # 20 m from 甲镇's edge
+    r = review(t, layer="townships", markers=m)
+    assert len(of(r, "marker_wrong_line")) == 0
+    off = of(r, "marker_off_line").set_index("ref")
+    assert list(off.index) == ["甲乙02"]
+    assert off.loc["甲乙02", "length_m"] == pytest.approx(20.0, abs=0.01)
+    assert len(of(r, "overlap")) == 1

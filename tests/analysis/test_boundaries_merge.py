@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
@@ -125,3 +126,33 @@ def test_township_merge_uses_villages_for_elderly():
     assert r.name_check["conflicts"][0]["code"] == "511425110"
     r = simulate_merge(towns, ["511425102", "511425108"], "甲乙乡", layer="townships")
     assert r.new_code == "511425200"  # 乡: 200-399, the lowest free
+
+
+def test_township_merge_recodes_the_villages():
+    towns = gpd.GeoDataFrame({"code": ["511425102", "511425108", "511425110"],
+                              "name": ["甲镇", "乙镇", "丙乡"]},
+                             geometry=[sq(0, 0, 2000, 2000), sq(2000, 0, 3000, 2000),
+                                       sq(3000, 0, 4000, 2000)], crs=GK).to_crs(4490)
+    v = villages()
+    extra = v.iloc[[4]].copy()  # a 社区 in 乙镇 whose 001 is taken in 甲镇
+    extra["code"], extra["name"] = "511425108001", "乙社区"
+    v = gpd.GeoDataFrame(pd.concat([v, extra], ignore_index=True), crs=v.crs)
+    r = simulate_merge(towns, ["511425102", "511425108"], "甲乙镇", layer="townships",
+                       villages=v)
+    assert r.new_code == "511425102"
+    moved = {x["old_code"]: x["new_code"] for x in r.villages_recoded}
+    assert moved == {
+        "511425102200": "511425102200", "511425102201": "511425102201",
+        "511425102202": "511425102202", "511425102001": "511425102001",
+        # 新民村's 200 is taken: the lowest free 村 code; 乙社区's 001: the lowest free 社区 code
+        "511425108200": "511425102203", "511425108001": "511425102002",
+    }
+    after = r.villages_after
+    assert len(after) == len(v) and after["code"].is_unique
+    assert set(after["township_code"]) == {"511425102"}
+    assert (after["code"].str[:9] == after["township_code"]).all()
+    assert r.summary["village_codes_changed"] == 2
+    assert r.to_dict()["villages_recoded"][0]["new_code"] == "511425102001"
+    assert any("村(社区)图层同时写入新版本" in w for w in r.warnings)
+    # The original village frame is not changed.
+    assert "511425108200" in set(v["code"])

@@ -182,3 +182,32 @@ def test_label_files_in_gcj02_and_bd09_round_trip(tmp_path, crs, forward):
     raw = read_layer(path, "place_labels")
     rx, ry = TO_GK.transform(raw.geometry.x.to_numpy(), raw.geometry.y.to_numpy())
     assert np.hypot(rx - x0, ry - y0).min() > 100
+
+
+def test_distances_are_true_metres_far_from_the_central_meridian():
+    """A roster spanning China (75E to 134E) is measured in one GK zone (105E); at 134E a
+    projected length is ~8% too long. A label 290 m outside its village must stay within a
+    300 m tolerance, and its distance must be ~290 m, as the geodesic says."""
+    from pyproj import Geod
+
+    geod = Geod(ellps="GRS80")
+    rows, labs = [], []
+    for i, lon0 in enumerate((75.0, 104.5, 134.0)):
+        lat0 = 40.0
+        # a village square of ~2 km around (lon0, lat0), built from geodesic offsets
+        dlon = geod.fwd(lon0, lat0, 90, 1000)[0] - lon0
+        dlat = geod.fwd(lon0, lat0, 0, 1000)[1] - lat0
+        poly = shapely.box(lon0 - dlon, lat0 - dlat, lon0 + dlon, lat0 + dlat)
+        code = f"51000000120{i}"
+        rows.append({"code": code, "name": f"{'东南西'[i]}岭村", "township_code": code[:9],
+                     "geometry": poly})
+        # label 290 m east of the village's east edge (geodesic)
+        elon, elat, _ = geod.fwd(lon0 + dlon, lat0, 90, 290)
+        labs.append((f"{'东南西'[i]}岭村", shapely.Point(elon, elat)))
+    v = gpd.GeoDataFrame(rows, crs="EPSG:4490")
+    r = check_placenames(v, labels(labs), tolerance_m=300)
+    assert not (r.findings["type"] == "misplaced").any()
+    d = r.labels.set_index("name")["distance_m"]
+    assert np.allclose(d.to_numpy(dtype=float), 290, atol=1.0), d
+    r = check_placenames(v, labels(labs), tolerance_m=280)
+    assert (r.findings["type"] == "misplaced").sum() == 3

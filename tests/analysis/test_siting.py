@@ -465,3 +465,99 @@ def test_problems_contract():
     p = res.sites.geometry.iloc[0]
     c = cand.geometry.iloc[int(res.sites["candidate"].iloc[0])]
     assert Point(p).distance(c) < 1e-9
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def _line_case():
+    """Three villages, a candidate at each; 5 km apart, radius 1 km: each site covers one."""
+    vxy = [(X0 + 5000 * i, Y0) for i in range(3)]
+    villages = _villages(vxy, [300, 200, 100])
+    fac = _points([(X0 + 50000, Y0)], name=["远处的站"], beds=[10])
+    cand = _points(vxy + [(X0 + 2500, Y0 + 3000), (X0 + 7500, Y0 + 3000)],
+                   name=["甲", "乙", "丙", "空地一", "空地二"])
+    return villages, fac, cand
+
+
+def test_sites_beyond_the_useful_number_are_flagged_and_explained():
+    villages, fac, cand = _line_case()
+    res = siting(villages, fac, cand, problem="mclp", radius_m=1000, add=5)
+    s = res.summary
+    assert res.sites["no_gain"].tolist() == [False, False, False, True, True]
+    assert res.sites["marginal_elderly"].tolist() == [300, 200, 100, 0, 0]
+    assert s["useful_sites"] == 3 and s["no_gain_from_rank"] == 4
+    assert "第 4 至 5 处不再增加老年人口覆盖" in s["message"]
+    assert "只建前 3 处即可" in s["message"]
+    # exactly useful: no note
+    res = siting(villages, fac, cand, problem="mclp", radius_m=1000, add=3)
+    assert not res.sites["no_gain"].any()
+    assert res.summary["no_gain_from_rank"] is None and "不再增加" not in res.summary["message"]
+    assert res.to_dict()["sites"][0]["no_gain"] is False
+
+
+def test_no_gain_when_existing_facilities_already_cover_everything_reachable():
+    villages, _, cand = _line_case()
+    fac = _points([(X0, Y0), (X0 + 5000, Y0), (X0 + 10000, Y0)], name=["一", "二", "三"])
+    res = siting(villages, fac, cand, problem="mclp", radius_m=1000, add=1)
+    assert res.summary["no_gain_from_rank"] == 1 and res.summary["useful_sites"] == 0
+    assert "新增站点都不再增加老年人口覆盖" in res.summary["message"]
+
+
+def test_pmedian_sites_that_shorten_nothing_are_flagged():
+    villages, fac, cand = _line_case()
+    res = siting(villages, fac, cand, problem="pmedian", radius_m=1000, add=4)
+    assert res.sites["no_gain"].tolist() == [False, False, False, True]
+    assert res.summary["no_gain_from_rank"] == 4
+    assert "第 4 处不再缩短老年人口到设施的距离" in res.summary["message"]
+
+
+def test_precheck_refuses_what_the_solve_refuses_without_solving(monkeypatch):
+    villages, fac, cand, zones = _cemetery_case()
+    # 3 of 8 candidates survive the exclusions: K = 4 is refused before any model is built
+    monkeypatch.setattr(siting_mod, "_solve", lambda *a, **k: pytest.fail("solved"))
+    with pytest.raises(BadParameter, match="add.*4 超过了符合条件的候选点数 3"):
+        siting_mod.precheck(villages, fac, cand, problem="cemetery", radius_m=3000, add=4,
+                            exclusion_zones=zones, village_setback_m=500)
+    counts = siting_mod.precheck(villages, fac, cand, problem="cemetery", radius_m=3000, add=3,
+                                 exclusion_zones=zones, village_setback_m=500)
+    assert counts == {"candidates": 8, "eligible": 3, "add": 3}
+    v, f, c = _instance(33, n_v=10, n_c=5, n_f=1)
+    with pytest.raises(BadParameter, match="床位不足.*add"):
+        siting_mod.precheck(v, f, c, problem="pmedian", radius_m=3000, add=1,
+                            capacitated=True, new_capacity=1, bed_demand_per_1000=500)
+    with pytest.raises(BadParameter, match="add.*6 超过了候选点数 5"):
+        siting_mod.precheck(v, f, c, problem="mclp", radius_m=3000, add=6)
+
+
+def test_pmedian_cancelled_between_rounds_keeps_the_plan_with_an_honest_gap(monkeypatch):
+    """A cancel that arrives while a too-narrow round is solved stops before the next
+    (wider) round: the plan is kept, marked cancelled, with the gap to the round's bound."""
+    small = dict(siting_mod.siting_defaults(), pmedian_k=1)
+    monkeypatch.setattr(siting_mod, "siting_defaults", lambda: dict(small))
+    rounds = []
+    real = siting_mod._solve
+
+    def counting(*a, **k):
+        out = real(*a, **k)
+        rounds.append(1)  # counted when the round is over: a cancel comes after it
+        return out
+
+    monkeypatch.setattr(siting_mod, "_solve", counting)
+    for seed in range(21, 40):
+        villages, fac, cand = _instance(seed, n_f=1)
+        rounds.clear()
+        full = siting(villages, fac, cand, problem="pmedian", radius_m=3000, add=3)
+        if len(rounds) < 2:
+            continue  # the first round proved itself: try another instance
+        rounds.clear()
+        res = siting(villages, fac, cand, problem="pmedian", radius_m=3000, add=3,
+                     cancel=lambda: len(rounds) >= 1)
+        s = res.summary
+        assert len(rounds) == 1 and s["cancelled"] is True and s["optimal"] is False
+        assert len(res.sites) == 3
+        assert s["objective"] >= full.summary["objective"] - 1e-6
+        # the gap bounds the distance to the true optimum
+        assert 0 <= s["gap"] < 1
+        assert (s["objective"] - full.summary["objective"]) / s["objective"] <= s["gap"] + 1e-9
+        return
+    pytest.fail("no instance needed a second round")

@@ -102,3 +102,25 @@ def test_merge_page_before_after_then_apply(browser, demo_server, demo_workspace
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "merge-applied"))
     assert open_store(demo_workspace).current_versions()["villages"].version == 2
     assert console_errors(browser) == []
+
+
+def test_village_review_labels_follow_the_zoom(browser, demo_server):
+    browser.get(demo_server.url + "/boundaries?layer=villages")
+    _ready(browser)
+    n_lines = len(browser.find_elements(By.CSS_SELECTOR, "#lines-table tbody tr"))
+    assert n_lines > 150
+    # At the county view only the long lines carry a label: the map stays readable.
+    shown = len(browser.find_elements(By.CSS_SELECTOR, ".gs-line-label"))
+    assert 5 <= shown < 40
+    rows = browser.find_elements(By.CSS_SELECTOR, "#findings-table tbody tr[data-fid]")
+    marker_row = next(r for r in rows if r.get_attribute("data-type") == "marker_off_line")
+    assert "青竹街道—汉阳镇" in marker_row.text  # a township marker, named by its townships
+    before = _view(browser)
+    marker_row.click()
+    WebDriverWait(browser, 10).until(lambda d: _view(d) != before)
+    assert _view(browser)[2] >= 16
+    # Zoomed in, the short village lines nearby are labelled too.
+    browser.execute_script("window.geoservice.map.setZoom(13, {animate: false})")
+    WebDriverWait(browser, 10).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gs-line-label")) > shown)
+    assert console_errors(browser) == []

@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 import pytest
 from chromium import console_errors, requested_urls
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -54,7 +55,81 @@ def test_labels_filter_and_zoom(browser, demo_server):
     assert after != before
     lat, lon = float(rows[0].get_attribute("data-lat")), float(rows[0].get_attribute("data-lon"))
     assert abs(after[1] - lat) < 1e-3 and abs(after[2] - lon) < 1e-3
+    # the clicked row is marked, a ring marks the place and the label's tooltip opens
+    assert "gs-selected" in rows[0].get_attribute("class")
+    ring = browser.execute_script(
+        "var s = window.geoservice.selection; return s ? [s.getLatLng().lat, s.getLatLng().lng]"
+        " : null;")
+    assert ring and abs(ring[0] - lat) < 1e-9 and abs(ring[1] - lon) < 1e-9
+    tips = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip")]
+    assert any("桂花村" in t and "重复标注" in t for t in tips)
+
+    # the search box finds a finding by its village code (the placeholder says 名称或代码)
+    text.clear()
+    text.send_keys("511425001205")
+    rows = _visible_rows(browser)
+    assert len(rows) == 1 and "鸿化村" in rows[0].text
 
     assert console_errors(browser) == []
     hosts = {urlparse(u).hostname for u in requested_urls(browser) if u.startswith("http")}
     assert hosts <= {"127.0.0.1"}
+
+
+def test_upload_baidu_file_and_script_name_through_the_page(browser, demo_server, demo_workspace,
+                                                           tmp_path):
+    """The form: a BD-09 export gives the stored layer's findings; a label named
+    <script>…</script>村 is shown as text (table and tooltip), never run; a bad file gives
+    a Chinese error naming the file, row and field."""
+    import numpy as np
+
+    from layers import open_store
+    from layers.crs import wgs_to_bd
+
+    labels = open_store(demo_workspace).read("place_labels")
+    lon, lat = wgs_to_bd(labels.geometry.x.to_numpy(), labels.geometry.y.to_numpy())
+    names = list(labels["name"])
+    evil = "<script>window.__pwned=1</script>村"
+    names.append(evil)
+    lon, lat = np.r_[lon, 103.80], np.r_[lat, 29.80]
+    path = tmp_path / "baidu.csv"
+    path.write_text("名称,经度,纬度\n" + "".join(
+        f"{n},{x:.8f},{y:.8f}\n" for n, x, y in zip(names, lon, lat, strict=True)),
+        encoding="utf-8")
+
+    browser.get(demo_server.url + "/placenames")
+    _ready(browser)
+    browser.find_element(By.ID, "label-file").send_keys(str(path))
+    Select(browser.find_element(By.ID, "label-crs")).select_by_value("bd09")
+    browser.find_element(By.ID, "upload-run").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "uploaded"))
+    _ready(browser)
+    assert "BD-09" in browser.find_element(By.CSS_SELECTOR, ".gs-side").text
+    rows = _visible_rows(browser)
+    types = sorted(r.get_attribute("data-type") for r in rows)
+    # the stored layer's ten findings, and the script label as one more unknown label
+    assert types.count("unknown_label") == 2 and len(rows) == 11
+    assert types.count("wrong_name") == 2 and types.count("misplaced") == 2
+    assert any(evil in r.text for r in rows)
+    assert browser.execute_script("return window.__pwned === undefined")
+    shown = browser.execute_script("""
+        var out = [];
+        window.geoservice.layers.labels.eachLayer(function (l) {
+            l.openTooltip(); var el = l.getTooltip().getElement();
+            if (el) { out.push(el.textContent); } });
+        return out;""")
+    assert any(t.strip().startswith(evil) for t in shown), shown[-3:]
+    # distances only where they mean something: outside the village, or to the kept label
+    assert not any("标注无问题" in t and "米" in t for t in shown)
+    assert any("位置偏差" in t and "在村界外" in t for t in shown)
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert console_errors(browser) == []
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("名称,经度,纬度\n柳溪村,abc,30\n", encoding="utf-8")
+    browser.get(demo_server.url + "/placenames")
+    browser.find_element(By.ID, "label-file").send_keys(str(bad))
+    browser.find_element(By.ID, "upload-run").click()
+    body = WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: (t := d.execute_script("return document.body ? document.body.innerText : ''"))
+        and "第 2 行" in t and t)
+    assert "bad.csv" in body and "经度" in body

@@ -221,7 +221,14 @@ def test_a_long_solve_shows_progress_and_can_be_cancelled(browser, grid_server):
         and float(d.find_element(By.ID, "job-progress").get_attribute("value")) > 0)
     message = browser.find_element(By.ID, "job-message").text
     assert any("\u4e00" <= ch <= "\u9fff" for ch in message)
+    assert not browser.find_element(By.ID, "cancel-wait").is_displayed()
     browser.find_element(By.ID, "cancel").click()
+    # At once (the solver may take seconds to notice): the page says it is stopping.
+    button, wait_shown, said = browser.execute_script(
+        "return [document.getElementById('cancel').textContent,"
+        " !document.getElementById('cancel-wait').hidden,"
+        " document.getElementById('job-message').textContent]")
+    assert button == "正在停止…" and wait_shown and said.startswith("正在停止…")
     # Stopped: either no plan yet (state 已取消) or the best plan so far, marked as such.
     WebDriverWait(browser, 60).until(
         lambda d: d.find_elements(By.ID, "cancelled-note")

@@ -142,7 +142,7 @@ def test_page_lists_findings_escaped(client):
 def test_page_labels_shared_lines(clean_client):
     html = clean_client.get("/boundaries").get_data(as_text=True)
     # The label is built in the map script (JSON-escaped there); the browser test reads it.
-    assert 'gs-line-label\\"\\u003e4.00 \\u5343\\u7c73' in html
+    assert 'gs-line-label\\" data-km=\\"4.000\\"\\u003e4.00 \\u5343\\u7c73' in html
     assert "<td>4.000</td>" in html
     assert "未发现问题" in html
 
@@ -187,3 +187,82 @@ def test_merge_page_before_after_and_apply(client, overlap_workspace):
                                                "layer": "villages"})
     assert r.status_code == 200 and "已应用" in r.get_data(as_text=True)
     assert open_store(overlap_workspace).current_versions()["villages"].version == 2
+
+
+TOWNSHIP_MERGE = {"layer": "townships", "codes": "511425217,511425218", "name": "白罗乡"}
+
+
+def test_township_merge_applies_to_villages_too(demo_app, demo_workspace):
+    c = demo_app.test_client()
+    store = open_store(demo_workspace)
+    body = c.post("/api/boundaries/merge", json=TOWNSHIP_MERGE).get_json()
+    moved = {r["old_code"]: r["new_code"] for r in body["villages_recoded"]}
+    old = store.read("villages")
+    assert set(moved) == set(old.loc[old["township_code"].isin(["511425217", "511425218"]),
+                                     "code"])
+    assert store.current_versions()["villages"].version == 1  # a simulation writes nothing
+    r = c.post("/api/boundaries/merge", json={**TOWNSHIP_MERGE, "apply": True})
+    applied = r.get_json()["applied"]
+    assert r.status_code == 201 and applied["version"] == 2
+    assert applied["villages"]["version"] == 2
+    v = store.read("villages")
+    assert len(v) == 58 and v["code"].is_unique
+    assert set(v["township_code"]) <= set(store.read("townships")["code"])
+    assert (v["code"].str[:9] == v["township_code"]).all()
+    assert dict(zip(old["code"], old["name"], strict=True))["511425218204"] == "西坝村"
+    assert v.set_index("code").loc[moved["511425218204"], "name"] == "西坝村"
+    counts = c.get("/api/boundaries?layer=villages").get_json()["summary"]["counts"]
+    assert counts["orphan"] == 0 and counts["code_mismatch"] == 0
+    assert counts["duplicate_code"] == 0
+
+
+def test_failed_township_merge_changes_nothing(demo_app, demo_workspace, monkeypatch):
+    import sqlite3
+
+    import layers.store
+
+    real = layers.store.pyogrio.write_dataframe
+
+    def failing(df, path, layer=None, **kw):
+        if layer and layer.startswith("villages_"):
+            raise OSError("磁盘已满（测试）")
+        return real(df, path, layer=layer, **kw)
+
+    monkeypatch.setattr(layers.store.pyogrio, "write_dataframe", failing)
+    r = demo_app.test_client().post("/api/boundaries/merge",
+                                    json={**TOWNSHIP_MERGE, "apply": True})
+    assert r.status_code == 500 and "工作空间未改变" in r.get_json()["error"]
+    store = open_store(demo_workspace)
+    versions = store.current_versions()
+    assert versions["townships"].version == 1 and versions["villages"].version == 1
+    assert [v.version for v in store.versions("townships")] == [1]
+    with sqlite3.connect(demo_workspace) as con:
+        tables = {t for (t,) in con.execute("SELECT table_name FROM gpkg_contents")}
+    assert "townships_v2" not in tables and "villages_v2" not in tables
+
+
+def test_merge_xlsx_download(demo_app):
+    c = demo_app.test_client()
+    html = c.get("/boundaries/merge?layer=townships&codes=511425217,511425218&name=白罗乡") \
+        .get_data(as_text=True)
+    assert 'id="merge-xlsx"' in html and 'id="merge-recoded"' in html
+    r = c.get("/boundaries/merge/report.xlsx?layer=townships&codes=511425217,511425218"
+              "&name=白罗乡")
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    wb = load_workbook(io.BytesIO(r.data))
+    assert wb.sheetnames == ["合并汇总", "合并前", "合并后", "村代码调整"]
+    summary = {row[0].value: row[1].value for row in wb["合并汇总"].iter_rows(min_row=2)}
+    assert summary["新代码"] == "511425217" and summary["图层"] == "乡镇(街道)（第 1 版）"
+    recode = list(wb["村代码调整"].iter_rows(values_only=True))
+    assert recode[0][:3] == ("名称", "原代码", "新代码")
+    assert ("西坝村", "511425218204", "511425217200") in [row[:3] for row in recode]
+    r = c.get("/boundaries/merge/report.xlsx?codes=511425102201&name=x")
+    assert r.status_code == 400 and "codes" in r.get_data(as_text=True)
+
+
+def test_village_page_draws_township_lines_thicker(demo_app):
+    html = demo_app.test_client().get("/boundaries?layer=villages").get_data(as_text=True)
+    assert "乡镇界（跨乡镇的村界线，粗线）" in html
+    assert '"kind": "township"' in html
+    town = demo_app.test_client().get("/boundaries?layer=townships").get_data(as_text=True)
+    assert '"kind": "township"' not in town

@@ -55,6 +55,17 @@ def test_upload_a_baidu_label_file(demo_app, demo_workspace, tmp_path):
     dup = [x for x in rows if x["类型"] == "重复标注"][0]
     assert any(abs(dup["经度"] - a) < 1e-5 and abs(dup["纬度"] - b) < 1e-5
                for a, b in zip(lon, lat, strict=True))
+    # every label row carries the uploaded BD-09 numbers back, within 1 m
+    from pyproj import Geod
+
+    geod = Geod(ellps="GRS80")
+    labelled = [x for x in rows if x["标注名称"]]
+    assert len(labelled) == 7
+    for x in labelled:
+        same = [(a, b) for n, a, b in zip(labels["name"], lon, lat, strict=True)
+                if n == x["标注名称"]]
+        gaps = [geod.inv(a, b, x["经度"], x["纬度"])[2] for a, b in same]
+        assert min(gaps) < 1.0, (x, gaps)
 
 
 def test_xlsx_sheets_and_provider_coordinates(demo_app):
@@ -116,3 +127,79 @@ def test_page_upload_with_script_name_is_escaped(demo_app):
     html = r.get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_page_without_a_label_layer_still_offers_the_upload(tiny_app):
+    """A workspace with villages but no place_labels layer: the page opens (roster checks,
+    romanisation, the upload form) instead of a 404; the API still says what is missing."""
+    client = tiny_app.test_client()
+    r = client.get("/placenames")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'id="no-labels"' in html and 'id="upload-form"' in html
+    assert 'data-type="missing"' not in html  # no labels at all is not "every village missing"
+    assert "romanization-table" in html
+    r = client.get("/api/placenames")
+    assert r.status_code == 404 and "地名标注" in r.get_json()["error"]
+    csv = "名称,经度,纬度\n不存在村,103.86,29.85\n"
+    r = client.post("/placenames", data={
+        "crs": "gcj02", "file": (io.BytesIO(csv.encode("utf-8")), "x.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'data-type="missing"' in html and 'data-type="unknown_label"' in html
+    # after an upload the GET links are labelled as the workspace layer's results
+    assert 'id="uploaded-download-hint"' in html
+
+
+def test_label_source_is_described_in_chinese(demo_app):
+    body = demo_app.test_client().get("/api/placenames").get_json()
+    assert body["summary"]["inputs"]["labels_source"].startswith("工作空间“地名标注”图层")
+
+
+def test_upload_errors_speak_of_the_check_in_chinese(demo_app):
+    """A rejected label file is a failed check (not an import); unreadable aliases files say
+    why in Chinese, without Python's English exception text."""
+    client = demo_app.test_client()
+    good = "名称,经度,纬度\n柳溪村,103.86,29.85\n".encode()
+    r = client.post("/api/placenames", data={
+        "crs": "gcj02", "file": (io.BytesIO("名称,经度,纬度\n柳溪村,abc,30\n".encode()), "b.csv")},
+        content_type="multipart/form-data")
+    body = r.get_json()
+    assert r.status_code == 400 and body["error"].startswith("标注文件有 1 处问题，未进行核查")
+    assert body["problems"][0]["row"] == 2 and body["problems"][0]["field"] == "经度"
+    for raw, name, words in ((b"\xff\xfe\x00\x81", "a.csv", "编码"),
+                             (b"garbage", "a.xlsx", "损坏"), (b"", "a.csv", "空文件")):
+        r = client.post("/api/placenames", data={
+            "crs": "gcj02", "file": (io.BytesIO(good), "x.csv"),
+            "aliases": (io.BytesIO(raw), name)}, content_type="multipart/form-data")
+        error = r.get_json()["error"]
+        assert r.status_code == 400 and name in error and words in error
+        assert not any(w in error for w in ("codec", "Excel", "engine", "decode"))
+    # no CRS given and none to detect: the message names this check's option
+    r = client.post("/api/placenames", data={
+        "file": (io.BytesIO("名称,x,y\n柳溪村,abc,30\n".encode()), "c.csv")},
+        content_type="multipart/form-data")
+    text = " ".join(p["message"] for p in r.get_json()["problems"])
+    assert r.status_code == 400 and "--crs " not in text and "--labels-crs" in text
+
+
+def test_a_file_naming_another_system_than_the_one_chosen_is_refused(demo_app):
+    """The demo export says 坐标系 = gcj02 in every row: choosing BD-09 on the form would put
+    every label hundreds of metres off; a file mixing systems cannot be read as one."""
+    client = demo_app.test_client()
+    raw = (GENERATED / "place_labels_amap_gcj02.csv").read_bytes()
+    r = client.post("/api/placenames", data={"crs": "bd09", "file": (io.BytesIO(raw), "a.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400
+    problem = r.get_json()["problems"][0]
+    assert problem["field"] == "坐标系" and "GCJ-02" in problem["message"] \
+        and "BD-09" in problem["message"]
+    mixed = raw.decode("utf-8-sig").replace("gcj02", "bd09", 3).encode("utf-8")
+    r = client.post("/api/placenames", data={"file": (io.BytesIO(mixed), "m.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400 and "多种坐标系" in r.get_json()["problems"][0]["message"]
+    for crs in ("gcj02", ""):  # the same system, or automatic: checked as before
+        r = client.post("/api/placenames", data={"crs": crs, "file": (io.BytesIO(raw), "a.csv")},
+                        content_type="multipart/form-data")
+        assert r.status_code == 200 and r.get_json()["summary"]["counts"]["misplaced"] == 2

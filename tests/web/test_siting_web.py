@@ -398,3 +398,93 @@ def test_csv_of_sites_opens_in_pandas(client):
     assert list(df["序号"]) == [1, 2, 3] and "新增覆盖老年人口" in df.columns
     head = r.data.decode("utf-8-sig")
     assert "# 服务半径(米): 2000" in head and "# 选址问题: 最大覆盖" in head
+
+
+# --- review fixes -----------------------------------------------------------------------
+
+def test_what_the_solve_would_refuse_is_a_400_before_any_job_starts(demo_app, demo_workspace,
+                                                                     tmp_path):
+    """K larger than the candidates (after the cemetery exclusions) and too few beds for a
+    capacitated p-median: refused at once with a Chinese 400, no job is started."""
+    _ensure_exclusion_zones(demo_workspace, tmp_path)
+    c = demo_app.test_client()
+    runner = demo_app.extensions["siting_jobs"]
+    n_cand = len(open_store(demo_workspace).read("candidates"))
+    eligible = siting(open_store(demo_workspace).read("villages"),
+                      open_store(demo_workspace).read("cemeteries"),
+                      open_store(demo_workspace).read("candidates"), problem="cemetery",
+                      radius_m=10000, add=1,
+                      exclusion_zones=open_store(demo_workspace).read("exclusion_zones")
+                      ).summary["eligible"]
+    assert eligible < n_cand
+    # too few beds: every welfare home keeps 1 bed
+    store = open_store(demo_workspace)
+    homes = store.read("welfare_homes")
+    homes["beds"] = 1
+    store.write("welfare_homes", homes, source="test", source_crs="EPSG:4490")
+    cases = [
+        ({**MCLP, "add": 59}, "超过了候选点数 58"),
+        ({**MCLP, "add": n_cand + 1, "candidates": "candidates"}, f"超过了候选点数 {n_cand}"),
+        ({"layer": "cemeteries", "problem": "cemetery", "add": eligible + 1,
+          "candidates": "candidates"}, f"超过了符合条件的候选点数 {eligible}"),
+        ({"layer": "welfare_homes", "problem": "pmedian", "add": 1, "capacitated": True},
+         "床位不足"),
+    ]
+    before = open_store(demo_workspace).current_versions()
+    for body, words in cases:
+        r = c.post("/api/siting/jobs", json=body)
+        assert r.status_code == 400, body
+        msg = r.get_json()["error"]
+        assert words in msg and "add" in msg
+        page = c.post("/siting", data={k: str(v) for k, v in body.items()})
+        assert page.status_code == 400
+        assert words in page.get_data(as_text=True)
+    assert runner.jobs() == []
+    assert open_store(demo_workspace).current_versions() == before
+
+
+def test_sites_that_add_nothing_are_marked_and_not_preselected(client):
+    r = client.post("/siting", data={"layer": "elderly_service_points", "radius": "2000",
+                                      "add": "16", "problem": "mclp"})
+    job_id = r.headers["Location"].split("job=")[1]
+    body = _wait(client, job_id)
+    s = body["result"]["summary"]
+    useful = s["useful_sites"]
+    assert 0 < useful < 16 and s["no_gain_from_rank"] == useful + 1
+    assert f"第 {useful + 1} 至 16 处不再增加老年人口覆盖" in s["message"]
+    text = client.get(f"/siting?job={job_id}").get_data(as_text=True)
+    assert 'id="no-gain-note"' in text and f"只需 {useful} 处" in text
+    checked = [int(x) for x in
+               __import__("re").findall(r'name="rank" value="(\d+)" checked', text)]
+    assert checked == list(range(1, useful + 1))
+    assert text.count('class="gs-no-gain"') == 16 - useful
+    wb = load_workbook(io.BytesIO(client.get(f"/siting/report.xlsx?job={job_id}").data))
+    ws = wb["选址建议"]
+    head = [c.value for c in ws[1]]
+    col = head.index("不再增加覆盖/缩短距离(可不建)")
+    flags = [row[col].value for row in ws.iter_rows(min_row=2)]
+    assert flags == ["否"] * useful + ["是"] * (16 - useful)
+
+
+def test_a_stopping_job_says_so_on_the_page(demo_app):
+    runner = demo_app.extensions["siting_jobs"]
+    c = demo_app.test_client()
+    inside = threading.Event()
+
+    def slow(progress, cancel):
+        inside.set()
+        while not cancel():
+            time.sleep(0.01)
+        time.sleep(0.3)  # the solver takes a while to notice
+        return None
+
+    job = runner.submit(slow, params={"layer": "elderly_service_points", "add": 3})
+    assert inside.wait(10)
+    text = c.get(f"/siting?job={job.id}").get_data(as_text=True)
+    assert 'id="cancel-wait" hidden' in text and ">取消</button>" in text
+    c.post(f"/api/siting/jobs/{job.id}/cancel")
+    body = c.get(f"/api/siting/jobs/{job.id}").get_json()
+    assert body["state"] == "running" and body["message"].startswith("正在停止…")
+    text = c.get(f"/siting?job={job.id}").get_data(as_text=True)
+    assert 'id="cancel-wait" >' in text and "正在停止…</button>" in text
+    assert job.wait(10) and job.state == "cancelled"

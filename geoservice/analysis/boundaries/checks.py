@@ -21,6 +21,7 @@ Method (see docs/boundaries.md):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -64,6 +65,7 @@ TYPES = {
     "bad_code": ("代码格式或范围错误", "error"),
     "multipart": ("多部分（飞地）", "info"),
     "marker_off_line": ("界桩偏离界线", "warning"),
+    "marker_wrong_line": ("界桩不在所登记单位的界线上", "error"),
     "duplicate_marker": ("界桩编号重复", "error"),
 }
 SEVERITIES = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -291,10 +293,24 @@ def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
         _nesting(units, codes, names, work, ok, t_codes, t_names, t_geoms, tol, found, noise)
 
     lines = derive_lines(g, codes[idx], names[idx], snap_m=tol.snap_m, crs=gk)
-    n_markers = None
+    n_markers = markers_checked = None
     if markers is not None:
         n_markers = len(markers)
-        _markers(_stored(markers).to_crs(gk), lines, tol, found)
+        mk = _stored(markers).to_crs(gk)
+        parent_of = {}
+        if layer == "villages" and "township_code" in units.columns:
+            parent_of = dict(zip(codes, _text(units["township_code"], n), strict=True))
+        township_names = (dict(zip(t_codes, t_names, strict=True)) if t_codes is not None
+                          else {})
+        markers_checked = _markers(mk, lines, tol, found, layer=layer,
+                                   unit_names=dict(zip(codes, names, strict=True)),
+                                   parent_of=parent_of, township_names=township_names,
+                                   unit_geoms={c: work[k] for k, c in enumerate(codes)
+                                               if work[k] is not None},
+                                   township_geoms=({c: t_geoms[k] for k, c in enumerate(t_codes)
+                                                    if t_geoms[k] is not None}
+                                                   if t_codes is not None else None))
+        _duplicate_markers(mk, found, {**township_names, **dict(zip(codes, names, strict=True))})
 
     findings = found.frame(gk)
     lines_out = lines.to_crs(STORED_CRS)
@@ -327,6 +343,7 @@ def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
         "shared_length_km": round(float(lines.loc[shared, "length_m"].sum()) / 1000.0, 3),
         "outer_length_km": round(float(lines.loc[~shared, "length_m"].sum()) / 1000.0, 3),
         "markers": n_markers,
+        "markers_checked": markers_checked,
         "townships_given": townships is not None,
         "outline_given": outline is not None,
     }
@@ -596,30 +613,138 @@ def _nesting(units, codes, names, work, ok, t_codes, t_names, t_geoms, tol, foun
                       area=abs(diff), layer="townships", ref=f"{diff / own:.6f}")
 
 
-def _markers(markers: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, tol, found) -> None:
-    """Markers must sit on a shared line (not the outer border) and carry unique numbers."""
+def _split_codes(text: str) -> list[str]:
+    return [c for c in re.split(r"[,，、;；\s]+", str(text or "")) if c]
+
+
+def _contact(ga, gb, snap: float):
+    """Where two units that share no clean line meet: the part of each one's boundary
+    within ``snap`` of (or inside) the other. None when they do not meet at all."""
+    if ga is None or gb is None or shapely.distance(ga, gb) > snap:
+        return None
+    zone = shapely.union(shapely.intersection(ga.boundary, shapely.buffer(gb, snap)),
+                         shapely.intersection(gb.boundary, shapely.buffer(ga, snap)))
+    return None if zone.is_empty else zone
+
+
+def _markers(markers: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, tol, found, *, layer: str,
+             unit_names: dict, parent_of: dict, township_names: dict,
+             unit_geoms: dict | None = None, township_geoms: dict | None = None) -> int:
+    """Markers must sit on a shared line (not the outer border) and carry unique numbers.
+
+    A marker whose ``codes`` name two units must sit on the shared line of THOSE two
+    units: within tolerance of another pair's line it is ``marker_wrong_line``; two units
+    without a shared line (not adjacent, unknown codes) too. Township codes in a villages
+    review are matched against the village lines between the two townships; village codes
+    in a townships review are judged by their townships (a marker between two villages of
+    one township is no township marker and is skipped). Returns the markers checked.
+    """
+    numbers = _text(markers["number"] if "number" in markers.columns else None, len(markers))
+    stated = _text(markers["codes"] if "codes" in markers.columns else None, len(markers))
+    pts = _geoms(markers)
+    present = np.array([p is not None and not p.is_empty for p in pts], dtype=bool)
+    pts = np.where(present, pts, None)
+    shared = lines[lines["kind"] == "shared"].reset_index(drop=True)
+    sgeoms = _geoms(shared)
+    code_a = shared["code_a"].astype(str).to_numpy()
+    code_b = shared["code_b"].astype(str).to_numpy()
+
+    def parent(c: str) -> str:
+        return parent_of.get(c) or c[:9]
+
+    pa = np.array([parent(c) for c in code_a], dtype=object)
+    pb = np.array([parent(c) for c in code_b], dtype=object)
+    tree = shapely.STRtree(sgeoms) if len(sgeoms) else None
+
+    def name_of(c: str, township_level: bool) -> str:
+        if township_level and layer == "villages":
+            return township_names.get(c) or c
+        return unit_names.get(c) or c
+
+    def line_text(k: int) -> str:
+        return f"{shared['name_a'].iloc[k]}—{shared['name_b'].iloc[k]}"
+
+    checked = 0
+    contacts: dict = {}
+    for k in np.flatnonzero(present):
+        pt = shapely.get_parts(pts[k])[0]
+        number = numbers[k] or "（无编号）"
+        near_k, near_d = None, None
+        if tree is not None:
+            near_k = int(tree.nearest(pt))
+            near_d = float(shapely.distance(pt, sgeoms[near_k]))
+        codes = list(dict.fromkeys(_split_codes(stated[k])))
+        if len(codes) != 2:
+            checked += 1
+            if near_k is None:
+                found.add("marker_off_line", codes, [], pt,
+                          f"界桩 {number} 无法核对：图层中没有共有界线", layer="boundary_markers",
+                          ref=numbers[k])
+            elif near_d > tol.marker_distance_m:
+                row = shared.iloc[near_k]
+                found.add("marker_off_line", [row["code_a"], row["code_b"]],
+                          [row["name_a"], row["name_b"]], pt,
+                          f"界桩 {number} 距最近的共有界线（{line_text(near_k)}）{near_d:,.1f} 米，"
+                          f"超过容差 {tol.marker_distance_m:g} 米", length=near_d,
+                          layer="boundary_markers", ref=numbers[k])
+            continue
+        township_level = layer == "townships" or any(len(c) == 9 for c in codes)
+        if township_level:
+            # Judge village codes by their townships.
+            codes = [parent(c) if len(c) == 12 else c for c in codes]
+            if codes[0] == codes[1]:
+                continue  # two villages of one township: not a township boundary marker
+        if layer == "villages" and township_level:
+            a, b = pa, pb  # village lines between the two townships
+        else:
+            a, b = code_a, code_b
+        mask = ((a == codes[0]) & (b == codes[1])) | ((a == codes[1]) & (b == codes[0]))
+        checked += 1
+        names = [name_of(c, township_level) for c in codes]
+        pair = "—".join(names)
+        own = (float(shapely.distance(pt, shapely.union_all(sgeoms[mask])))
+               if mask.any() else np.inf)
+        zone = None
+        if own > tol.marker_distance_m:
+            # Two units that meet without a clean shared line (an overlap or a gap between
+            # them): the marker may sit on either of the two conflicting boundaries.
+            geoms = (township_geoms if layer == "villages" and township_level
+                     else unit_geoms) or {}
+            key = (township_level, *sorted(codes))
+            if key not in contacts:
+                contacts[key] = _contact(geoms.get(codes[0]), geoms.get(codes[1]),
+                                         max(tol.snap_m, 0.01))
+            zone = contacts[key]
+            if zone is not None:
+                own = min(own, float(shapely.distance(pt, zone)))
+        if own <= tol.marker_distance_m:
+            continue
+        if near_d is not None and near_d <= tol.marker_distance_m:
+            found.add("marker_wrong_line", codes, names, pt,
+                      f"界桩 {number} 登记为 {pair} 界线的界桩，实际位于 {line_text(near_k)} "
+                      f"界线上" + (f"，距登记的界线 {own:,.1f} 米" if np.isfinite(own) else ""),
+                      length=own if np.isfinite(own) else None,
+                      layer="boundary_markers", ref=numbers[k], subtype="other_line")
+        elif np.isfinite(own):
+            found.add("marker_off_line", codes, names, pt,
+                      f"界桩 {number} 距所登记的界线（{pair}）{own:,.1f} 米，"
+                      f"超过容差 {tol.marker_distance_m:g} 米", length=own,
+                      layer="boundary_markers", ref=numbers[k])
+        else:
+            where = (f"；最近的共有界线为 {line_text(near_k)}，相距 {near_d:,.1f} 米"
+                     if near_k is not None else "")
+            found.add("marker_wrong_line", codes, names, pt,
+                      f"界桩 {number} 登记在 {pair} 之间，但两者不相邻（或代码不存在）{where}",
+                      length=near_d, layer="boundary_markers", ref=numbers[k],
+                      subtype="not_adjacent")
+    return checked
+
+
+def _duplicate_markers(markers: gpd.GeoDataFrame, found, names_of: dict) -> None:
     numbers = _text(markers["number"] if "number" in markers.columns else None, len(markers))
     pts = _geoms(markers)
     present = np.array([p is not None and not p.is_empty for p in pts], dtype=bool)
     pts = np.where(present, pts, None)
-    shared = lines[lines["kind"] == "shared"]
-    sgeoms = _geoms(shared)
-    if len(sgeoms) and present.any():
-        tree = shapely.STRtree(sgeoms)
-        sel = np.flatnonzero(present)
-        single = np.array([shapely.get_parts(p)[0] for p in pts[sel]], dtype=object)
-        (inp, li), dist = tree.query_nearest(single, return_distance=True, all_matches=False)
-        for a, line_k, d in zip(inp, li, dist, strict=True):
-            if d <= tol.marker_distance_m:
-                continue
-            k = sel[a]
-            row = shared.iloc[line_k]
-            found.add("marker_off_line", [row["code_a"], row["code_b"]],
-                      [row["name_a"], row["name_b"]], pts[k],
-                      f"界桩 {numbers[k] or '（无编号）'} 距最近的共有界线"
-                      f"（{row['name_a']}—{row['name_b']}）{d:,.1f} 米，"
-                      f"超过容差 {tol.marker_distance_m:g} 米", length=d,
-                      layer="boundary_markers", ref=numbers[k])
     stated = _text(markers["codes"] if "codes" in markers.columns else None, len(markers))
     series = pd.Series(numbers)
     dup = series[(series != "") & series.duplicated(keep=False)]
@@ -627,7 +752,7 @@ def _markers(markers: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, tol, found) -> 
         rows = [r for r in rows]
         good = [pts[r] for r in rows if pts[r] is not None]
         geom = shapely.union_all(np.array(good, dtype=object)) if good else None
-        listed = [c.strip() for r in rows for c in str(stated[r]).split(",") if c.strip()]
-        found.add("duplicate_marker", list(dict.fromkeys(listed)), [], geom,
+        listed = list(dict.fromkeys(c for r in rows for c in _split_codes(stated[r])))
+        found.add("duplicate_marker", listed, [names_of.get(c, "") for c in listed], geom,
                   f"界桩编号“{number}”重复 {len(rows)} 次", layer="boundary_markers",
                   ref=number)

@@ -51,6 +51,10 @@ class MergeResult:
     code_check: dict
     warnings: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    # Township merge with a village layer: the villages as they would be stored (their
+    # township_code and codes moved to the new township) and one row per village moved.
+    villages_after: gpd.GeoDataFrame | None = None
+    villages_recoded: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         before = []
@@ -61,6 +65,7 @@ class MergeResult:
             "new_name": self.new_name, "before": before, "figures": self.figures,
             "name_check": self.name_check, "code_check": self.code_check,
             "warnings": self.warnings, "summary": self.summary,
+            "villages_recoded": self.villages_recoded,
         }
 
 
@@ -182,14 +187,69 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
         if col in layer_after.columns:
             layer_after[col] = pd.array(pd.to_numeric(layer_after[col], errors="coerce")
                                         .round(), dtype="Int64")
-    if layer == "townships" and villages is not None:
-        warnings.append("村图层中这些乡镇的村(社区)所属乡镇代码未改变：应用后请另行导入调整后的村图层")
+    villages_after, recoded = None, []
+    if layer == "townships" and villages is not None and "township_code" in villages.columns:
+        villages_after, recoded = recode_villages(villages, codes, final_code)
+        if not recoded:
+            villages_after = None
+        else:
+            changed = sum(r["old_code"] != r["new_code"] for r in recoded)
+            warnings.append(
+                f"应用时村(社区)图层同时写入新版本：{len(recoded)} 个村(社区)的所属乡镇代码改为 "
+                f"{final_code}，其中 {changed} 个村(社区)代码改变（尽量保留末 3 位，见“村代码调整”）")
+    elif layer == "townships":
+        warnings.append("未提供村(社区)图层：无法同时调整各村(社区)的所属乡镇代码和村代码")
     summary = {"inputs": {**(inputs or {}), "date": dt.date.today().isoformat(),
                           "crs": f"{gk}（高斯-克吕格，米）"},
                "units_before": int(len(units)), "units_after": int(len(layer_after)),
-               "snap_m": snap}
+               "snap_m": snap, "villages_recoded": len(recoded),
+               "village_codes_changed": sum(r["old_code"] != r["new_code"] for r in recoded)}
     return MergeResult(layer, codes, final_code, new_name, before, after, layer_after,
-                       figures, name_check, code_check, warnings, summary)
+                       figures, name_check, code_check, warnings, summary,
+                       villages_after, recoded)
+
+
+def recode_villages(villages: gpd.GeoDataFrame, merged: list[str],
+                    new_township: str) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """The village layer after townships ``merged`` became ``new_township``.
+
+    Villages of the merged townships get ``township_code`` = ``new_township`` and a code
+    under it: the same last 3 digits when that code is free, else the lowest free code in
+    the range of their old last 3 digits (a 村 stays in 200-399, a 社区 in 001-199 ...).
+    Villages already coded under ``new_township`` keep their codes and go first.
+    Raises :class:`MergeError` when a range is full.
+    """
+    v = villages.reset_index(drop=True).copy()
+    codes = v["code"].map(_text)
+    parents = v["township_code"].map(_text)
+    moving = parents.isin(set(merged)).to_numpy()
+    used = set(codes[~moving])
+    order = sorted(np.flatnonzero(moving),
+                   key=lambda k: (not codes[k].startswith(new_township), codes[k]))
+    new_codes = codes.copy()
+    rows = []
+    for k in order:
+        old = codes[k]
+        tail = old[9:] if is_code(old, 12) else ""
+        wanted = new_township + tail if tail else None
+        if wanted is None or wanted in used:
+            seg = int(tail) if tail else 0
+            key = segment_range(seg, VILLAGE_RANGES) or (
+                "community" if unit_kind(v.at[k, "name"]) == "community" else "village")
+            low, high = VILLAGE_RANGES[key][0]
+            wanted = suggest_code(new_township, used, low, high)
+            if wanted is None:
+                raise MergeError(f"合并后乡镇 {new_township} 的{VILLAGE_RANGES[key][1]}"
+                                 "代码已用完，无法为村(社区)重新编码")
+        used.add(wanted)
+        new_codes[k] = wanted
+        rows.append({"name": _text(v.at[k, "name"]), "old_code": old, "new_code": wanted,
+                     "old_township_code": parents[k], "new_township_code": new_township})
+    v["code"] = new_codes
+    v.loc[moving, "township_code"] = new_township
+    v = v.sort_values("code", kind="stable").reset_index(drop=True)
+    rows.sort(key=lambda r: r["new_code"])
+    return v, rows
 
 
 def _sum(series) -> int | None:
@@ -308,9 +368,19 @@ def _code_check(layer, new_code, new_name, codes, rest, units, parent) -> dict:
             "range": ranges[rng][1], "message": message}
 
 
-def apply_merge(store, result: MergeResult, *, note: str = "") -> object:
-    """Write the merged layer as a new version of ``result.layer`` (old versions kept)."""
+def apply_merge(store, result: MergeResult, *, note: str = "") -> list:
+    """Write the merged layer as a new version of ``result.layer`` (old versions kept).
+
+    A township merge with recoded villages writes both layers in one step
+    (``store.write_many``): either both new versions become current or neither does.
+    Returns the new versions, ``result.layer``'s first (then ``villages`` if written).
+    """
     source = f"合并模拟应用：{'、'.join(result.codes)} → {result.new_code} {result.new_name}"
     if note:
         source += f"（{note}）"
-    return store.write(result.layer, result.layer_after, source=source, source_crs=STORED_CRS)
+    if result.villages_after is None:
+        return [store.write(result.layer, result.layer_after, source=source,
+                            source_crs=STORED_CRS)]
+    return store.write_many([(result.layer, result.layer_after),
+                             ("villages", result.villages_after)],
+                            source=source, source_crs=STORED_CRS)

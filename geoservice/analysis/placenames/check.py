@@ -95,7 +95,8 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
                      tolerance_m: float | None = None, search_radius_m: float | None = None,
                      fuzzy_threshold: float | None = None, fuzzy_neighbours: int | None = None,
                      romanizer: Romanizer | None = None,
-                     inputs: dict | None = None) -> PlacenamesResult:
+                     inputs: dict | None = None,
+                     labels_given: bool = True) -> PlacenamesResult:
     """Check map labels against the roster.
 
     Parameters
@@ -109,6 +110,8 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         misplaced; near misses must lie within it. Defaults from defaults.toml.
     search_radius_m : labels are compared with villages whose centre is this near.
     fuzzy_threshold : edit-distance similarity (0-1) for a near-miss name.
+    labels_given : False when there is no label set at all (a workspace without the
+        place_labels layer): the roster is checked, but no village is reported missing.
     """
     d = placenames_defaults()
     tol = d["misplaced_tolerance_m"] if tolerance_m is None else float(tolerance_m)
@@ -177,7 +180,7 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         metric = gpd.GeoSeries(_point_geoms(lab)[np.r_[dup, m.primary_of[dup]]],
                                crs=STORED_CRS).to_crs(gk)
         a, b = _geoms(metric)[: len(dup)], _geoms(metric)[len(dup):]
-        dist[dup] = shapely.distance(a, b)
+        dist[dup] = shapely.distance(a, b) / m.scale[dup]
     notes = np.array([_label_note(t, m, i, v_std, codes) for i, t in enumerate(ltype)],
                      dtype=object) if len(lab) else np.array([], dtype=object)
     suggestion = np.where(np.isin(ltype, ("wrong_name", "former_name")), off_name, None)
@@ -196,7 +199,7 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     # --- missing: villages no label stands for -------------------------------------
     claimed = np.zeros(len(vill), dtype=bool)
     claimed[m.village[has]] = True
-    miss = np.flatnonzero(~claimed)
+    miss = np.flatnonzero(~claimed) if labels_given else np.zeros(0, dtype=np.int64)
     mf = pd.DataFrame({
         "type": "missing", "code": codes[miss], "official_name": np.asarray(v_std,
                                                                            dtype=object)[miss]
@@ -240,9 +243,10 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     }, geometry=_point_geoms(lab), crs=STORED_CRS)
     types_by_code = findings.dropna(subset=["code"]).groupby("code")["type"].agg(
         lambda s: "、".join(dict.fromkeys(FINDING_TYPES[t] for t in s)))
+    problems = types_by_code.to_dict()
     villages_out = gpd.GeoDataFrame({
         "code": codes, "name": v_std, "township_code": town, "pinyin": pinyin,
-        "labelled": claimed, "problems": pd.Series(codes).map(types_by_code).fillna("").to_numpy(),
+        "labelled": claimed, "problems": np.array([problems.get(c, "") for c in codes], dtype=object),
     }, geometry=vgeoms, crs=STORED_CRS)
 
     counts = findings["type"].value_counts()
@@ -252,13 +256,14 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         "villages": int(len(vill)), "labels": int(len(lab)),
         "labels_ok": int((ltype == "").sum()),
         "labels_matched": int(has.sum()),
+        "labels_given": bool(labels_given),
         "aliases": int(len(al)), "aliases_unknown_code": int((~known).sum()),
         "counts": {t: int(counts.get(t, 0)) for t in FINDING_TYPES},
         "corrections": int(sum(int(counts.get(t, 0)) for t in ("missing",) + LABEL_TYPES)),
         "roster_problems": int(sum(int(counts.get(t, 0)) for t in ROSTER_TYPES)),
         **params,
         "source": d["source"],
-        "metric_crs": f"{gk}（高斯-克吕格，米）",
+        "metric_crs": f"{gk}（高斯-克吕格，米；距离已按各标注处的投影长度变形改正）",
         "inputs": {**(inputs or {}), "date": dt.date.today().isoformat()},
     }
     return PlacenamesResult(findings, labels_out, villages_out, roman, summary, params)
