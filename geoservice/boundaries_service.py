@@ -5,7 +5,6 @@ Shared by the CLI, the JSON API and the pages, like ``service.py`` for coverage.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -21,6 +20,7 @@ from .analysis.boundaries.merge import (
     simulate_merge,
 )
 from .errors import BadParameter, NotFound
+from .params import number, plain
 
 # query parameter -> tolerance key
 TOLERANCE_PARAMS = {"area": "area_m2", "width": "sliver_width_m", "marker": "marker_distance_m",
@@ -42,24 +42,8 @@ class BoundaryParams:
         q = {"layer": self.layer}
         for param, key in TOLERANCE_PARAMS.items():
             if key in self.given:
-                q[param] = _num(self.given[key])
+                q[param] = plain(self.given[key])
         return q
-
-
-def _num(x: float):
-    return int(x) if float(x).is_integer() else x
-
-
-def _float(value, name: str, label: str) -> float | None:
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        x = float(str(value).strip())
-    except ValueError:
-        raise BadParameter(f"参数 {name}（{label}）“{value}”不是数字") from None
-    if not math.isfinite(x):
-        raise BadParameter(f"参数 {name}（{label}）“{value}”不是有限的数字")
-    return x
 
 
 def check_layer(layer) -> str:
@@ -83,7 +67,7 @@ def boundary_params(layer=None, **tolerances) -> BoundaryParams:
         key = TOLERANCE_PARAMS[param]
         text = value.strip() if isinstance(value, str) else value
         percent = isinstance(text, str) and text.endswith("%")
-        x = _float(text[:-1] if percent else text, param, TOLERANCE_LABELS[key])
+        x = number(text[:-1] if percent else text, param, TOLERANCE_LABELS[key])
         if x is None:
             continue
         if percent:

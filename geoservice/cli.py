@@ -11,6 +11,7 @@ from layers import KINDS, LayerError, ValidationError, import_file, layer_summar
 
 from . import config as config_mod
 from .analysis.coverage import FACILITY_LAYERS, WEIGHTINGS
+from .cli_util import existing_file
 from .errors import GeoserviceError
 from .reports import coverage_xlsx, summary_rows
 from .service import coverage_params, run_coverage
@@ -41,9 +42,10 @@ def _store(ctx: click.Context):
         raise click.ClickException(str(exc)) from None
 
 
-@main.command("import", help=f"导入图层文件，成为该图层的新版本（旧版本保留）。图层类型：{KIND_HELP}")
+@main.command("import", short_help="导入图层文件（成为新版本，旧版本保留）。",
+              help=f"导入图层文件，成为该图层的新版本（旧版本保留）。图层类型：{KIND_HELP}")
 @click.argument("kind", type=click.Choice(list(KINDS)))
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), callback=lambda c, p, v: existing_file(v, "FILE"))
 @click.option("--crs", default=None,
               help="输入坐标系：EPSG 代码（如 EPSG:4490、EPSG:4544）、gcj02 或 bd09。"
                    "默认：文件自带坐标系；表格为 CGCS2000 经纬度；8 位横坐标按带号识别。")

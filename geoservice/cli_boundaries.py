@@ -29,6 +29,7 @@ from .boundaries_service import (
     run_boundaries,
     run_merge,
 )
+from .cli_util import existing_file
 from .errors import GeoserviceError
 
 LINE_WRITERS = {".geojson": lines_geojson, ".json": lines_geojson, ".gpkg": lines_gpkg,
@@ -54,6 +55,7 @@ def _store(ctx: click.Context):
 
 
 @click.group("boundaries", invoke_without_command=True,
+             short_help="界线审查（重叠、缝隙、代码、界桩…）与合并模拟。",
              help="乡镇/村界线审查：几何无效、重叠、缝隙、狭长碎片、村超出乡镇、代码、飞地、界桩；"
                   "导出界线（GeoJSON/GeoPackage/Shapefile/XLSX）。子命令 merge 模拟合并。")
 @click.option("--layer", type=click.Choice(["townships", "villages"]), default="townships",
@@ -63,7 +65,8 @@ def _store(ctx: click.Context):
 @click.option("--marker", default=None, help="界桩偏离容差（米）。")
 @click.option("--area-sum", "area_sum", default=None, help="乡镇面积与村面积合计相对容差（如 0.001 或 0.1%）。")
 @click.option("--snap", default=None, help="界线捕捉容差（米）。")
-@click.option("--outline", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--outline", type=click.Path(dir_okay=False), default=None,
+              callback=lambda c, p, v: existing_file(v, "--outline"),
               help="县界文件（面，GeoJSON/GeoPackage/Shapefile）：县界内未覆盖的区域计为缝隙。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
 @click.option("--xlsx", type=click.Path(dir_okay=False), default=None,

@@ -11,7 +11,6 @@ no file is given. Parameters arrive as text and are checked here with Chinese me
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from layers.errors import Problem
 from .analysis.placenames import PlacenamesResult, Romanizer, check_placenames, read_aliases_frame
 from .analysis.settings import placenames_defaults
 from .errors import BadParameter, NotFound
+from .params import number
 
 DEMO_ALIASES = Path(DEMO_WORKSPACE).parent / "source" / "village_aliases.csv"
 
@@ -59,27 +59,15 @@ class PlacenamesParams:
         return q
 
 
-def _float(value, name: str, label: str) -> float | None:
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        x = float(str(value).strip())
-    except ValueError:
-        raise BadParameter(f"参数 {name}（{label}）“{value}”不是数字") from None
-    if not math.isfinite(x):
-        raise BadParameter(f"参数 {name}（{label}）“{value}”不是有限的数字")
-    return x
-
-
 def placenames_params(tolerance=None, radius=None, threshold=None) -> PlacenamesParams:
     """Check the parameters given as text; None means the defaults.toml value."""
-    tol = _float(tolerance, "tolerance", "位置容差，米")
+    tol = number(tolerance, "tolerance", "位置容差，米")
     if tol is not None and not 0 <= tol <= MAX_DISTANCE_M:
         raise BadParameter(f"参数 tolerance（位置容差）应在 0 到 {MAX_DISTANCE_M} 米之间，而不是 {tol:g}")
-    rad = _float(radius, "radius", "搜索半径，米")
+    rad = number(radius, "radius", "搜索半径，米")
     if rad is not None and not 100 <= rad <= MAX_DISTANCE_M:
         raise BadParameter(f"参数 radius（搜索半径）应在 100 到 {MAX_DISTANCE_M} 米之间，而不是 {rad:g}")
-    thr = _float(threshold, "threshold", "近似名称阈值，0-1")
+    thr = number(threshold, "threshold", "近似名称阈值，0-1")
     if thr is not None and not 0 < thr <= 1:
         raise BadParameter(f"参数 threshold（近似名称阈值）应在 0 到 1 之间，而不是 {thr:g}")
     return PlacenamesParams(tol, rad, thr)

@@ -7,7 +7,6 @@ carries its inputs (layer versions, radius, date) for any map or report made fro
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from layers import KINDS, LayerNotFound, LayerStore
@@ -15,6 +14,7 @@ from layers import KINDS, LayerNotFound, LayerStore
 from .analysis.coverage import FACILITY_LAYERS, WEIGHTINGS, CoverageResult, coverage
 from .analysis.settings import coverage_defaults
 from .errors import BadParameter, NotFound
+from .params import number, plain
 
 MAX_RADIUS_M = 200_000
 
@@ -29,28 +29,12 @@ class CoverageParams:
     radius_given: bool = True
 
     def query(self) -> dict:
-        q = {"layer": self.layer, "radius": _num(self.radius_m), "weighting": self.weighting}
+        q = {"layer": self.layer, "radius": plain(self.radius_m), "weighting": self.weighting}
         if self.level:
             q["level"] = self.level
         if self.target is not None:
-            q["target"] = _num(self.target)
+            q["target"] = plain(self.target)
         return q
-
-
-def _num(x: float):
-    return int(x) if float(x).is_integer() else x
-
-
-def _float(value, name: str, label: str) -> float | None:
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        x = float(str(value).strip())
-    except ValueError:
-        raise BadParameter(f"参数 {name}（{label}）“{value}”不是数字") from None
-    if not math.isfinite(x):
-        raise BadParameter(f"参数 {name}（{label}）“{value}”不是有限的数字")
-    return x
 
 
 def coverage_params(layer=None, radius=None, level=None, weighting=None,
@@ -71,7 +55,7 @@ def coverage_params(layer=None, radius=None, level=None, weighting=None,
             else:
                 allowed = "、".join(f"{k}（{v}）" for k, v in choices.items())
                 raise BadParameter(f"参数 level“{level}”无效：{KINDS[layer].label}可选 {allowed}")
-    radius_m = _float(radius, "radius", "服务半径，米")
+    radius_m = number(radius, "radius", "服务半径，米")
     radius_given = radius_m is not None
     if radius_m is None:
         radius_m = coverage_defaults(layer, level)["radius_m"]
@@ -81,7 +65,7 @@ def coverage_params(layer=None, radius=None, level=None, weighting=None,
     if weighting not in WEIGHTINGS:
         allowed = "、".join(f"{k}（{v[1]}）" for k, v in WEIGHTINGS.items())
         raise BadParameter(f"参数 weighting“{weighting}”无效：可选 {allowed}")
-    target_v = _float(target, "target", "目标覆盖率")
+    target_v = number(target, "target", "目标覆盖率")
     if target_v is not None:
         if target_v > 1:
             target_v = target_v / 100.0  # 60 means 60%

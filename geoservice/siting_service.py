@@ -9,7 +9,6 @@ versions, parameters, date) for every map and report made from it.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import asdict, dataclass
 
 import geopandas as gpd
@@ -21,7 +20,8 @@ from layers.schema import POINT
 from .analysis.coverage import FACILITY_LAYERS, filter_facilities
 from .analysis.settings import coverage_defaults
 from .errors import BadParameter, NotFound
-from .service import MAX_RADIUS_M, _num
+from .params import number, plain
+from .service import MAX_RADIUS_M
 
 PROBLEM_LABELS = {
     "mclp": "最大覆盖（新增 K 处，覆盖人数最多）",
@@ -69,45 +69,30 @@ class SitingParams:
 
     def query(self) -> dict:
         """The parameters as text, for URLs and forms (round trip through siting_params)."""
-        q: dict = {"layer": self.layer, "radius": _num(self.radius_m), "problem": self.problem,
+        q: dict = {"layer": self.layer, "radius": plain(self.radius_m), "problem": self.problem,
                    "weight": self.weight}
         if self.level:
             q["level"] = self.level
         if self.add is not None:
             q["add"] = self.add
         if self.target is not None:
-            q["target"] = _num(self.target)
+            q["target"] = plain(self.target)
         if self.capacitated:
             q["capacitated"] = 1
         if self.candidates:
             q["candidates"] = self.candidates
         if self.time_limit_s is not None:
-            q["time_limit"] = _num(self.time_limit_s)
+            q["time_limit"] = plain(self.time_limit_s)
         return q
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["radius_m"] = _num(self.radius_m)
+        d["radius_m"] = plain(self.radius_m)
         return d
 
 
 def _text(value) -> str:
     return "" if value is None else str(value).strip()
-
-
-def _number(value, name: str, label: str) -> float | None:
-    text = _text(value)
-    if text == "":
-        return None
-    if text.endswith("%"):
-        text = text[:-1].strip()
-    try:
-        x = float(text)
-    except ValueError:
-        raise BadParameter(f"参数 {name}（{label}）“{value}”不是数字") from None
-    if not math.isfinite(x):
-        raise BadParameter(f"参数 {name}（{label}）“{value}”不是有限的数字")
-    return x
 
 
 def _bool(value, name: str, label: str) -> bool:
@@ -140,7 +125,7 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
                 raise BadParameter(
                     f"参数 level（层级/类型）“{level}”无效：{KINDS[layer].label}可选 {allowed}")
             level = by_label[level]
-    radius_m = _number(radius, "radius", "服务半径，米")
+    radius_m = number(radius, "radius", "服务半径，米", percent=True)
     default_radius = coverage_defaults(layer, level)["radius_m"]
     # A form sends the prefilled default back: that is still the default.
     radius_given = radius_m is not None and radius_m != default_radius
@@ -150,10 +135,10 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
         raise BadParameter(f"参数 radius（服务半径）应在 0 到 {MAX_RADIUS_M} 米之间，"
                            f"而不是 {radius_m:g}")
 
-    add_v = _number(add, "add", "新增设施数")
+    add_v = number(add, "add", "新增设施数", percent=True)
     if add_v is not None and (not add_v.is_integer() or not 1 <= add_v <= MAX_ADD):
         raise BadParameter(f"参数 add（新增设施数）应为 1 到 {MAX_ADD} 之间的整数，而不是“{add}”")
-    target_v = _number(target, "target", "目标覆盖率")
+    target_v = number(target, "target", "目标覆盖率", percent=True)
     if target_v is not None:
         if target_v > 1:
             target_v = target_v / 100.0  # 60 means 60%
@@ -198,7 +183,7 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
             raise BadParameter(f"参数 candidates（候选点图层）“{cand}”无效：应为点图层 {allowed}，"
                                "或留空（以各村中心为候选点）")
 
-    limit = _number(time_limit, "time_limit", "求解时限，秒")
+    limit = number(time_limit, "time_limit", "求解时限，秒", percent=True)
     if limit is not None and not 0 < limit <= MAX_TIME_LIMIT_S:
         raise BadParameter(f"参数 time_limit（求解时限）应在 0 到 {MAX_TIME_LIMIT_S:g} 秒之间，"
                            f"而不是 {limit:g}")

@@ -371,7 +371,7 @@ class _Reader:
                 continue
             if not g.is_valid:
                 reason = shapely.is_valid_reason(g)
-                self.add(idx, GEOMETRY_LABEL, f"几何无效：{_valid_reason_zh(reason)}")
+                self.add(idx, GEOMETRY_LABEL, f"几何无效：{validity_reason_zh(reason)}")
 
     # --- attributes ----------------------------------------------------------------
 
@@ -555,10 +555,13 @@ _REASONS = {
     "Invalid Coordinate": "坐标无效",
     "Duplicate Rings": "环重复",
     "Nested holes": "内环嵌套",
+    "Ring is not closed": "环未闭合",
 }
 
 
-def _valid_reason_zh(reason: str) -> str:
+def validity_reason_zh(reason: str) -> str:
+    """GEOS' validity reason (``shapely.is_valid_reason``) in Chinese; the location stays
+    in the geometry's own CRS."""
     for en, zh in _REASONS.items():
         if reason.startswith(en):
             rest = reason[len(en):]

@@ -65,3 +65,16 @@ def test_import_gcj02_with_crs_option(tiny_workspace, tmp_path):
 def test_workspace_from_environment(tiny_workspace):
     r = run("layers", "--json", env={"GEOSERVICE_WORKSPACE": str(tiny_workspace)})
     assert json.loads(r.stdout)["title"] == "测试县"
+
+
+def test_a_missing_input_file_is_named_in_chinese(tmp_path):
+    from click.testing import CliRunner
+
+    from geoservice.cli import main
+
+    ws = str(tmp_path / "ws.gpkg")
+    r = CliRunner().invoke(main, ["--workspace", ws, "import", "villages", str(tmp_path / "无.csv")])
+    assert r.exit_code != 0 and "参数 FILE：文件" in r.output and "不存在" in r.output
+    assert "Invalid value" not in r.output
+    r = CliRunner().invoke(main, ["--workspace", ws, "boundaries", "--outline", "无.geojson"])
+    assert r.exit_code != 0 and "参数 --outline：文件“无.geojson”不存在" in r.output

@@ -5,29 +5,14 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from layers.readers import validity_reason_zh
+
 POLYGON, MULTIPOLYGON = 3, 6
 LINESTRING, MULTILINESTRING = 1, 5
 
-_REASONS = {
-    "Self-intersection": "自相交",
-    "Ring Self-intersection": "环自相交",
-    "Too few points": "点数过少",
-    "Hole lies outside shell": "内环位于外环之外",
-    "Nested shells": "外环嵌套",
-    "Interior is disconnected": "内部不连通",
-    "Invalid Coordinate": "坐标无效",
-    "Duplicate Rings": "环重复",
-    "Nested holes": "内环嵌套",
-    "Ring is not closed": "环未闭合",
-}
-
-
 def reason_zh(reason: str) -> str:
     """GEOS' validity reason in Chinese (the location stays in the unit's CRS)."""
-    for en, zh in _REASONS.items():
-        if reason.startswith(en):
-            return zh + reason[len(en):].replace("[", "（位置 ").replace("]", "）")
-    return reason
+    return validity_reason_zh(reason)
 
 
 def flat_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

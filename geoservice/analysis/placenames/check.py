@@ -17,7 +17,10 @@ import shapely
 
 from layers.crs import STORED_CRS, metric_crs
 
-from ..coverage import village_centres
+from ..coverage import (
+    _records,  # one JSON-safe row conversion for all analyses
+    village_centres,
+)
 from ..settings import placenames_defaults
 from .match import EXACT, FORMER, FUZZY, KIND_NAMES, NONE, SOUND, match_labels
 from .names import nonstandard_reasons, rare_characters, standard_name
@@ -344,18 +347,3 @@ def _roster_row(t, i, codes, v_std, town, cxy, note) -> dict:
             "suggestion": None, "distance_m": np.nan, "lon": cxy[i, 0], "lat": cxy[i, 1],
             "township_code": town[i], "note": note, "label_id": None}
 
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in df.to_dict(orient="records"):
-        clean = {}
-        for k, v in row.items():
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and not np.isfinite(v):
-                v = None
-            elif v is pd.NA or v is pd.NaT:
-                v = None
-            clean[k] = v
-        out.append(clean)
-    return out
