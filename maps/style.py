@@ -87,8 +87,10 @@ def legend(title: str, entries: list[tuple[str, str, str]], notes: list[str]) ->
                    f'border:1px solid {color}"></span>')
         rows.append(f"<div>{sym}{html.escape(label)}</div>")
     note_html = "".join(f'<div class="gs-legend-note">{html.escape(n)}</div>' for n in notes)
-    body = (f'<div class="gs-legend" id="gs-legend"><div class="gs-legend-title">'
-            f"{html.escape(title)}</div>{''.join(rows)}{note_html}</div>")
+    # <details>: a click on the title folds the legend away when it hides part of the map.
+    body = (f'<div class="gs-legend" id="gs-legend"><details open>'
+            f'<summary class="gs-legend-title" title="点击收起/展开图例">{html.escape(title)}</summary>'
+            f"{''.join(rows)}{note_html}</details></div>")
     el = MacroElement()
     el._template = Template(
         "{% macro html(this, kwargs) %}" + body + "{% endmacro %}"

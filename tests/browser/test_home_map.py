@@ -57,6 +57,15 @@ def test_home_map_draws_every_village_offline(browser, demo_server, demo_workspa
     # The legend and the 示例数据 note are on the page.
     assert "示例数据" in browser.find_element("id", "gs-legend").text
     assert "示例数据" in browser.find_element("id", "demo-note").text
+    # A click on its title folds the legend away (it can hide part of the county) and back.
+    title = browser.find_element("css selector", "#gs-legend summary")
+    full = browser.find_element("id", "gs-legend").size["height"]
+    assert "simulated geometry" in browser.find_element("id", "gs-legend").text
+    title.click()
+    folded = browser.find_element("id", "gs-legend").size["height"]
+    assert folded < full / 3 and "simulated geometry" not in browser.find_element("id", "gs-legend").text
+    title.click()
+    assert browser.find_element("id", "gs-legend").size["height"] == full
 
     # No iframe: the map is part of the page.
     assert browser.find_elements("tag name", "iframe") == []
