@@ -192,6 +192,13 @@ def apply_merge_to_store(store: LayerStore, params: MergeParams):
     Returns ``(result, versions)``: the new version of ``params.layer`` first.
     """
     result = run_merge(store, params)
+    same = [c for c in result.name_check.get("conflicts", []) if c.get("reason") == "重名"]
+    if same:
+        # One place, one name (地名管理条例): a name already used in the same township (or
+        # county) is not written; a homophone is only a warning.
+        listed = "、".join(f"{c['name']}（{c['code']}）" for c in same)
+        raise BadParameter(f"参数 name：新名称“{result.new_name}”与 {listed} 重名，不能应用；"
+                           "请换一个名称后再模拟")
     return result, apply_merge(store, result)  # a failed write raises StoreError
 
 

@@ -57,11 +57,28 @@ def test_merge_simulates_then_applies(demo_workspace):
     assert body["name_check"]["conflicts"][0]["name"] == "汉阳场社区"
     assert body["new_code"] == "511425102002"  # a community: 001-199, lowest free
     assert open_store(demo_workspace).current_versions()["villages"].version == 1
+    # A name already used in the township is not written (one place, one name).
     r = run(*args, "--apply")
+    assert r.returncode != 0 and "重名，不能应用" in r.stderr
+    assert open_store(demo_workspace).current_versions()["villages"].version == 1
+    free = [a if a != "汉阳场社区" else "汉阳新城社区" for a in args]
+    r = run(*free, "--apply")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["applied"]["version"] == 2
+    body = json.loads(r.stdout)
+    assert body["applied"]["version"] == 2
     store = open_store(demo_workspace)
     assert len(store.read("villages")) == 57 and len(store.read("villages", version=1)) == 58
+    # Facilities that sat in the merged villages now point at the merged village's code.
+    codes = set(store.read("villages")["code"])
+    moved = body["facilities_recoded"]
+    for kind in ("welfare_homes", "elderly_service_points", "cemeteries", "place_labels"):
+        if kind in store.current_versions() and "village_code" in store.read(kind).columns:
+            vc = store.read(kind)["village_code"].dropna()
+            assert set(vc) <= codes, kind
+            if kind in moved:
+                assert store.current_versions()[kind].version == 2
+                assert (vc == body["new_code"]).sum() >= moved[kind]
+    assert sum(moved.values()) > 0
     r = run("--workspace", demo_workspace, "boundaries", "merge", "--codes",
             "511425102001,511425108205", "--name", "新村")
     assert r.returncode != 0 and "同一乡镇" in r.stderr

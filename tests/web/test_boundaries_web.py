@@ -214,6 +214,11 @@ def test_township_merge_applies_to_villages_too(demo_app, demo_workspace):
     counts = c.get("/api/boundaries?layer=villages").get_json()["summary"]["counts"]
     assert counts["orphan"] == 0 and counts["code_mismatch"] == 0
     assert counts["duplicate_code"] == 0
+    # Facilities that sat in a recoded village follow it.
+    codes = set(v["code"])
+    for kind in ("welfare_homes", "elderly_service_points", "cemeteries"):
+        assert set(store.read(kind)["village_code"].dropna()) <= codes, kind
+    assert store.current_versions()["elderly_service_points"].version == 2
 
 
 def test_failed_township_merge_changes_nothing(demo_app, demo_workspace, monkeypatch):

@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 
 from layers.crs import STORED_CRS
+from layers.schema import KINDS
 
 from ..settings import boundaries_defaults
 from .checks import LAYERS, _clean, metric_crs_of
@@ -55,6 +56,10 @@ class MergeResult:
     # township_code and codes moved to the new township) and one row per village moved.
     villages_after: gpd.GeoDataFrame | None = None
     villages_recoded: list[dict] = field(default_factory=list)
+    # Facility layers whose ``village_code`` points at a merged or recoded village, as they
+    # would be stored, and how many rows of each change.
+    facilities_after: dict = field(default_factory=dict)
+    facilities_recoded: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         before = []
@@ -66,6 +71,7 @@ class MergeResult:
             "name_check": self.name_check, "code_check": self.code_check,
             "warnings": self.warnings, "summary": self.summary,
             "villages_recoded": self.villages_recoded,
+            "facilities_recoded": self.facilities_recoded,
         }
 
 
@@ -199,14 +205,43 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
                 f"{final_code}，其中 {changed} 个村(社区)代码改变（尽量保留末 3 位，见“村代码调整”）")
     elif layer == "townships":
         warnings.append("未提供村(社区)图层：无法同时调整各村(社区)的所属乡镇代码和村代码")
+    code_map = ({c: final_code for c in codes if c != final_code} if layer == "villages" else
+                {r["old_code"]: r["new_code"] for r in recoded if r["old_code"] != r["new_code"]})
+    facilities_after, facilities_recoded = recode_facilities(facilities or {}, code_map)
+    if facilities_recoded:
+        warnings.append("应用时设施图层同时写入新版本，所在村(社区)代码随之调整："
+                        + "、".join(f"{_kind_label(k)} {n} 处" for k, n in facilities_recoded.items()))
     summary = {"inputs": {**(inputs or {}), "date": dt.date.today().isoformat(),
                           "crs": f"{gk}（高斯-克吕格，米）"},
                "units_before": int(len(units)), "units_after": int(len(layer_after)),
                "snap_m": snap, "villages_recoded": len(recoded),
                "village_codes_changed": sum(r["old_code"] != r["new_code"] for r in recoded)}
+    summary["facilities_recoded"] = sum(facilities_recoded.values())
     return MergeResult(layer, codes, final_code, new_name, before, after, layer_after,
                        figures, name_check, code_check, warnings, summary,
-                       villages_after, recoded)
+                       villages_after, recoded, facilities_after, facilities_recoded)
+
+
+def recode_facilities(facilities: dict, code_map: dict) -> tuple[dict, dict]:
+    """Facility layers with ``village_code`` moved by ``code_map`` (old → new village code):
+    ``({kind: layer as it would be stored}, {kind: rows changed})``, only layers that change."""
+    after, changed = {}, {}
+    if not code_map:
+        return after, changed
+    for kind, fac in facilities.items():
+        if fac is None or not len(fac) or "village_code" not in fac.columns:
+            continue
+        old = fac["village_code"].map(_text)
+        hit = old.isin(set(code_map)).to_numpy()
+        if hit.any():
+            moved = fac.copy()
+            moved.loc[hit, "village_code"] = old[hit].map(code_map).to_numpy()
+            after[kind], changed[kind] = moved, int(hit.sum())
+    return after, changed
+
+
+def _kind_label(kind: str) -> str:
+    return KINDS[kind].label if kind in KINDS else kind
 
 
 def recode_villages(villages: gpd.GeoDataFrame, merged: list[str],
@@ -378,9 +413,11 @@ def apply_merge(store, result: MergeResult, *, note: str = "") -> list:
     source = f"合并模拟应用：{'、'.join(result.codes)} → {result.new_code} {result.new_name}"
     if note:
         source += f"（{note}）"
-    if result.villages_after is None:
+    items = [(result.layer, result.layer_after)]
+    if result.villages_after is not None:
+        items.append(("villages", result.villages_after))
+    items += list(result.facilities_after.items())
+    if len(items) == 1:
         return [store.write(result.layer, result.layer_after, source=source,
                             source_crs=STORED_CRS)]
-    return store.write_many([(result.layer, result.layer_after),
-                             ("villages", result.villages_after)],
-                            source=source, source_crs=STORED_CRS)
+    return store.write_many(items, source=source, source_crs=STORED_CRS)
