@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from layers import LayerError
 from maps.placenames import STATUS_COLORS, placenames_map
 from maps.render import map_parts
 
@@ -89,7 +90,17 @@ def report_post():
 @bp.route("/placenames", methods=["GET", "POST"])
 def page():
     upload = request.method == "POST"
-    params, result, filename = _run(upload=upload, page=True)
+    upload_error, problems = None, []
+    try:
+        params, result, filename = _run(upload=upload, page=True)
+    except (BadParameter, LayerError) as exc:
+        if not upload:
+            raise
+        # A rejected upload keeps the page and its form: the error (with file, row and
+        # field) above the form, the workspace layer's result below.
+        upload_error = str(exc).split("\n")[0]
+        problems = getattr(exc, "problems", [])
+        params, result, filename = _run(upload=False, page=True)
     store = store_for(current_app.config["WORKSPACE"])
     info = workspace_info(store)
     cfg = current_app.config
@@ -113,9 +124,11 @@ def page():
             "label_id": "" if r.label_id is None or r.label_id != r.label_id
             else int(r.label_id),
         })
-    return render_template(
+    page_html = render_template(
         "placenames.html", info=info, map=map_parts(m), result=result,
         summary=result.summary, rows=rows, summary_rows=summary_rows(result),
         types=list(FINDING_TYPES.items()), colors=STATUS_COLORS, query=params.query(),
-        crs_choices=CRS_CHOICES, uploaded=filename,
+        crs_choices=CRS_CHOICES, uploaded=filename, upload_error=upload_error,
+        problems=problems,
         romanization=result.romanization.to_dict(orient="records"))
+    return page_html, (400 if upload_error else 200)

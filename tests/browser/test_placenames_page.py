@@ -129,7 +129,10 @@ def test_upload_baidu_file_and_script_name_through_the_page(browser, demo_server
     browser.get(demo_server.url + "/placenames")
     browser.find_element(By.ID, "label-file").send_keys(str(bad))
     browser.find_element(By.ID, "upload-run").click()
-    body = WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: (t := d.execute_script("return document.body ? document.body.innerText : ''"))
-        and "第 2 行" in t and t)
-    assert "bad.csv" in body and "经度" in body
+    # The page stays (form and map), with the problems named by file, row and field above it.
+    box = WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.find_elements(By.ID, "upload-errors"))[0]
+    cells = [c.text for c in box.find_elements(By.CSS_SELECTOR, "tbody td")]
+    assert cells[:3] == ["bad.csv", "2", "经度"] and "不是数字" in cells[3]
+    assert browser.find_elements(By.ID, "upload-form")
+    assert browser.execute_script("return !!(window.geoservice && window.geoservice.map)")
