@@ -100,3 +100,12 @@ def test_upload_without_file_or_with_bad_extension(tiny_app):
 def test_unknown_page_is_chinese_404(tiny_app):
     r = tiny_app.test_client().get("/nowhere")
     assert r.status_code == 404 and "页面不存在" in r.get_data(as_text=True)
+
+
+def test_a_bad_parameter_on_a_page_offers_the_way_back(demo_app):
+    r = demo_app.test_client().get("/coverage?radius=abc")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 400 and "radius" in text and "不是数字" in text
+    assert 'id="go-back"' in text and "返回上一页修改参数" in text
+    missing = demo_app.test_client().get("/no-such-page").get_data(as_text=True)
+    assert 'id="go-back"' not in missing
