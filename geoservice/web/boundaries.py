@@ -87,7 +87,17 @@ def report_xlsx():
 
 @bp.get("/boundaries")
 def page():
-    params, result = _run()
+    # A bad parameter is shown beside the form (HTTP 400); the page is drawn with defaults.
+    param_error = None
+    try:
+        params = _params()
+    except BadParameter as exc:
+        param_error = str(exc)
+        try:
+            params = boundary_params(request.args.get("layer"))
+        except BadParameter:
+            params = boundary_params()
+    result = run_boundaries(_store(), params)
     store = _store()
     info = workspace_info(store)
     cfg = current_app.config
@@ -114,7 +124,8 @@ def page():
         summary=result.summary, rows=summary_rows(result), findings=findings,
         types=[(t, type_labels[t], result.summary["counts"][t]) for t in present],
         tolerances=tolerances, query=params.query(),
-        lines=result.boundary_lines.drop(columns="geometry").to_dict(orient="records"))
+        lines=result.boundary_lines.drop(columns="geometry").to_dict(orient="records"),
+        param_error=param_error), (400 if param_error else 200)
 
 
 # --- merge -------------------------------------------------------------------------------

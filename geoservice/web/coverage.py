@@ -9,6 +9,7 @@ from maps import coverage_map, map_parts
 
 from ..analysis.coverage import FACILITY_LAYERS, WEIGHTINGS
 from ..analysis.settings import coverage_defaults
+from ..errors import BadParameter
 from ..reports import coverage_csv, coverage_xlsx, summary_rows
 from ..service import coverage_params, run_coverage
 from ..workspace import store_for, workspace_info
@@ -60,9 +61,21 @@ def level_choices() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+def _page_params():
+    """The page's parameters; a bad one is shown beside the form (HTTP 400) and the page is
+    drawn with the defaults instead of an error page that loses the form."""
+    try:
+        return _params(), None
+    except BadParameter as exc:
+        try:
+            return coverage_params(request.args.get("layer")), str(exc)
+        except BadParameter:
+            return coverage_params(), str(exc)
+
+
 @bp.get("/coverage")
 def page():
-    params = _params()
+    params, param_error = _page_params()
     shading = request.args.get("shading", "covered")
     if shading not in ("covered", "access"):
         shading = "covered"
@@ -84,4 +97,4 @@ def page():
         uncovered=result.uncovered.head(15).to_dict(orient="records"),
         layers=[(k, KINDS[k].label) for k in FACILITY_LAYERS], levels=level_choices(),
         weightings=[(k, v[1]) for k, v in WEIGHTINGS.items()], default_radii=defaults,
-        query=params.query())
+        query=params.query(), param_error=param_error), (400 if param_error else 200)

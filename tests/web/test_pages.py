@@ -103,9 +103,17 @@ def test_unknown_page_is_chinese_404(tiny_app):
 
 
 def test_a_bad_parameter_on_a_page_offers_the_way_back(demo_app):
-    r = demo_app.test_client().get("/coverage?radius=abc")
+    # Pages with a form keep it: the error beside the form, the map drawn with defaults.
+    for url, form in (("/coverage?radius=abc", "coverage-form"),
+                      ("/boundaries?area=abc", "boundaries-form")):
+        r = demo_app.test_client().get(url)
+        text = r.get_data(as_text=True)
+        assert r.status_code == 400, url
+        assert 'id="param-error"' in text and "不是数字" in text and f'id="{form}"' in text
+        assert "leaflet" in text.lower()
+    # Elsewhere the error page offers the way back.
+    r = demo_app.test_client().post("/boundaries/merge", data={"codes": "511425102201"})
     text = r.get_data(as_text=True)
-    assert r.status_code == 400 and "radius" in text and "不是数字" in text
-    assert 'id="go-back"' in text and "返回上一页修改参数" in text
+    assert r.status_code == 400 and 'id="go-back"' in text and "返回上一页修改参数" in text
     missing = demo_app.test_client().get("/no-such-page").get_data(as_text=True)
     assert 'id="go-back"' not in missing
