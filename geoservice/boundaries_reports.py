@@ -12,11 +12,10 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from .analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult
 from .analysis.boundaries.merge import MergeResult
+from .xlsx import to_bytes, write_frame, write_summary
 
 DEMO_MARK = "示例数据（模拟几何）"
 LINE_KIND_LABELS = {"shared": "共有界线", "outer": "外界线（县界）"}
@@ -33,7 +32,6 @@ FINDING_HEADERS = {
 }
 LAYER_LABELS = {"townships": "乡镇(街道)", "villages": "村(社区)",
                 "boundary_markers": "界桩"}
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _versions_text(inputs: dict, kind: str) -> str:
@@ -102,51 +100,24 @@ def register_frame(result: BoundaryResult) -> pd.DataFrame:
         columns=LINE_FIELDS)
 
 
-def _write_sheet(ws, df: pd.DataFrame) -> None:
-    ws.append(list(df.columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in df.itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
-    for i, name in enumerate(df.columns, start=1):
-        width = 60 if name == "说明" else max(10, min(30, len(str(name)) * 2 + 2))
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A2"
-
-
-def _summary_sheet(ws, rows) -> None:
-    ws.append(["项目", "值"])
-    ws["A1"].font = ws["B1"].font = Font(bold=True)
-    for label, value in rows:
-        ws.append([label, value])
-    ws.column_dimensions["A"].width = 44
-    ws.column_dimensions["B"].width = 70
-
-
-def _bytes(wb: Workbook) -> bytes:
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def boundaries_xlsx(result: BoundaryResult) -> bytes:
     """汇总 (inputs and tolerances), 问题清单, 界线登记表."""
     wb = Workbook()
     ws = wb.active
     ws.title = "汇总"
-    _summary_sheet(ws, summary_rows(result))
-    _write_sheet(wb.create_sheet("问题清单"), findings_frame(result))
-    _write_sheet(wb.create_sheet("界线登记表"), register_frame(result))
-    return _bytes(wb)
+    write_summary(ws, summary_rows(result))
+    write_frame(wb.create_sheet("问题清单"), findings_frame(result))
+    write_frame(wb.create_sheet("界线登记表"), register_frame(result))
+    return to_bytes(wb)
 
 
 def lines_xlsx(result: BoundaryResult) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "界线登记表"
-    _write_sheet(ws, register_frame(result))
-    _summary_sheet(wb.create_sheet("汇总"), summary_rows(result))
-    return _bytes(wb)
+    write_frame(ws, register_frame(result))
+    write_summary(wb.create_sheet("汇总"), summary_rows(result))
+    return to_bytes(wb)
 
 
 def lines_geojson(result: BoundaryResult) -> bytes:
@@ -221,13 +192,13 @@ def merge_xlsx(result: MergeResult) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "合并汇总"
-    _summary_sheet(ws, merge_rows(result))
+    write_summary(ws, merge_rows(result))
     before = pd.DataFrame(result.before.drop(columns="geometry"))
     headers = {"code": "代码", "name": "名称", "area_m2": "面积(平方米)",
                "population": "户籍人口", "elderly_population": "60岁以上人口"}
     for kind, label in result.figures["facility_labels"].items():
         headers[f"facilities_{kind}"] = f"{label}数"
-    _write_sheet(wb.create_sheet("合并前"), before[list(headers)].rename(columns=headers))
+    write_frame(wb.create_sheet("合并前"), before[list(headers)].rename(columns=headers))
     after = pd.DataFrame([{
         "代码": result.new_code, "名称": result.new_name,
         "面积(平方米)": result.figures["area_m2_after"],
@@ -236,8 +207,8 @@ def merge_xlsx(result: MergeResult) -> bytes:
         **{f"{result.figures['facility_labels'][k]}数": n
            for k, n in result.figures["facilities"].items()},
     }])
-    _write_sheet(wb.create_sheet("合并后"), after)
+    write_frame(wb.create_sheet("合并后"), after)
     if result.layer == "townships":
         recoded = pd.DataFrame(result.villages_recoded, columns=list(RECODE_HEADERS))
-        _write_sheet(wb.create_sheet("村代码调整"), recoded.rename(columns=RECODE_HEADERS))
-    return _bytes(wb)
+        write_frame(wb.create_sheet("村代码调整"), recoded.rename(columns=RECODE_HEADERS))
+    return to_bytes(wb)

@@ -4,19 +4,16 @@ roman spellings and a summary sheet with the inputs."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from pyproj import Transformer
 
 from layers import crs as crsmod
 
 from .analysis.placenames import FINDING_TYPES, PlacenamesResult
 from .analysis.placenames.check import LABEL_TYPES, ROSTER_TYPES
+from .xlsx import to_bytes, write_frame, write_summary
 
 DEMO_MARK = "示例数据（模拟几何）"
 CORRECTION_TYPES = ("missing",) + LABEL_TYPES
@@ -99,33 +96,12 @@ def romanization_frame(result: PlacenamesResult) -> pd.DataFrame:
                          "所属乡镇代码": r["township_code"].to_numpy()})
 
 
-def _write(ws, df: pd.DataFrame) -> None:
-    ws.append(list(df.columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in df.itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and not np.isfinite(v)) or v is None
-                   or v is pd.NA else (v.item() if isinstance(v, np.generic) else v)
-                   for v in row])
-    for i, col in enumerate(df.columns, start=1):
-        width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)]) + 2
-        ws.column_dimensions[get_column_letter(i)].width = min(max(width, 8), 60)
-    ws.freeze_panes = "A2"
-
-
 def placenames_xlsx(result: PlacenamesResult) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "更正清单"
-    _write(ws, correction_frame(result))
-    _write(wb.create_sheet("名册问题"), roster_frame(result))
-    _write(wb.create_sheet("罗马字母拼写"), romanization_frame(result))
-    summary = wb.create_sheet("汇总")
-    summary.append(["项目", "值"])
-    for label, value in summary_rows(result):
-        summary.append([label, value])
-    summary.column_dimensions["A"].width = 28
-    summary.column_dimensions["B"].width = 70
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    write_frame(ws, correction_frame(result))
+    write_frame(wb.create_sheet("名册问题"), roster_frame(result))
+    write_frame(wb.create_sheet("罗马字母拼写"), romanization_frame(result))
+    write_summary(wb.create_sheet("汇总"), summary_rows(result))
+    return to_bytes(wb)

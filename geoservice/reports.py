@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from layers import KINDS
 
 from .analysis.coverage import WEIGHTINGS, CoverageResult
+from .xlsx import relabel, to_bytes, write_frame, write_summary, yes_no
 
 DEMO_MARK = "示例数据（模拟几何）"
 
@@ -35,14 +32,6 @@ TOWNSHIP_HEADERS = {
 }
 RATE_COLUMNS = {"village_coverage", "presence_coverage", "population_coverage",
                 "elderly_coverage"}
-
-
-def _yes_no(v):
-    if v is True:
-        return "是"
-    if v is False:
-        return "否"
-    return v
 
 
 def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
@@ -80,35 +69,11 @@ def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
         ("每千名老年人床位", s["beds_per_1000_elderly"]),
         ("目标", f"{WEIGHTINGS[s['weighting']][1]} ≥ {s['target']:.0%}"),
         ("目标依据", s["target_source"]),
-        ("是否达标", _yes_no(s["meets_target"])),
+        ("是否达标", yes_no(s["meets_target"])),
         ("床位目标(每千名老年人)", s["beds_target"]),
-        ("床位是否达标", _yes_no(s["meets_beds_target"])),
+        ("床位是否达标", yes_no(s["meets_beds_target"])),
     ]
     return rows
-
-
-def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
-    cols = [c for c in headers if c in df.columns]
-    out = df[cols].copy()
-    for c in cols:
-        if out[c].dtype == bool or c.startswith("meets_") or c in ("covered", "has_facility"):
-            out[c] = out[c].map(_yes_no)
-    return out.rename(columns=headers)
-
-
-def _write_sheet(ws, df: pd.DataFrame, rate_headers: set[str]) -> None:
-    ws.append(list(df.columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in df.itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
-    for i, name in enumerate(df.columns, start=1):
-        letter = get_column_letter(i)
-        ws.column_dimensions[letter].width = max(10, min(30, len(str(name)) * 2 + 2))
-        if name in rate_headers:
-            for cell in ws[letter][1:]:
-                cell.number_format = "0.0%"
-    ws.freeze_panes = "A2"
 
 
 def coverage_xlsx(result: CoverageResult) -> bytes:
@@ -116,24 +81,21 @@ def coverage_xlsx(result: CoverageResult) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "汇总"
-    ws.append(["项目", "值"])
-    ws["A1"].font = ws["B1"].font = Font(bold=True)
-    for label, value in summary_rows(result):
-        ws.append([label, value])
-        if isinstance(value, float) and "覆盖率" in label:
-            ws.cell(ws.max_row, 2).number_format = "0.0%"
-    ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["B"].width = 60
+    rows = summary_rows(result)
+    write_summary(ws, rows, rate_labels=[label for label, _ in rows if "覆盖率" in label])
     rate_headers = {TOWNSHIP_HEADERS[c] for c in RATE_COLUMNS}
-    _write_sheet(wb.create_sheet("乡镇"), _frame(result.townships, TOWNSHIP_HEADERS),
-                 rate_headers)
+    write_frame(wb.create_sheet("乡镇"), _frame(result.townships, TOWNSHIP_HEADERS),
+                rate_headers=rate_headers)
     villages = pd.DataFrame(result.villages.drop(columns="geometry"))
-    _write_sheet(wb.create_sheet("村(社区)"), _frame(villages, VILLAGE_HEADERS), set())
-    _write_sheet(wb.create_sheet("未覆盖村(按老年人口)"),
-                 _frame(result.uncovered, VILLAGE_HEADERS), set())
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    write_frame(wb.create_sheet("村(社区)"), _frame(villages, VILLAGE_HEADERS))
+    write_frame(wb.create_sheet("未覆盖村(按老年人口)"), _frame(result.uncovered, VILLAGE_HEADERS))
+    return to_bytes(wb)
+
+
+def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
+    flags = [c for c in df.columns if df[c].dtype == bool or c.startswith("meets_")
+             or c in ("covered", "has_facility")]
+    return relabel(df, headers, flags)
 
 
 def coverage_csv(result: CoverageResult) -> bytes:

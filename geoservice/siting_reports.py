@@ -6,17 +6,15 @@ Views of one :class:`~geoservice.siting_service.SitingRun`; every report states 
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from layers import KINDS
 
 from .reports import DEMO_MARK
 from .siting_service import PROBLEM_LABELS, WEIGHT_LABELS, SitingRun
+from .xlsx import PERCENT, cell, relabel, to_bytes, write_frame, write_summary, yes_no
 
 SITE_HEADERS = {
     "rank": "序号", "candidate": "候选点编号", "name": "名称", "village_code": "所在村(社区)代码",
@@ -38,14 +36,6 @@ VILLAGE_HEADERS = {
 }
 # Labels of summary values shown as percentages.
 RATE_LABELS = {"村覆盖率", "老年人口覆盖率", "人口覆盖率", "目标覆盖率", "最优间隙(相对)"}
-
-
-def _yes_no(v):
-    if v is True:
-        return "是"
-    if v is False:
-        return "否"
-    return v
 
 
 def rule_label(rule) -> str:
@@ -105,7 +95,7 @@ def result_rows(run: SitingRun) -> list[tuple[str, object]]:
     s = run.summary
     rows: list[tuple[str, object]] = [
         ("求解器", s.get("solver")),
-        ("是否证明最优", _yes_no(s.get("optimal"))),
+        ("是否证明最优", yes_no(s.get("optimal"))),
         ("最优间隙(相对)", s.get("gap")),
         ("求解用时(秒)", s.get("solve_seconds")),
         ("目标函数值", s.get("objective")),
@@ -114,7 +104,7 @@ def result_rows(run: SitingRun) -> list[tuple[str, object]]:
         ("新增设施数", s.get("added")),
     ]
     if s.get("target") is not None:
-        rows.append(("是否达到目标", _yes_no(s.get("target_reached"))))
+        rows.append(("是否达到目标", yes_no(s.get("target_reached"))))
     if s.get("cancelled"):
         rows.append(("已取消", "是（结果为取消时的最好方案）"))
     if s.get("message"):
@@ -169,40 +159,8 @@ def excluded_frame(run: SitingRun) -> pd.DataFrame:
 
 
 def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
-    cols = [c for c in headers if c in df.columns]
-    out = df[cols].copy()
-    for c in cols:
-        if c.startswith("covered_") or c == "no_gain":
-            out[c] = out[c].map(_yes_no)
-    return out.rename(columns=headers)
-
-
-def _cell(v):
-    if v is None:
-        return None
-    if isinstance(v, float) and pd.isna(v):
-        return None
-    if v is pd.NA:
-        return None
-    if isinstance(v, (list, tuple)):
-        return "、".join(str(x) for x in v)
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        try:
-            return v.item()
-        except (AttributeError, ValueError):
-            return str(v)
-    return v
-
-
-def _write_sheet(ws, df: pd.DataFrame) -> None:
-    ws.append(list(df.columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in df.itertuples(index=False):
-        ws.append([_cell(v) for v in row])
-    for i, name in enumerate(df.columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(str(name)) * 2 + 2))
-    ws.freeze_panes = "A2"
+    return relabel(df, headers, [c for c in df.columns if c.startswith("covered_")
+                                 or c == "no_gain"])
 
 
 def siting_xlsx(run: SitingRun) -> bytes:
@@ -210,37 +168,28 @@ def siting_xlsx(run: SitingRun) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "汇总"
-    ws.append(["项目", "值"])
-    ws["A1"].font = ws["B1"].font = Font(bold=True)
-    for label, value in summary_rows(run):
-        ws.append([label, _cell(value)])
-        if isinstance(value, float) and label in RATE_LABELS:
-            ws.cell(ws.max_row, 2).number_format = "0.0%"
+    write_summary(ws, summary_rows(run), rate_labels=RATE_LABELS)
     ws.append([])
     ws.append(["覆盖变化", "新增前", "新增后"])
-    for cell in ws[ws.max_row]:
-        cell.font = Font(bold=True)
+    for c in ws[ws.max_row]:
+        c.font = Font(bold=True)
     for label, before, after in change_rows(run):
-        ws.append([label, _cell(before), _cell(after)])
+        ws.append([label, cell(before), cell(after)])
         if label in RATE_LABELS:
             for col in (2, 3):
-                ws.cell(ws.max_row, col).number_format = "0.0%"
-    ws.column_dimensions["A"].width = 30
-    ws.column_dimensions["B"].width = 50
+                ws.cell(ws.max_row, col).number_format = PERCENT
     ws.column_dimensions["C"].width = 20
-    _write_sheet(wb.create_sheet("选址建议"), _frame(site_frame(run), SITE_HEADERS))
-    _write_sheet(wb.create_sheet("排除的候选点"), _frame(excluded_frame(run), EXCLUDED_HEADERS))
+    write_frame(wb.create_sheet("选址建议"), _frame(site_frame(run), SITE_HEADERS))
+    write_frame(wb.create_sheet("排除的候选点"), _frame(excluded_frame(run), EXCLUDED_HEADERS))
     villages = pd.DataFrame(run.result.villages.drop(columns="geometry", errors="ignore"))
-    _write_sheet(wb.create_sheet("村"), _frame(villages, VILLAGE_HEADERS))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    write_frame(wb.create_sheet("村"), _frame(villages, VILLAGE_HEADERS))
+    return to_bytes(wb)
 
 
 def siting_csv(run: SitingRun) -> bytes:
     """The suggested sites as CSV (UTF-8 with BOM), inputs as ``#`` comment lines."""
     frame = _frame(site_frame(run), SITE_HEADERS)
-    frame = frame.map(_cell)
+    frame = frame.map(cell)
     head = "".join(f"# {label}: {'' if value is None else value}\n"
                    for label, value in summary_rows(run))
     return (head + frame.to_csv(index=False)).encode("utf-8-sig")

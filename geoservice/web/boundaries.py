@@ -9,7 +9,6 @@ from maps.boundaries import boundaries_map, merge_map
 
 from ..analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES
 from ..boundaries_reports import (
-    XLSX_MIME,
     boundaries_xlsx,
     lines_geojson,
     lines_gpkg,
@@ -30,6 +29,7 @@ from ..boundaries_service import (
 )
 from ..errors import BadParameter
 from ..workspace import store_for, workspace_info
+from ..xlsx import XLSX_MIME
 
 bp = Blueprint("boundaries", __name__)
 

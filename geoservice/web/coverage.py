@@ -13,6 +13,7 @@ from ..errors import BadParameter
 from ..reports import coverage_csv, coverage_xlsx, summary_rows
 from ..service import coverage_params, run_coverage
 from ..workspace import store_for, workspace_info
+from ..xlsx import XLSX_MIME
 
 bp = Blueprint("coverage", __name__)
 
@@ -44,7 +45,7 @@ def _download(data: bytes, params, ext: str, mimetype: str) -> Response:
 def report_xlsx():
     params, result = _run()
     return _download(coverage_xlsx(result), params, "xlsx",
-                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                     XLSX_MIME)
 
 
 @bp.get("/coverage/report.csv")

@@ -18,10 +18,11 @@ from ..errors import BadParameter
 from ..placenames_reports import placenames_xlsx, summary_rows
 from ..placenames_service import placenames_params, run_placenames
 from ..workspace import store_for, workspace_info
+from ..xlsx import XLSX_MIME
 from .uploads import CRS_CHOICES, saved_upload
 
 bp = Blueprint("placenames", __name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = XLSX_MIME
 
 
 def _params(src):

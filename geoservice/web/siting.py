@@ -47,10 +47,11 @@ from ..siting_service import (
     siting_time_limit_default,
 )
 from ..workspace import store_for, workspace_info
+from ..xlsx import XLSX_MIME
 from .coverage import level_choices
 
 bp = Blueprint("siting", __name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = XLSX_MIME
 
 
 @bp.record_once
