@@ -141,16 +141,10 @@ def _check_own_systems(gdf, crs: str | None, name: str) -> None:
 
 def _own_crs(gdf) -> str | None:
     """The one GCJ-02 / BD-09 system a label table says it is in, else None."""
-    if "crs" not in gdf.columns or not len(gdf):
-        return None
-    values = {str(v).strip() for v in gdf["crs"] if isinstance(v, str) and v.strip()}
-    if len(values) != 1:
-        return None
-    try:
-        parsed = crsmod.parse_crs(values.pop())
-    except crsmod.CRSInputError:
-        return None
-    return parsed if parsed in ("gcj02", "bd09") else None
+    systems = _systems(gdf)
+    if len(systems) == 1 and systems <= {crsmod.GCJ02, crsmod.BD09}:
+        return next(iter(systems))
+    return None
 
 
 def read_aliases_file(path: str | Path, filename: str | None = None) -> pd.DataFrame:
