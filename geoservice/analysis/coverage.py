@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 
 from layers.crs import STORED_CRS, metric_crs
 
+from .jsonsafe import records
 from .settings import coverage_defaults
 
 FACILITY_LAYERS = ("welfare_homes", "elderly_service_points", "cemeteries")
@@ -49,9 +50,9 @@ class CoverageResult:
         """The JSON shape of the CLI's ``--json`` and ``/api/coverage``."""
         return {
             "summary": self.summary,
-            "townships": _records(self.townships),
-            "villages": _records(pd.DataFrame(self.villages.drop(columns="geometry"))),
-            "uncovered": _records(self.uncovered),
+            "townships": records(self.townships),
+            "villages": records(pd.DataFrame(self.villages.drop(columns="geometry"))),
+            "uncovered": records(self.uncovered),
         }
 
 
@@ -331,19 +332,3 @@ def _townships(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, townships, target: fl
         names = dict(zip(townships["code"], townships["name"], strict=False))
     g.insert(1, "name", g["code"].map(names))
     return g
-
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in df.to_dict(orient="records"):
-        clean = {}
-        for k, v in row.items():
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and not np.isfinite(v):
-                v = None
-            elif v is pd.NA or v is pd.NaT:
-                v = None
-            clean[k] = v
-        out.append(clean)
-    return out

@@ -37,7 +37,8 @@ from layers import KINDS
 from layers.crs import STORED_CRS, metric_crs
 
 from ..errors import BadParameter
-from .coverage import _geoms, _project_xy, _records, village_centres
+from .coverage import _geoms, _project_xy, village_centres
+from .jsonsafe import jsonable, records
 from .settings import siting_defaults
 
 PROBLEMS = ("mclp", "target", "pmedian", "cemetery")
@@ -67,10 +68,10 @@ class SitingResult:
     def to_dict(self) -> dict:
         """The JSON shape of the CLI's ``--json`` and ``/api/siting``."""
         return {
-            "summary": _clean(self.summary),
-            "sites": _records(_plain(self.sites)),
-            "excluded": _records(_plain(self.excluded)),
-            "villages": _records(_plain(self.villages)),
+            "summary": jsonable(self.summary),
+            "sites": records(_plain(self.sites)),
+            "excluded": records(_plain(self.excluded)),
+            "villages": records(_plain(self.villages)),
         }
 
 
@@ -78,19 +79,6 @@ def _plain(gdf) -> pd.DataFrame:
     return pd.DataFrame(gdf.drop(columns="geometry", errors="ignore"))
 
 
-def _clean(obj):
-    """JSON-safe copy: numpy scalars to python, NaN/inf to None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_clean(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 # --------------------------------------------------------------------------- progress
@@ -1164,7 +1152,7 @@ def siting(villages, facilities, candidates=None, *, problem: str, radius_m: flo
                          "crs": f"{data.gk}（高斯-克吕格，米）",
                          "defaults": "geoservice/analysis/defaults.toml [siting]"}
     prog(1.0, "完成")
-    return SitingResult(summary=_clean(summary), sites=sites_g, excluded=excluded,
+    return SitingResult(summary=jsonable(summary), sites=sites_g, excluded=excluded,
                         villages=vill_out, candidates=cand_out)
 
 

@@ -31,6 +31,7 @@ import shapely
 
 from layers.crs import STORED_CRS, gk_zone_epsg
 
+from ..jsonsafe import jsonable
 from ..settings import boundaries_defaults
 from .codes import (
     TOWNSHIP_KIND_RANGES,
@@ -118,7 +119,7 @@ class BoundaryResult:
         """The JSON shape of ``boundaries --json`` and ``/api/boundaries``."""
         findings = []
         for row in pd.DataFrame(self.findings.drop(columns="geometry")).to_dict("records"):
-            findings.append({k: _clean(row[k]) for k in FINDING_COLUMNS})
+            findings.append({k: jsonable(row[k]) for k in FINDING_COLUMNS})
         lines = []
         for row in pd.DataFrame(self.boundary_lines.drop(columns="geometry")).to_dict(
                 "records"):
@@ -126,9 +127,9 @@ class BoundaryResult:
                 "kind": row["kind"],
                 "codes": [c for c in (row["code_a"], row["code_b"])
                           if c is not None and not (isinstance(c, float) and np.isnan(c))],
-                "names": [_clean(row["name_a"]), _clean(row["name_b"])],
-                "length_m": _clean(row["length_m"]),
-                "length_km": _clean(row["length_km"]),
+                "names": [jsonable(row["name_a"]), jsonable(row["name_b"])],
+                "length_m": jsonable(row["length_m"]),
+                "length_km": jsonable(row["length_km"]),
             })
         # Counts by finding type at the top of the summary (as the issue's JSON has them),
         # and also under "counts".
@@ -136,16 +137,6 @@ class BoundaryResult:
         return {"summary": summary, "findings": findings, "boundary_lines": lines}
 
 
-def _clean(v):
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [_clean(x) for x in v]
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if v is pd.NA or v is pd.NaT:
-        return None
-    return v
 
 
 class _Findings:

@@ -17,8 +17,9 @@ import shapely
 from layers.crs import STORED_CRS
 from layers.schema import KINDS
 
+from ..jsonsafe import jsonable
 from ..settings import boundaries_defaults
-from .checks import LAYERS, _clean, metric_crs_of
+from .checks import LAYERS, metric_crs_of
 from .codes import (
     TOWNSHIP_KIND_RANGES,
     TOWNSHIP_RANGES,
@@ -64,7 +65,7 @@ class MergeResult:
     def to_dict(self) -> dict:
         before = []
         for row in pd.DataFrame(self.before.drop(columns="geometry")).to_dict("records"):
-            before.append({k: _clean(v) for k, v in row.items()})
+            before.append({k: jsonable(v) for k, v in row.items()})
         return {
             "layer": self.layer, "codes": self.codes, "new_code": self.new_code,
             "new_name": self.new_name, "before": before, "figures": self.figures,

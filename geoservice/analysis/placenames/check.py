@@ -17,10 +17,8 @@ import shapely
 
 from layers.crs import STORED_CRS, metric_crs
 
-from ..coverage import (
-    _records,  # one JSON-safe row conversion for all analyses
-    village_centres,
-)
+from ..coverage import village_centres
+from ..jsonsafe import records
 from ..settings import placenames_defaults
 from .match import EXACT, FORMER, FUZZY, KIND_NAMES, NONE, SOUND, match_labels
 from .names import nonstandard_reasons, rare_characters, standard_name
@@ -63,8 +61,8 @@ class PlacenamesResult:
         return {
             # Counts by type at the top of the summary, and also under "counts".
             "summary": {**self.summary.get("counts", {}), **self.summary},
-            "findings": _records(f),
-            "romanization": _records(self.romanization[["code", "name", "pinyin"]]),
+            "findings": records(f),
+            "romanization": records(self.romanization[["code", "name", "pinyin"]]),
         }
 
 
