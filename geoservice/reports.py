@@ -34,23 +34,26 @@ RATE_COLUMNS = {"village_coverage", "presence_coverage", "population_coverage",
                 "elderly_coverage"}
 
 
+def level_label(layer: str, level: str | None) -> str:
+    """The Chinese name of a facility level (service points) or kind (homes, cemeteries)."""
+    if not level:
+        return "全部"
+    field = "level" if layer == "elderly_service_points" else "kind"
+    return (KINDS[layer].field(field).choices or {}).get(level, level)
+
+
 def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
     """The summary as (Chinese label, value) rows, inputs first."""
     s = result.summary
     inputs = s.get("inputs", {})
     layer = KINDS[s["layer"]]
-    level = s.get("level")
-    level_label = ""
-    if level:
-        field = "level" if s["layer"] == "elderly_service_points" else "kind"
-        level_label = (layer.field(field).choices or {}).get(level, level)
     versions = inputs.get("layer_versions", {})
     rows: list[tuple[str, object]] = [
         ("工作空间", inputs.get("workspace", "")),
         ("数据性质", DEMO_MARK if inputs.get("demo") else "正式数据"),
         ("分析日期", inputs.get("date", "")),
         ("设施图层", f"{layer.label}（第 {versions.get(s['layer'], '?')} 版）"),
-        ("设施层级/类型", level_label or "全部"),
+        ("设施层级/类型", level_label(s["layer"], s.get("level"))),
         ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
         ("服务半径(米)", s["radius_m"]),
         ("半径来源", "本次指定" if inputs.get("radius_from") == "本次指定"

@@ -12,7 +12,7 @@ from openpyxl.styles import Font
 
 from layers import KINDS
 
-from .reports import DEMO_MARK
+from .reports import DEMO_MARK, level_label
 from .siting_service import PROBLEM_LABELS, WEIGHT_LABELS, SitingRun
 from .xlsx import PERCENT, cell, relabel, to_bytes, write_frame, write_summary, yes_no
 
@@ -44,13 +44,6 @@ def rule_label(rule) -> str:
         return "村庄退让距离"
     choices = KINDS["exclusion_zones"].field("zone_type").choices or {}
     return choices.get(rule, "" if rule is None else str(rule))
-
-
-def level_label(layer: str, level: str | None) -> str:
-    if not level:
-        return "全部"
-    field = "level" if layer == "elderly_service_points" else "kind"
-    return (KINDS[layer].field(field).choices or {}).get(level, level)
 
 
 def input_rows(run: SitingRun) -> list[tuple[str, object]]:
