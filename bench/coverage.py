@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from access import fca  # noqa: E402
 
 from bench.synthetic import province  # noqa: E402
-from geoservice.analysis import (  # noqa: E402
+from geoservice.analysis.coverage import (  # noqa: E402
     coverage,
     g2sfca,
     gaussian_weight,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from . import config as config_mod
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -14,7 +15,10 @@ def create_app(config: dict | None = None) -> Flask:
     comes from the environment or the defaults. The app holds no global state: tests
     build one per fixture.
     """
-    from .web import register
+    from flask import Flask
+
+    from geoservice import config as config_mod
+    from geoservice.web import register
 
     settings = config_mod.load(config)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")

@@ -1,12 +1,29 @@
-"""Layers: what a layer is, how it gets in (readers) and where it lives (store)."""
+"""Layers: what a layer is, how it gets in (readers) and where it lives (store).
 
-from .errors import LayerError, LayerNotFound, Problem, StoreError, ValidationError
-from .readers import read_layer
-from .schema import KINDS, get_kind
-from .store import GeoPackageStore, LayerStore, import_file, layer_summary, open_store
+Names are loaded on first use, so that ``from layers import KINDS`` (the CLI's help, the
+menu) does not import geopandas.
+"""
 
-__all__ = [
-    "KINDS", "GeoPackageStore", "LayerError", "LayerNotFound", "LayerStore", "Problem",
-    "StoreError", "ValidationError", "get_kind", "import_file", "layer_summary", "open_store",
-    "read_layer",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "KINDS": "layers.schema", "get_kind": "layers.schema",
+    "LayerError": "layers.errors", "LayerNotFound": "layers.errors", "Problem": "layers.errors",
+    "StoreError": "layers.errors", "ValidationError": "layers.errors",
+    "read_layer": "layers.readers",
+    "GeoPackageStore": "layers.store", "LayerStore": "layers.store",
+    "LayerVersion": "layers.store", "import_file": "layers.store",
+    "layer_summary": "layers.store", "open_store": "layers.store",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'layers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

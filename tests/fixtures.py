@@ -77,3 +77,17 @@ def build_tiny_workspace(folder: Path) -> Path:
     for kind, path in paths.items():
         import_file(store, kind, path)
     return gpkg
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, env: dict | None = None, timeout: float = 180):
+    """``python -m geoservice ARGS`` in a child process, as a user runs it."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "geoservice", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})

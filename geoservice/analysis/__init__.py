@@ -1,8 +1,7 @@
 """The analyses: plain functions, GeoDataFrames in, a result (GeoDataFrames + summary) out.
 
-No Flask and no Folium in here.
+No Flask, Folium, store or service module in here; errors are the small tree in
+``geoservice.analysis.errors``. Each analysis is its own module or package:
+``coverage``, ``siting``, ``boundaries``, ``placenames``. Nothing is imported eagerly here,
+so light modules (``vocabulary``, ``errors``, ``settings``) load without geopandas.
 """
-
-from .coverage import CoverageResult, coverage, g2sfca, gaussian_weight, village_centres
-
-__all__ = ["CoverageResult", "coverage", "g2sfca", "gaussian_weight", "village_centres"]

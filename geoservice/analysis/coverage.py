@@ -20,18 +20,11 @@ from pyproj import Transformer
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from geoservice.analysis.jsonsafe import records
+from geoservice.analysis.settings import coverage_defaults
+from geoservice.analysis.vocabulary import WEIGHTINGS
 from layers.crs import STORED_CRS, metric_crs
 
-from .jsonsafe import records
-from .settings import coverage_defaults
-
-FACILITY_LAYERS = ("welfare_homes", "elderly_service_points", "cemeteries")
-# weighting -> (the share compared with the target, its Chinese label)
-WEIGHTINGS = {
-    "villages": ("village_coverage", "村覆盖率"),
-    "population": ("population_coverage", "人口覆盖率"),
-    "elderly": ("elderly_coverage", "老年人口覆盖率"),
-}
 _E_HALF = math.exp(-0.5)
 
 

@@ -33,13 +33,12 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from geoservice.analysis.coverage import _geoms, _project_xy, village_centres
+from geoservice.analysis.jsonsafe import jsonable, records
+from geoservice.analysis.settings import siting_defaults
+from geoservice.errors import BadParameter
 from layers import KINDS
 from layers.crs import STORED_CRS, metric_crs
-
-from ..errors import BadParameter
-from .coverage import _geoms, _project_xy, village_centres
-from .jsonsafe import jsonable, records
-from .settings import siting_defaults
 
 PROBLEMS = ("mclp", "target", "pmedian", "cemetery")
 PROBLEM_LABELS = {"mclp": "最大覆盖", "target": "目标覆盖率", "pmedian": "P 中位（总距离最短）",

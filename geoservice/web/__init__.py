@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 
-from ..errors import ValidationError as _ValidationError
-from ..errors import http_status
-from . import api, assets, coverage, pages, uploads
+from geoservice.errors import ValidationError as _ValidationError
+from geoservice.errors import http_status
+from geoservice.registry import ANALYSES
+from geoservice.web import api, assets, pages, uploads
 
 
 def register(app: Flask) -> None:
@@ -14,17 +15,12 @@ def register(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(coverage.bp)
-    # -- siting blueprint --
-    from . import siting as _siting
-    app.register_blueprint(_siting.bp)
-    # -- boundaries blueprint --
-    from . import boundaries as _boundaries
+    for analysis in ANALYSES:
+        app.register_blueprint(analysis.blueprint())
 
-    app.register_blueprint(_boundaries.bp)
-    # -- placenames blueprint --
-    from . import placenames as _placenames
-    app.register_blueprint(_placenames.bp)
+    @app.context_processor
+    def menu():
+        return {"analyses": ANALYSES}
 
     @app.errorhandler(Exception)
     def handle(exc: Exception):
@@ -49,7 +45,7 @@ def register(app: Flask) -> None:
 
 
 def _readable(exc: Exception) -> bool:
-    from ..errors import GeoserviceError, LayerError
+    from geoservice.errors import GeoserviceError, LayerError
 
     return isinstance(exc, (GeoserviceError, LayerError))
 

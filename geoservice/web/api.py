@@ -6,11 +6,10 @@ import json
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from geoservice.errors import BadParameter
+from geoservice.services.workspace import store_for, workspace_info
+from geoservice.web.uploads import saved_upload
 from layers import get_kind, import_file
-
-from ..errors import BadParameter
-from ..workspace import store_for, workspace_info
-from .uploads import saved_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

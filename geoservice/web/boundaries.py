@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from maps import map_parts
-from maps.boundaries import boundaries_map, merge_map
-
-from ..analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES
-from ..boundaries_reports import (
+from geoservice.analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES
+from geoservice.errors import BadParameter
+from geoservice.reports.boundaries import (
     boundaries_xlsx,
     lines_geojson,
     lines_gpkg,
@@ -18,7 +16,8 @@ from ..boundaries_reports import (
     merge_xlsx,
     summary_rows,
 )
-from ..boundaries_service import (
+from geoservice.reports.xlsx import XLSX_MIME
+from geoservice.services.boundaries import (
     TOLERANCE_PARAMS,
     applied_dict,
     apply_merge_to_store,
@@ -27,9 +26,9 @@ from ..boundaries_service import (
     run_boundaries,
     run_merge,
 )
-from ..errors import BadParameter
-from ..workspace import store_for, workspace_info
-from ..xlsx import XLSX_MIME
+from geoservice.services.workspace import store_for, workspace_info
+from maps import map_parts
+from maps.boundaries import boundaries_map, merge_map
 
 bp = Blueprint("boundaries", __name__)
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from geoservice.analysis.settings import coverage_defaults
+from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS
+from geoservice.errors import BadParameter
+from geoservice.reports.coverage import coverage_csv, coverage_xlsx, summary_rows
+from geoservice.reports.xlsx import XLSX_MIME
+from geoservice.services.coverage import coverage_params, run_coverage
+from geoservice.services.workspace import store_for, workspace_info
 from layers import KINDS
 from maps import coverage_map, map_parts
-
-from ..analysis.coverage import FACILITY_LAYERS, WEIGHTINGS
-from ..analysis.settings import coverage_defaults
-from ..errors import BadParameter
-from ..reports import coverage_csv, coverage_xlsx, summary_rows
-from ..service import coverage_params, run_coverage
-from ..workspace import store_for, workspace_info
-from ..xlsx import XLSX_MIME
 
 bp = Blueprint("coverage", __name__)
 

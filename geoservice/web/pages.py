@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from geoservice.services.workspace import current_layers, store_for, workspace_info
 from maps import map_parts, overview_map
-
-from ..workspace import current_layers, store_for, workspace_info
 
 bp = Blueprint("pages", __name__)
 

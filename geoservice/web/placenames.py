@@ -9,17 +9,16 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from geoservice.analysis.placenames import FINDING_TYPES
+from geoservice.errors import BadParameter
+from geoservice.reports.placenames import placenames_xlsx, summary_rows
+from geoservice.reports.xlsx import XLSX_MIME
+from geoservice.services.placenames import placenames_params, run_placenames
+from geoservice.services.workspace import store_for, workspace_info
+from geoservice.web.uploads import CRS_CHOICES, saved_upload
 from layers import LayerError
 from maps.placenames import STATUS_COLORS, placenames_map
 from maps.render import map_parts
-
-from ..analysis.placenames import FINDING_TYPES
-from ..errors import BadParameter
-from ..placenames_reports import placenames_xlsx, summary_rows
-from ..placenames_service import placenames_params, run_placenames
-from ..workspace import store_for, workspace_info
-from ..xlsx import XLSX_MIME
-from .uploads import CRS_CHOICES, saved_upload
 
 bp = Blueprint("placenames", __name__)
 XLSX = XLSX_MIME

@@ -14,15 +14,10 @@ from flask import (
     url_for,
 )
 
-from layers import KINDS
-from maps import map_parts, overview_map
-from maps.siting import siting_map
-
-from ..analysis.coverage import FACILITY_LAYERS
-from ..analysis.settings import coverage_defaults
-from ..errors import BadParameter, NotFound
-from ..siting_jobs import FINISHED, Job, JobRunner
-from ..siting_reports import (
+from geoservice.analysis.settings import coverage_defaults
+from geoservice.analysis.vocabulary import FACILITY_LAYERS
+from geoservice.errors import BadParameter, NotFound
+from geoservice.reports.siting import (
     change_rows,
     excluded_frame,
     input_rows,
@@ -33,7 +28,9 @@ from ..siting_reports import (
     siting_csv,
     siting_xlsx,
 )
-from ..siting_service import (
+from geoservice.reports.xlsx import XLSX_MIME
+from geoservice.services.jobs import FINISHED, Job, JobRunner
+from geoservice.services.siting import (
     PROBLEM_LABELS,
     PROBLEM_SHORT,
     WEIGHT_LABELS,
@@ -46,9 +43,11 @@ from ..siting_service import (
     siting_params,
     siting_time_limit_default,
 )
-from ..workspace import store_for, workspace_info
-from ..xlsx import XLSX_MIME
-from .coverage import level_choices
+from geoservice.services.workspace import store_for, workspace_info
+from geoservice.web.coverage import level_choices
+from layers import KINDS
+from maps import map_parts, overview_map
+from maps.siting import siting_map
 
 bp = Blueprint("siting", __name__)
 XLSX = XLSX_MIME

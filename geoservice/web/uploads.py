@@ -8,12 +8,11 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request
 
+from geoservice.errors import BadParameter
+from geoservice.services.workspace import store_for
 from layers import KINDS, ValidationError, import_file
 from layers.crs import OFFSET_SYSTEMS
 from layers.readers import GEO_SUFFIXES, SUPPORTED, TABLE_SUFFIXES
-
-from ..errors import BadParameter
-from ..workspace import store_for
 
 bp = Blueprint("uploads", __name__)
 

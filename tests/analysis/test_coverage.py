@@ -10,7 +10,7 @@ import pytest
 from fixtures import GK
 from shapely.geometry import Point, Polygon
 
-from geoservice.analysis import coverage, g2sfca, gaussian_weight, village_centres
+from geoservice.analysis.coverage import coverage, g2sfca, gaussian_weight, village_centres
 from layers import open_store
 
 

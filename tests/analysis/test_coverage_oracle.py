@@ -8,7 +8,7 @@ import pytest
 import shapely
 from access import fca
 
-from geoservice.analysis import coverage, gaussian_weight, village_centres
+from geoservice.analysis.coverage import coverage, gaussian_weight, village_centres
 from layers import open_store
 from layers.crs import metric_crs
 

@@ -18,8 +18,8 @@ from pyproj import Transformer
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from shapely.geometry import LineString, Point, Polygon
 
-from geoservice.analysis import coverage
 from geoservice.analysis import siting as siting_mod
+from geoservice.analysis.coverage import coverage
 from geoservice.analysis.siting import PROBLEMS, SitingCancelled, siting
 from geoservice.errors import BadParameter
 

@@ -8,7 +8,7 @@ import pandas as pd
 from pyproj import Geod
 from shapely.geometry import Point, box
 
-from geoservice.analysis import village_centres
+from geoservice.analysis.coverage import village_centres
 from layers import read_layer
 from layers.crs import wgs_to_gcj
 

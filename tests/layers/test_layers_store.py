@@ -9,9 +9,10 @@ import threading
 
 import geopandas as gpd
 import pyogrio
+import pyogrio as _pyogrio
 import pytest
 
-import layers.store as store_mod
+import layers.store.gpkg as store_mod
 from layers import (
     KINDS,
     GeoPackageStore,
@@ -286,7 +287,7 @@ def test_failed_data_write_leaves_no_trace(store, files, monkeypatch):
         real_write(df.iloc[: len(df) // 2], path, **kwargs)  # a partial table on disk
         raise RuntimeError("磁盘已满")
 
-    monkeypatch.setattr(store_mod.pyogrio, "write_dataframe", write_half_then_fail)
+    monkeypatch.setattr(_pyogrio, "write_dataframe", write_half_then_fail)
     with pytest.raises(StoreError, match="工作空间未改变") as exc:
         import_file(store, "elderly_service_points", files.csv("q.csv", point_rows(6), POINTS))
     assert "磁盘已满" in str(exc.value)

@@ -224,16 +224,16 @@ def test_township_merge_applies_to_villages_too(demo_app, demo_workspace):
 def test_failed_township_merge_changes_nothing(demo_app, demo_workspace, monkeypatch):
     import sqlite3
 
-    import layers.store
+    import pyogrio
 
-    real = layers.store.pyogrio.write_dataframe
+    real = pyogrio.write_dataframe
 
     def failing(df, path, layer=None, **kw):
         if layer and layer.startswith("villages_"):
             raise OSError("磁盘已满（测试）")
         return real(df, path, layer=layer, **kw)
 
-    monkeypatch.setattr(layers.store.pyogrio, "write_dataframe", failing)
+    monkeypatch.setattr(pyogrio, "write_dataframe", failing)
     r = demo_app.test_client().post("/api/boundaries/merge",
                                     json={**TOWNSHIP_MERGE, "apply": True})
     assert r.status_code == 500 and "工作空间未改变" in r.get_json()["error"]

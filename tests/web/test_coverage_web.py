@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from geoservice.analysis import coverage
+from geoservice.analysis.coverage import coverage
 from layers import open_store
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from geoservice.placenames_service import run_placenames
+from geoservice.services.placenames import run_placenames
 from layers import open_store
 from layers.crs import wgs_to_bd
 

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from geoservice import create_app
 from geoservice.analysis.siting import siting
-from geoservice.siting_jobs import JobRunner
+from geoservice.services.jobs import JobRunner
 from layers import open_store
 from layers.readers import read_layer
 
@@ -172,8 +172,8 @@ def test_progress_messages_are_reported(demo_app):
     """The real solve reports Chinese progress through the runner (seen by the poller)."""
     seen = []
     runner = demo_app.extensions["siting_jobs"]
-    from geoservice.siting_service import run_siting, siting_params
-    from geoservice.workspace import store_for
+    from geoservice.services.siting import run_siting, siting_params
+    from geoservice.services.workspace import store_for
 
     params = siting_params(**{k: str(v) for k, v in MCLP.items()})
 

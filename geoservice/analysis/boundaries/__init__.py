@@ -3,10 +3,18 @@
 Framework-free: GeoDataFrames in (EPSG:4490), result dataclasses out; no Flask, no Folium.
 """
 
-from .checks import LAYERS, SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult, Tolerances, review
-from .lines import OUTER_NAME, derive_lines
-from .merge import MergeResult, apply_merge, simulate_merge
-from .names import sound, standard_name
+from geoservice.analysis.boundaries.checks import (
+    LAYERS,
+    SEVERITIES,
+    TOLERANCE_LABELS,
+    TYPES,
+    BoundaryResult,
+    Tolerances,
+    review,
+)
+from geoservice.analysis.boundaries.lines import OUTER_NAME, derive_lines
+from geoservice.analysis.boundaries.merge import MergeResult, apply_merge, simulate_merge
+from geoservice.analysis.boundaries.names import sound, standard_name
 
 __all__ = [
     "LAYERS", "OUTER_NAME", "SEVERITIES", "TOLERANCE_LABELS", "TYPES", "BoundaryResult",

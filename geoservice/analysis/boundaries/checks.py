@@ -29,11 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.crs import STORED_CRS, gk_zone_epsg
-
-from ..jsonsafe import jsonable
-from ..settings import boundaries_defaults
-from .codes import (
+from geoservice.analysis.boundaries.codes import (
     TOWNSHIP_KIND_RANGES,
     TOWNSHIP_RANGES,
     VILLAGE_KIND_RANGES,
@@ -41,15 +37,18 @@ from .codes import (
     is_code,
     segment_range,
 )
-from .geometry import (
+from geoservice.analysis.boundaries.geometry import (
     holes_of,
     polygon_parts,
     polygonal,
     reason_zh,
     width_m,
 )
-from .lines import derive_lines
-from .names import township_kind, unit_kind
+from geoservice.analysis.boundaries.lines import derive_lines
+from geoservice.analysis.boundaries.names import township_kind, unit_kind
+from geoservice.analysis.jsonsafe import jsonable
+from geoservice.analysis.settings import boundaries_defaults
+from layers.crs import STORED_CRS, gk_zone_epsg
 
 LAYERS = {"townships": "乡镇(街道)", "villages": "村(社区)"}
 # type -> (Chinese label, default severity); the order is the order of the report.

@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from .geometry import group_union, line_parts
+from geoservice.analysis.boundaries.geometry import group_union, line_parts
 
 OUTER_NAME = "县界（无相邻单位）"
 

@@ -14,13 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.crs import STORED_CRS
-from layers.schema import KINDS
-
-from ..jsonsafe import jsonable
-from ..settings import boundaries_defaults
-from .checks import LAYERS, metric_crs_of
-from .codes import (
+from geoservice.analysis.boundaries.checks import LAYERS, metric_crs_of
+from geoservice.analysis.boundaries.codes import (
     TOWNSHIP_KIND_RANGES,
     TOWNSHIP_RANGES,
     VILLAGE_KIND_RANGES,
@@ -29,7 +24,11 @@ from .codes import (
     segment_range,
     suggest_code,
 )
-from .names import sound, standard_name, township_kind, unit_kind
+from geoservice.analysis.boundaries.names import sound, standard_name, township_kind, unit_kind
+from geoservice.analysis.jsonsafe import jsonable
+from geoservice.analysis.settings import boundaries_defaults
+from layers.crs import STORED_CRS
+from layers.schema import KINDS
 
 FACILITY_LABELS = {"welfare_homes": "福利院/特困供养机构",
                    "elderly_service_points": "养老服务设施", "cemeteries": "公墓"}

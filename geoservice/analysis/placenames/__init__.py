@@ -6,9 +6,14 @@
 - :mod:`.check` findings and the result
 """
 
-from .check import FINDING_TYPES, PlacenamesResult, check_placenames, read_aliases_frame
-from .names import normalize, standard_name
-from .romanize import Romanizer
+from geoservice.analysis.placenames.check import (
+           FINDING_TYPES,
+           PlacenamesResult,
+           check_placenames,
+           read_aliases_frame,
+)
+from geoservice.analysis.placenames.names import normalize, standard_name
+from geoservice.analysis.placenames.romanize import Romanizer
 
 __all__ = ["FINDING_TYPES", "PlacenamesResult", "Romanizer", "check_placenames", "normalize",
            "read_aliases_frame", "standard_name"]

@@ -15,14 +15,21 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geoservice.analysis.coverage import village_centres
+from geoservice.analysis.jsonsafe import records
+from geoservice.analysis.placenames.match import (
+    EXACT,
+    FORMER,
+    FUZZY,
+    KIND_NAMES,
+    NONE,
+    SOUND,
+    match_labels,
+)
+from geoservice.analysis.placenames.names import nonstandard_reasons, rare_characters, standard_name
+from geoservice.analysis.placenames.romanize import Romanizer
+from geoservice.analysis.settings import placenames_defaults
 from layers.crs import STORED_CRS, metric_crs
-
-from ..coverage import village_centres
-from ..jsonsafe import records
-from ..settings import placenames_defaults
-from .match import EXACT, FORMER, FUZZY, KIND_NAMES, NONE, SOUND, match_labels
-from .names import nonstandard_reasons, rare_characters, standard_name
-from .romanize import Romanizer
 
 FINDING_TYPES = {
     "missing": "缺失标注",

@@ -26,9 +26,8 @@ from pyproj import Proj, Transformer
 from rapidfuzz.distance import Levenshtein
 from scipy.spatial import cKDTree
 
+from geoservice.analysis.placenames.romanize import split_generic
 from layers.crs import STORED_CRS
-
-from .romanize import split_generic
 
 EXACT, FORMER, SOUND, FUZZY, NONE = 0, 1, 2, 3, 9
 KIND_NAMES = {EXACT: "exact", FORMER: "former", SOUND: "sound", FUZZY: "fuzzy", NONE: "none"}

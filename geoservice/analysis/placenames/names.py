@@ -20,7 +20,7 @@ import unicodedata
 
 from opencc import OpenCC
 
-from ..settings import placenames_defaults
+from geoservice.analysis.settings import placenames_defaults
 
 # (suffix, generic it implies) in the order they are tried, longest first: from
 # defaults.toml [placenames] committee_suffixes.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pypinyin import Style, lazy_pinyin
 
-from .names import is_han
+from geoservice.analysis.placenames.names import is_han
 
 POLYPHONES_FILE = Path(__file__).with_name("polyphones.csv")
 

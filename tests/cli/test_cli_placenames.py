@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from geoservice.cli import main
-from geoservice.placenames_service import run_placenames
+from geoservice.services.placenames import run_placenames
 from layers import open_store
 
-GENERATED = Path(__file__).resolve().parents[1] / "layers" / "demo" / "source" / "generated"
+GENERATED = Path(__file__).resolve().parents[2] / "layers" / "demo" / "source" / "generated"
 
 
 def test_json_matches_the_function(demo_workspace, tmp_path):
@@ -62,7 +62,7 @@ def test_a_label_file_naming_its_own_system_is_converted_without_labels_crs(demo
     be hundreds of metres off)."""
     import pytest
 
-    from geoservice.placenames_service import LabelFileRejected, read_labels_file
+    from geoservice.services.placenames import LabelFileRejected, read_labels_file
     from layers import read_layer
 
     path = GENERATED / "place_labels_amap_gcj02.csv"

@@ -13,9 +13,9 @@ import pandas as pd
 import pyogrio
 from openpyxl import Workbook
 
-from .analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult
-from .analysis.boundaries.merge import MergeResult
-from .xlsx import to_bytes, write_frame, write_summary
+from geoservice.analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult
+from geoservice.analysis.boundaries.merge import MergeResult
+from geoservice.reports.xlsx import to_bytes, write_frame, write_summary
 
 DEMO_MARK = "示例数据（模拟几何）"
 LINE_KIND_LABELS = {"shared": "共有界线", "outer": "外界线（县界）"}

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geoservice.analysis.coverage import CoverageResult, coverage
+from geoservice.analysis.settings import coverage_defaults
+from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS
+from geoservice.errors import BadParameter, NotFound
+from geoservice.services.params import number, plain
 from layers import KINDS, LayerNotFound, LayerStore
-
-from .analysis.coverage import FACILITY_LAYERS, WEIGHTINGS, CoverageResult, coverage
-from .analysis.settings import coverage_defaults
-from .errors import BadParameter, NotFound
-from .params import number, plain
 
 MAX_RADIUS_M = 200_000
 

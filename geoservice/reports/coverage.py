@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 from openpyxl import Workbook
 
+from geoservice.analysis.coverage import CoverageResult
+from geoservice.analysis.vocabulary import WEIGHTINGS
+from geoservice.reports.xlsx import relabel, to_bytes, write_frame, write_summary, yes_no
 from layers import KINDS
-
-from .analysis.coverage import WEIGHTINGS, CoverageResult
-from .xlsx import relabel, to_bytes, write_frame, write_summary, yes_no
 
 DEMO_MARK = "示例数据（模拟几何）"
 

@@ -10,11 +10,18 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from geoservice.reports.coverage import DEMO_MARK, level_label
+from geoservice.reports.xlsx import (
+    PERCENT,
+    cell,
+    relabel,
+    to_bytes,
+    write_frame,
+    write_summary,
+    yes_no,
+)
+from geoservice.services.siting import PROBLEM_LABELS, WEIGHT_LABELS, SitingRun
 from layers import KINDS
-
-from .reports import DEMO_MARK, level_label
-from .siting_service import PROBLEM_LABELS, WEIGHT_LABELS, SitingRun
-from .xlsx import PERCENT, cell, relabel, to_bytes, write_frame, write_summary, yes_no
 
 SITE_HEADERS = {
     "rank": "序号", "candidate": "候选点编号", "name": "名称", "village_code": "所在村(社区)代码",

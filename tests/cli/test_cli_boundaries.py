@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
+from fixtures import run_cli as run
 from openpyxl import load_workbook
 
-from geoservice.boundaries_service import boundary_params, run_boundaries
+from geoservice.services.boundaries import boundary_params, run_boundaries
 from layers import open_store
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "geoservice", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_review_json_matches_the_service(demo_workspace, tmp_path):

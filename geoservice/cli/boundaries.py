@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from layers import LayerError
-
-from .analysis.boundaries import TYPES
-from .boundaries_reports import (
+from geoservice.analysis.boundaries import TYPES
+from geoservice.cli.common import echo_json, existing_file, open_workspace
+from geoservice.errors import GeoserviceError
+from geoservice.reports.boundaries import (
     boundaries_xlsx,
     lines_geojson,
     lines_gpkg,
@@ -20,7 +19,7 @@ from .boundaries_reports import (
     merge_xlsx,
     summary_rows,
 )
-from .boundaries_service import (
+from geoservice.services.boundaries import (
     applied_dict,
     apply_merge_to_store,
     boundary_params,
@@ -29,15 +28,10 @@ from .boundaries_service import (
     run_boundaries,
     run_merge,
 )
-from .cli_util import existing_file
-from .errors import GeoserviceError
+from layers import LayerError
 
 LINE_WRITERS = {".geojson": lines_geojson, ".json": lines_geojson, ".gpkg": lines_gpkg,
                 ".zip": lines_shapefile_zip, ".xlsx": lines_xlsx}
-
-
-def _echo_json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _write(path: str, data: bytes, done: str) -> None:
@@ -46,12 +40,6 @@ def _write(path: str, data: bytes, done: str) -> None:
     except OSError as exc:
         raise click.ClickException(f"无法写出文件 {path}：{exc.strerror or exc}") from None
     click.echo(f"{done} {path}", err=True)
-
-
-def _store(ctx: click.Context):
-    from .cli import _store as store
-
-    return store(ctx.find_root())
 
 
 @click.group("boundaries", invoke_without_command=True,
@@ -74,14 +62,14 @@ def _store(ctx: click.Context):
 @click.option("--lines-out", "lines_out", type=click.Path(dir_okay=False), default=None,
               help="导出界线：按扩展名 .geojson、.gpkg、.zip（Shapefile）或 .xlsx。")
 @click.pass_context
-def boundaries_cmd(ctx, layer, area, width, marker, area_sum, snap, outline, as_json, xlsx,
+def command(ctx, layer, area, width, marker, area_sum, snap, outline, as_json, xlsx,
                    lines_out) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if lines_out and Path(lines_out).suffix.lower() not in LINE_WRITERS:
         raise click.ClickException(f"--lines-out“{lines_out}”的扩展名应为 "
                                    + "、".join(LINE_WRITERS))
-    store = _store(ctx)
+    store = open_workspace(ctx)
     try:
         params = boundary_params(layer, area=area, width=width, marker=marker,
                                  area_sum=area_sum, snap=snap)
@@ -95,7 +83,7 @@ def boundaries_cmd(ctx, layer, area, width, marker, area_sum, snap, outline, as_
     if lines_out:
         _write(lines_out, LINE_WRITERS[Path(lines_out).suffix.lower()](result), "已导出界线")
     if as_json:
-        _echo_json(result.to_dict())
+        echo_json(result.to_dict())
         return
     for label, value in summary_rows(result):
         click.echo(f"{label}：{value}")
@@ -105,7 +93,7 @@ def boundaries_cmd(ctx, layer, area, width, marker, area_sum, snap, outline, as_
             click.echo(f"  [{TYPES[row.type][0]}] {row.message}")
 
 
-@boundaries_cmd.command("merge", help="模拟合并村(社区)或乡镇：合并后的边界、面积、人口、老年人口、设施数，"
+@command.command("merge", help="模拟合并村(社区)或乡镇：合并后的边界、面积、人口、老年人口、设施数，"
                                       "新名称重名/同音检查与建议代码。加 --apply 才写入新版本（旧版本保留）。")
 @click.option("--codes", required=True, help="要合并的单位代码，逗号分隔。")
 @click.option("--name", "name", required=True, help="合并后的新名称。")
@@ -119,7 +107,7 @@ def boundaries_cmd(ctx, layer, area, width, marker, area_sum, snap, outline, as_
               help="写出合并模拟 XLSX 报表（合并汇总、合并前、合并后、村代码调整）。")
 @click.pass_context
 def merge_cmd(ctx, codes, name, code, layer, as_json, apply, xlsx) -> None:
-    store = _store(ctx)
+    store = open_workspace(ctx)
     try:
         params = merge_params(codes, name, code, layer)
         if apply:
@@ -133,7 +121,7 @@ def merge_cmd(ctx, codes, name, code, layer, as_json, apply, xlsx) -> None:
     if as_json:
         data = result.to_dict()
         data["applied"] = applied_dict(versions)
-        _echo_json(data)
+        echo_json(data)
         return
     for label, value in merge_rows(result):
         click.echo(f"{label}：{'' if value is None else value}")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
+from geoservice.cli.common import open_workspace
+from geoservice.errors import GeoserviceError
+from geoservice.reports.placenames import placenames_xlsx, summary_rows
+from geoservice.services.placenames import placenames_params, run_placenames
 from layers import LayerError, ValidationError
-
-from .errors import GeoserviceError
-from .placenames_reports import placenames_xlsx, summary_rows
-from .placenames_service import placenames_params, run_placenames
 
 
 @click.command("placenames", short_help="地名核查：地图村(社区)标注与标准名册比对，罗马字母拼写。",
@@ -33,17 +33,15 @@ from .placenames_service import placenames_params, run_placenames
 @click.option("--xlsx", "xlsx", default=None,
               help="同时写出给地图服务商的 XLSX 更正清单。")
 @click.pass_context
-def placenames_cmd(ctx, labels, labels_crs, aliases, readings, tolerance, radius, threshold,
+def command(ctx, labels, labels_crs, aliases, readings, tolerance, radius, threshold,
                    as_json, xlsx) -> None:
-    from .cli import _store
-
     for option, value in (("--labels", labels), ("--aliases", aliases),
                           ("--readings", readings)):
         if value is not None and not Path(value).is_file():
             raise click.ClickException(f"参数 {option}：找不到文件“{value}”")
     if xlsx is not None and (Path(xlsx).is_dir() or not Path(xlsx).parent.is_dir()):
         raise click.ClickException(f"参数 --xlsx：无法写出“{xlsx}”（目录不存在或这是一个目录）")
-    store = _store(ctx)
+    store = open_workspace(ctx)
     try:
         params = placenames_params(tolerance, radius, threshold)
         result = run_placenames(store, params, labels_path=labels, labels_crs=labels_crs,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import BadParameter
+from geoservice.errors import BadParameter
 
 
 def number(value, name: str, label: str, *, percent: bool = False) -> float | None:
@@ -25,6 +25,16 @@ def number(value, name: str, label: str, *, percent: bool = False) -> float | No
     if not math.isfinite(x):
         raise BadParameter(f"参数 {name}（{label}）“{value}”不是有限的数字")
     return x
+
+
+# Where a figure came from, the same two words on every map, report, page and JSON result.
+GIVEN = "本次指定"
+DEFAULT = "默认值"
+
+
+def provenance(given: bool) -> str:
+    """``GIVEN`` when the user gave the value in this request, else ``DEFAULT``."""
+    return GIVEN if given else DEFAULT
 
 
 def plain(x: float):

@@ -1,14 +1,9 @@
-"""LayerStore: where layers live, with versions.
+"""The GeoPackage store: the embedded default, one file per workspace.
 
-One protocol, chosen by the workspace URL (``open_store``):
-
-* a path ending in ``.gpkg`` (or ``gpkg:PATH``): :class:`GeoPackageStore`, the embedded
-  default, one file per workspace;
-* ``postgresql://...``: reserved for a PostGIS store (server / many users), to be added
-  behind the same protocol without touching the analyses.
-
-Every accepted import becomes a new version of its layer; earlier versions are kept and
-can be read back. A write that fails leaves the current versions untouched.
+A table per layer version (``<kind>_v<n>``) plus a version table and an info table. The
+table names are this store's own business: callers see kinds and version numbers only.
+geopandas and pyogrio are imported when a layer is read or written, so listing a workspace
+(``python -m geoservice layers``) starts fast.
 """
 
 from __future__ import annotations
@@ -16,67 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
-import pyogrio
+from ..errors import LayerNotFound, StoreError
+from ..schema import LayerKind, get_kind
+from .base import LayerVersion
 
-from .crs import STORED_CRS
-from .errors import LayerNotFound, StoreError
-from .schema import KINDS, LayerKind, get_kind
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 META_TABLE = "geoservice_versions"
 INFO_TABLE = "geoservice_info"
-
-
-@dataclass(frozen=True)
-class LayerVersion:
-    kind: str
-    version: int
-    table: str
-    created: str
-    source: str
-    source_crs: str
-    features: int
-    current: bool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class LayerStore(Protocol):
-    """What the service needs from a place that stores layers."""
-
-    def info(self) -> dict[str, str]: ...
-
-    def set_info(self, **values: str) -> None: ...
-
-    def current_versions(self) -> dict[str, LayerVersion]: ...
-
-    def versions(self, kind: str) -> list[LayerVersion]: ...
-
-    def read(self, kind: str, *, version: int | None = None,
-             bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame: ...
-
-    def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
-              source_crs: str) -> LayerVersion: ...
-
-    def write_many(self, items: list[tuple[str, gpd.GeoDataFrame]], *, source: str,
-                   source_crs: str) -> list[LayerVersion]: ...
-
-
-def open_store(url: str | Path) -> LayerStore:
-    """Open the workspace at ``url``; a missing GeoPackage file is created."""
-    text = str(url)
-    if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError("PostGIS 工作空间尚未实现：请使用 GeoPackage 文件（.gpkg）")
-    if text.startswith("gpkg:"):
-        text = text[len("gpkg:"):]
-    if not text.lower().endswith(".gpkg"):
-        raise StoreError(f"工作空间“{text}”应为 .gpkg 文件")
-    return GeoPackageStore(Path(text))
 
 
 _locks: dict[str, threading.Lock] = {}
@@ -108,6 +54,11 @@ class GeoPackageStore:
         return con
 
     def _create(self) -> None:
+        import geopandas as gpd
+        import pyogrio
+
+        from ..crs import STORED_CRS
+
         # An empty GeoPackage: GDAL writes the required gpkg_* tables with a first layer.
         empty = gpd.GeoDataFrame({"key": []}, geometry=gpd.GeoSeries([], crs=STORED_CRS))
         pyogrio.write_dataframe(empty, self.path, layer="geoservice_init", driver="GPKG")
@@ -147,8 +98,8 @@ class GeoPackageStore:
             rows = con.execute(
                 f"SELECT kind, version, table_name, created, source, source_crs, features,"
                 f" current FROM {META_TABLE} {where} ORDER BY kind, version", args).fetchall()
-        return [LayerVersion(r[0], r[1], r[2], r[3], r[4] or "", r[5] or "", r[6] or 0,
-                             bool(r[7])) for r in rows]
+        return [LayerVersion(r[0], r[1], r[3], r[4] or "", r[5] or "", r[6] or 0,
+                             bool(r[7]), table=r[2]) for r in rows]
 
     def current_versions(self) -> dict[str, LayerVersion]:
         return {v.kind: v for v in self._rows("WHERE current = 1")}
@@ -165,6 +116,10 @@ class GeoPackageStore:
 
         ``bbox`` is (min lon, min lat, max lon, max lat); features intersecting it are read.
         """
+        import pyogrio
+
+        from ..crs import STORED_CRS
+
         lk = get_kind(kind)
         if version is None:
             rows = self._rows("WHERE kind = ? AND current = 1", (kind,))
@@ -181,6 +136,10 @@ class GeoPackageStore:
     def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
               source_crs: str) -> LayerVersion:
         """Store a validated layer as a new current version; keep the old ones."""
+        import pyogrio
+
+        from ..crs import STORED_CRS
+
         get_kind(kind)
         with self._lock:
             existing = self._rows("WHERE kind = ?", (kind,))
@@ -204,7 +163,8 @@ class GeoPackageStore:
             except sqlite3.DatabaseError as exc:
                 self._drop_table(table)
                 raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
-        return LayerVersion(kind, version, table, created, source, source_crs, len(data), True)
+        return LayerVersion(kind, version, created, source, source_crs, len(data), True,
+                            table=table)
 
     def write_many(self, items: list[tuple[str, gpd.GeoDataFrame]], *, source: str,
                    source_crs: str) -> list[LayerVersion]:
@@ -213,6 +173,10 @@ class GeoPackageStore:
         Every table is written first; one transaction then makes them all current. On any
         failure the written tables are dropped and the current versions stay as they were.
         """
+        import pyogrio
+
+        from ..crs import STORED_CRS
+
         kinds = [kind for kind, _ in items]
         for kind in kinds:
             get_kind(kind)
@@ -244,7 +208,7 @@ class GeoPackageStore:
                 for table in written:
                     self._drop_table(table)
                 raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
-        return [LayerVersion(kind, version, table, created, source, source_crs, n, True)
+        return [LayerVersion(kind, version, created, source, source_crs, n, True, table=table)
                 for kind, version, table, n in planned]
 
     def _drop_table(self, table: str) -> None:
@@ -280,29 +244,3 @@ def _with_field_types(gdf: gpd.GeoDataFrame, kind: LayerKind) -> gpd.GeoDataFram
     return gdf
 
 
-def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | None = None,
-                filename: str | None = None) -> LayerVersion:
-    """Read, validate and store one file as the new current version of ``kind``.
-
-    Raises ``ValidationError`` (nothing written) when the file has any problem.
-    """
-    from .readers import read_layer
-
-    gdf = read_layer(path, kind, crs=crs, filename=filename)
-    return store.write(kind, gdf, source=gdf.attrs["source"], source_crs=gdf.attrs["source_crs"])
-
-
-def layer_summary(store: LayerStore) -> list[dict]:
-    """Every layer kind with its label, geometry, current version and count."""
-    current = store.current_versions()
-    out = []
-    for name, kind in KINDS.items():
-        v = current.get(name)
-        out.append({
-            "kind": name, "label": kind.label, "geometry": kind.geometry_label,
-            "optional": kind.optional, "loaded": v is not None,
-            "features": v.features if v else 0, "version": v.version if v else None,
-            "created": v.created if v else None, "source": v.source if v else None,
-            "source_crs": v.source_crs if v else None,
-        })
-    return out

@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass
 import geopandas as gpd
 import pandas as pd
 
+from geoservice.analysis.coverage import filter_facilities
+from geoservice.analysis.settings import coverage_defaults
+from geoservice.analysis.vocabulary import FACILITY_LAYERS
+from geoservice.errors import BadParameter, NotFound
+from geoservice.services.coverage import MAX_RADIUS_M
+from geoservice.services.params import number, plain
 from layers import KINDS, LayerNotFound, LayerStore
 from layers.schema import POINT
-
-from .analysis.coverage import FACILITY_LAYERS, filter_facilities
-from .analysis.settings import coverage_defaults
-from .errors import BadParameter, NotFound
-from .params import number, plain
-from .service import MAX_RADIUS_M
 
 PROBLEM_LABELS = {
     "mclp": "最大覆盖（新增 K 处，覆盖人数最多）",
@@ -46,7 +46,7 @@ def point_layer_kinds() -> list[str]:
 def siting_time_limit_default() -> float | None:
     """The default MILP time limit from defaults.toml (None until the core provides it)."""
     try:
-        from .analysis.settings import siting_defaults  # added by the siting core
+        from geoservice.analysis.settings import siting_defaults  # added by the siting core
     except ImportError:
         return None
     value = siting_defaults().get("time_limit_s")
@@ -244,7 +244,7 @@ def precheck_siting(store: LayerStore, params: SitingParams) -> dict:
     the candidates left after the exclusions, too few beds): called before a background
     job starts, so the caller gets a Chinese 400/404 instead of a job that fails later.
     Cheap: reads the layers and filters the candidates, builds no model."""
-    from .analysis.siting import precheck
+    from geoservice.analysis.siting import precheck
 
     villages, facilities, candidates, zones = _read_inputs(store, params)
     return precheck(villages, facilities, candidates, problem=params.problem,
@@ -274,7 +274,7 @@ class SitingRun:
 def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
                cancel=None) -> SitingRun:
     """Read the layers, run the analysis, put the inputs in ``result.summary['inputs']``."""
-    from .analysis.siting import siting  # the analysis core (imported late: optional)
+    from geoservice.analysis.siting import siting  # the analysis core (imported late: optional)
 
     versions = store.current_versions()
     villages, facilities, candidates, zones = _read_inputs(store, params, versions)

@@ -176,12 +176,12 @@ class JobRunner:
 
 
 def _status_of(exc: Exception) -> int:
-    from .errors import http_status
+    from geoservice.errors import http_status
 
     return http_status(exc)
 
 
 def _readable(exc: Exception) -> bool:
-    from .errors import GeoserviceError, LayerError
+    from geoservice.errors import GeoserviceError, LayerError
 
     return isinstance(exc, (GeoserviceError, LayerError))

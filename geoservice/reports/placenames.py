@@ -9,11 +9,10 @@ import pandas as pd
 from openpyxl import Workbook
 from pyproj import Transformer
 
+from geoservice.analysis.placenames import FINDING_TYPES, PlacenamesResult
+from geoservice.analysis.placenames.check import LABEL_TYPES, ROSTER_TYPES
+from geoservice.reports.xlsx import to_bytes, write_frame, write_summary
 from layers import crs as crsmod
-
-from .analysis.placenames import FINDING_TYPES, PlacenamesResult
-from .analysis.placenames.check import LABEL_TYPES, ROSTER_TYPES
-from .xlsx import to_bytes, write_frame, write_summary
 
 DEMO_MARK = "示例数据（模拟几何）"
 CORRECTION_TYPES = ("missing",) + LABEL_TYPES

@@ -18,15 +18,19 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from geoservice.analysis.placenames import (
+    PlacenamesResult,
+    Romanizer,
+    check_placenames,
+    read_aliases_frame,
+)
+from geoservice.analysis.settings import placenames_defaults
+from geoservice.errors import BadParameter, NotFound
+from geoservice.services.params import number
 from layers import KINDS, LayerNotFound, LayerStore, ValidationError, read_layer
 from layers import crs as crsmod
 from layers.demo import DEMO_WORKSPACE
 from layers.errors import Problem
-
-from .analysis.placenames import PlacenamesResult, Romanizer, check_placenames, read_aliases_frame
-from .analysis.settings import placenames_defaults
-from .errors import BadParameter, NotFound
-from .params import number
 
 DEMO_ALIASES = Path(DEMO_WORKSPACE).parent / "source" / "village_aliases.csv"
 

@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "geoservice", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+from fixtures import run_cli as run
 
 
 def test_layers_json(tiny_workspace):

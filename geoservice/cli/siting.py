@@ -6,10 +6,11 @@ import json
 
 import click
 
-from .analysis.coverage import FACILITY_LAYERS
-from .errors import GeoserviceError
-from .siting_reports import change_rows, site_frame, siting_xlsx, summary_rows
-from .siting_service import PROBLEM_LABELS, WEIGHT_LABELS, run_siting, siting_params
+from geoservice.analysis.vocabulary import FACILITY_LAYERS
+from geoservice.cli.common import echo_json, open_workspace
+from geoservice.errors import GeoserviceError
+from geoservice.reports.siting import change_rows, site_frame, siting_xlsx, summary_rows
+from geoservice.services.siting import PROBLEM_LABELS, WEIGHT_LABELS, run_siting, siting_params
 
 RATE_WORDS = ("率", "间隙")
 
@@ -61,11 +62,9 @@ class _Progress:
 @click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
               help="同时写出 XLSX 报表（汇总、选址建议、排除的候选点、村）。")
 @click.pass_context
-def siting_cmd(ctx, layer, radius, add, target, problem, level, candidates, weight, capacitated,
+def command(ctx, layer, radius, add, target, problem, level, candidates, weight, capacitated,
                time_limit, as_json, xlsx) -> None:
-    from .cli import _echo_json, _store
-
-    store = _store(ctx)
+    store = open_workspace(ctx)
     try:
         params = siting_params(layer, radius, level, problem, add, target, weight, capacitated,
                                candidates, time_limit)
@@ -77,7 +76,7 @@ def siting_cmd(ctx, layer, radius, add, target, problem, level, candidates, weig
             fh.write(siting_xlsx(run))
         click.echo(f"已写出报表 {xlsx}", err=True)
     if as_json:
-        _echo_json(json.loads(json.dumps(run.to_dict(), ensure_ascii=False)))
+        echo_json(json.loads(json.dumps(run.to_dict(), ensure_ascii=False)))
         return
     for label, value in summary_rows(run):
         click.echo(f"{label}：{_fmt(label, value)}")

@@ -9,18 +9,17 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 
-from layers import KINDS, LayerNotFound, LayerStore
-
-from .analysis.boundaries import LAYERS, TOLERANCE_LABELS, Tolerances, review
-from .analysis.boundaries.merge import (
+from geoservice.analysis.boundaries import LAYERS, TOLERANCE_LABELS, Tolerances, review
+from geoservice.analysis.boundaries.merge import (
     FACILITY_LABELS,
     MergeError,
     MergeResult,
     apply_merge,
     simulate_merge,
 )
-from .errors import BadParameter, NotFound
-from .params import number, plain
+from geoservice.errors import BadParameter, NotFound
+from geoservice.services.params import number, plain
+from layers import KINDS, LayerNotFound, LayerStore
 
 # query parameter -> tolerance key
 TOLERANCE_PARAMS = {"area": "area_m2", "width": "sliver_width_m", "marker": "marker_distance_m",

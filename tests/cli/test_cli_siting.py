@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
+from fixtures import run_cli
 from openpyxl import load_workbook
 
 from geoservice import create_app
 from geoservice.analysis.siting import siting
 from layers import open_store
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _cli(workspace, *args):
-    return subprocess.run([sys.executable, "-m", "geoservice", "--workspace", str(workspace),
-                           "siting", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180)
+    return run_cli("--workspace", workspace, "siting", *args)
 
 
 def test_json_is_the_issue_shape_and_equals_function_and_api(demo_workspace):

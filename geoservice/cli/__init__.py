@@ -1,0 +1,50 @@
+"""`python -m geoservice ...`: the same work as the web service, from the shell.
+
+The group loads a command's module only when that command runs (or its help is asked for):
+the command list comes from the analysis registry, so ``--help`` and ``layers`` start
+without importing geopandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from geoservice.registry import ANALYSES
+
+# name -> (module, attribute, one-line help); the analyses follow from the registry
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "import": ("geoservice.cli.layers", "import_cmd", "导入图层文件（成为新版本，旧版本保留）。"),
+    "layers": ("geoservice.cli.layers", "layers_cmd", "列出工作空间中的图层、要素数和版本。"),
+    **{a.name: (f"geoservice.cli.{a.name}", "command", a.summary) for a in ANALYSES},
+}
+
+
+class LazyGroup(click.Group):
+    """Commands imported on first use; their one-line help from ``COMMANDS``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("命令"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup,
+             help="民政设施规划服务命令行。默认工作空间为示例县（青神县）工作空间的副本，"
+                  "可用 --workspace 或环境变量 GEOSERVICE_WORKSPACE 指定。")
+@click.option("--workspace", type=click.Path(dir_okay=False), default=None,
+              help="工作空间 GeoPackage 文件（不存在时新建）。")
+@click.pass_context
+def main(ctx: click.Context, workspace: str | None) -> None:
+    ctx.ensure_object(dict)
+    ctx.obj["workspace"] = workspace

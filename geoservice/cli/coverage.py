@@ -1,0 +1,56 @@
+"""`python -m geoservice coverage`: coverage and accessibility from the shell."""
+
+from __future__ import annotations
+
+import click
+
+from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS
+from geoservice.cli.common import echo_json, open_workspace
+from geoservice.errors import GeoserviceError
+from geoservice.reports.coverage import coverage_xlsx, summary_rows
+from geoservice.services.coverage import coverage_params, run_coverage
+
+
+@click.command("coverage", help="覆盖与可达性分析：各村是否在设施服务半径内、覆盖率、每千名老年人床位、"
+                               "G2SFCA 可达性；与目标比较。")
+@click.option("--layer", type=click.Choice(FACILITY_LAYERS), default="elderly_service_points",
+              show_default=True, help="设施图层。")
+@click.option("--radius", default=None,
+              help="服务半径（米）；默认取 defaults.toml 中该图层/层级的值（结果中注明）。")
+@click.option("--level", default=None,
+              help="只计入某一层级/类型，如 township_center、village_station、county、public_welfare。")
+@click.option("--weighting", type=click.Choice(list(WEIGHTINGS)), default="villages",
+              show_default=True, help="与目标比较的覆盖率：村数、人口或老年人口。")
+@click.option("--target", default=None, help="目标覆盖率（0-1 或百分数），默认取 defaults.toml。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
+@click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
+              help="同时写出 XLSX 报表（汇总、乡镇、村三张表）。")
+@click.pass_context
+def command(ctx, layer, radius, level, weighting, target, as_json, xlsx) -> None:
+    store = open_workspace(ctx)
+    try:
+        params = coverage_params(layer, radius, level, weighting, target)
+        result = run_coverage(store, params)
+    except GeoserviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    if xlsx:
+        with open(xlsx, "wb") as fh:
+            fh.write(coverage_xlsx(result))
+        click.echo(f"已写出报表 {xlsx}", err=True)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    for label, value in summary_rows(result):
+        if isinstance(value, float) and ("率" in label):
+            value = f"{value:.1%}"
+        elif isinstance(value, float):
+            value = f"{value:.2f}"
+        click.echo(f"{label}：{'' if value is None else value}")
+    top = result.uncovered.head(10)
+    if len(top):
+        click.echo("未覆盖村（按老年人口排序，前 10）：")
+        for row in top.itertuples():
+            click.echo(f"  {row.code} {row.name}：老年人口 {row.elderly_population}，"
+                       f"最近设施 {row.nearest_m:.0f} 米")
+
+

@@ -1,0 +1,97 @@
+"""The store contract: what the service needs from a place that keeps layers.
+
+Every store (the GeoPackage file today, PostGIS for a shared workspace) implements
+:class:`LayerStore`; analyses, maps, reports and pages never know which one they run on.
+
+The read contract, the same for every store:
+
+* ``read`` returns a GeoDataFrame in CGCS2000 (EPSG:4490) with the kind's fields; integer
+  fields as pandas ``Int64`` and boolean fields as ``boolean`` (missing values stay missing,
+  never 0 or NaN floats); text as ``str``/object; codes as text with their leading zeros;
+* ``bbox`` is (min lon, min lat, max lon, max lat) in EPSG:4490; the features whose geometry
+  intersects it are returned (a store may return a few more, never fewer);
+* ``version=None`` reads the current version; a kind never imported raises
+  :class:`~layers.errors.LayerNotFound`;
+* a write that fails leaves every current version as it was (``StoreError``).
+
+A :class:`LayerVersion` names a version by kind and number only: how a store lays out its
+tables is its own business and never reaches the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..schema import KINDS
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+
+@dataclass(frozen=True)
+class LayerVersion:
+    kind: str
+    version: int
+    created: str
+    source: str
+    source_crs: str
+    features: int
+    current: bool
+    # Where the store keeps it (a GeoPackage table name): internal, never serialised.
+    table: str = field(default="", repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "version": self.version, "created": self.created,
+                "source": self.source, "source_crs": self.source_crs,
+                "features": self.features, "current": self.current}
+
+
+class LayerStore(Protocol):
+    """What the service needs from a place that stores layers (see the module docstring)."""
+
+    def info(self) -> dict[str, str]: ...
+
+    def set_info(self, **values: str) -> None: ...
+
+    def current_versions(self) -> dict[str, LayerVersion]: ...
+
+    def versions(self, kind: str) -> list[LayerVersion]: ...
+
+    def read(self, kind: str, *, version: int | None = None,
+             bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame: ...
+
+    def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
+              source_crs: str) -> LayerVersion: ...
+
+    def write_many(self, items: list[tuple[str, gpd.GeoDataFrame]], *, source: str,
+                   source_crs: str) -> list[LayerVersion]: ...
+
+
+def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | None = None,
+                filename: str | None = None) -> LayerVersion:
+    """Read, validate and store one file as the new current version of ``kind``.
+
+    Raises ``ValidationError`` (nothing written) when the file has any problem.
+    """
+    from ..readers import read_layer
+
+    gdf = read_layer(path, kind, crs=crs, filename=filename)
+    return store.write(kind, gdf, source=gdf.attrs["source"], source_crs=gdf.attrs["source_crs"])
+
+
+def layer_summary(store: LayerStore) -> list[dict]:
+    """Every layer kind with its label, geometry, current version and count."""
+    current = store.current_versions()
+    out = []
+    for name, kind in KINDS.items():
+        v = current.get(name)
+        out.append({
+            "kind": name, "label": kind.label, "geometry": kind.geometry_label,
+            "optional": kind.optional, "loaded": v is not None,
+            "features": v.features if v else 0, "version": v.version if v else None,
+            "created": v.created if v else None, "source": v.source if v else None,
+            "source_crs": v.source_crs if v else None,
+        })
+    return out
