@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     from flask import Flask
 
     from geoservice import config as config_mod
+    from geoservice.services.workspace import store_for
     from geoservice.web import register
 
     settings = config_mod.load(config)
@@ -26,5 +27,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_MB"] * 1024 * 1024
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    app.extensions["geoservice"] = {"store": store_for(settings["WORKSPACE"])}
     register(app)
     return app

@@ -1,11 +1,19 @@
-"""The service's error tree; one Flask handler turns each into a Chinese page or JSON."""
+"""The service's error tree and the one place errors become HTTP status codes.
+
+Analyses raise ``geoservice.analysis.errors`` (no HTTP there); layers raise
+``layers.errors``; the service tier adds ``BadParameter`` and ``NotFound``. ``http_status``
+maps all of them; the web tier's one handler turns them into a Chinese page or JSON, the
+CLI into a Chinese message and a non-zero exit.
+"""
 
 from __future__ import annotations
 
+from geoservice.analysis.errors import AnalysisError, Cancelled, InvalidInput
 from layers.errors import LayerError, LayerNotFound, Problem, StoreError, ValidationError
 
-__all__ = ["BadParameter", "GeoserviceError", "LayerError", "LayerNotFound", "NotFound",
-           "Problem", "StoreError", "ValidationError", "http_status"]
+__all__ = ["AnalysisError", "BadParameter", "Cancelled", "GeoserviceError", "InvalidInput",
+           "LayerError", "LayerNotFound", "NotFound", "Problem", "StoreError",
+           "ValidationError", "http_status", "is_readable"]
 
 
 class GeoserviceError(Exception):
@@ -22,13 +30,26 @@ class NotFound(GeoserviceError):
     status = 404
 
 
-def http_status(exc: Exception) -> int:
+# (error class, HTTP status), most specific first
+_STATUS: tuple[tuple[type[BaseException], int], ...] = (
+    (ValidationError, 400),
+    (LayerNotFound, 404),
+    (StoreError, 500),
+    (InvalidInput, 400),
+    (Cancelled, 409),
+    (AnalysisError, 422),
+)
+
+
+def http_status(exc: BaseException) -> int:
     if isinstance(exc, GeoserviceError):
         return exc.status
-    if isinstance(exc, ValidationError):
-        return 400
-    if isinstance(exc, LayerNotFound):
-        return 404
-    if isinstance(exc, StoreError):
-        return 500
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
     return 500
+
+
+def is_readable(exc: BaseException) -> bool:
+    """Whether the message was written for a person (Chinese), so it may be shown as is."""
+    return isinstance(exc, (GeoserviceError, LayerError, AnalysisError))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 
 from geoservice.errors import ValidationError as _ValidationError
-from geoservice.errors import http_status
+from geoservice.errors import http_status, is_readable
 from geoservice.registry import ANALYSES
 from geoservice.web import api, assets, pages, uploads
 
@@ -31,7 +31,7 @@ def register(app: Flask) -> None:
             message = _HTTP_MESSAGES.get(status, exc.description or "请求出错")
         else:
             status = http_status(exc)
-            message = str(exc) if status < 500 or _readable(exc) else "服务器内部错误"
+            message = str(exc) if status < 500 or is_readable(exc) else "服务器内部错误"
             if status >= 500:
                 app.logger.exception("unhandled error")
         problems = exc.problems if isinstance(exc, _ValidationError) else []
@@ -42,12 +42,6 @@ def register(app: Flask) -> None:
             return jsonify(body), status
         return render_template("error.html", status=status, message=message.split("\n")[0],
                                problems=problems), status
-
-
-def _readable(exc: Exception) -> bool:
-    from geoservice.errors import GeoserviceError, LayerError
-
-    return isinstance(exc, (GeoserviceError, LayerError))
 
 
 _HTTP_MESSAGES = {

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from geoservice.errors import BadParameter
-from geoservice.services.workspace import store_for, workspace_info
+from geoservice.services.workspace import workspace_info
+from geoservice.web.common import workspace_store
 from geoservice.web.uploads import saved_upload
 from layers import get_kind, import_file
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-
-def _store():
-    return store_for(current_app.config["WORKSPACE"])
 
 
 def _kind(kind: str) -> str:
@@ -40,7 +38,7 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
 
 @bp.get("/layers")
 def layers_index():
-    info = workspace_info(_store())
+    info = workspace_info(workspace_store())
     return jsonify({"title": info["title"], "demo": info["demo"], "demo_note": info["demo_note"],
                     "layers": info["layers"]})
 
@@ -51,7 +49,7 @@ def layer_features(kind: str):
     version = request.args.get("version")
     if version is not None and not version.isdigit():
         raise BadParameter(f"version 参数“{version}”应为正整数")
-    store = _store()
+    store = workspace_store()
     gdf = store.read(kind, version=int(version) if version else None,
                      bbox=parse_bbox(request.args.get("bbox")))
     current = store.current_versions().get(kind)
@@ -64,13 +62,13 @@ def layer_features(kind: str):
 @bp.get("/layers/<kind>/versions")
 def layer_versions(kind: str):
     kind = _kind(kind)
-    return jsonify({"kind": kind, "versions": [v.to_dict() for v in _store().versions(kind)]})
+    return jsonify({"kind": kind, "versions": [v.to_dict() for v in workspace_store().versions(kind)]})
 
 
 @bp.post("/layers/<kind>")
 def layer_import(kind: str):
     kind = _kind(kind)
     with saved_upload() as (path, filename):
-        version = import_file(_store(), kind, path, crs=request.form.get("crs") or None,
+        version = import_file(workspace_store(), kind, path, crs=request.form.get("crs") or None,
                               filename=filename)
     return jsonify({"kind": kind, "version": version.to_dict()}), 201

@@ -26,7 +26,8 @@ from geoservice.services.boundaries import (
     run_boundaries,
     run_merge,
 )
-from geoservice.services.workspace import store_for, workspace_info
+from geoservice.services.workspace import workspace_info
+from geoservice.web.common import workspace_store
 from maps import map_parts
 from maps.boundaries import boundaries_map, merge_map
 
@@ -40,9 +41,6 @@ LINE_FORMATS = {
 }
 
 
-def _store():
-    return store_for(current_app.config["WORKSPACE"])
-
 
 def _params():
     a = request.args
@@ -51,7 +49,7 @@ def _params():
 
 def _run():
     params = _params()
-    return params, run_boundaries(_store(), params)
+    return params, run_boundaries(workspace_store(), params)
 
 
 @bp.get("/api/boundaries")
@@ -96,8 +94,8 @@ def page():
             params = boundary_params(request.args.get("layer"))
         except BadParameter:
             params = boundary_params()
-    result = run_boundaries(_store(), params)
-    store = _store()
+    result = run_boundaries(workspace_store(), params)
+    store = workspace_store()
     info = workspace_info(store)
     cfg = current_app.config
     units = store.read(params.layer)
@@ -146,11 +144,11 @@ def api_merge():
     src = _merge_source()
     params = merge_params(src.get("codes"), src.get("name"), src.get("code"), src.get("layer"))
     if _truthy(src.get("apply", "")):
-        result, versions = apply_merge_to_store(_store(), params)
+        result, versions = apply_merge_to_store(workspace_store(), params)
         body = result.to_dict()
         body["applied"] = applied_dict(versions)
         return jsonify(body), 201
-    body = run_merge(_store(), params).to_dict()
+    body = run_merge(workspace_store(), params).to_dict()
     body["applied"] = None
     return jsonify(body)
 
@@ -160,7 +158,7 @@ def merge_report_xlsx():
     """The merge simulation as XLSX (合并汇总, 合并前, 合并后, 村代码调整); writes nothing."""
     a = request.args
     params = merge_params(a.get("codes"), a.get("name"), a.get("code"), a.get("layer"))
-    result = run_merge(_store(), params)
+    result = run_merge(workspace_store(), params)
     return _download(merge_xlsx(result), f"merge_{params.layer}_{result.new_code}.xlsx",
                      XLSX_MIME)
 
@@ -168,7 +166,7 @@ def merge_report_xlsx():
 @bp.route("/boundaries/merge", methods=["GET", "POST"])
 def merge_page():
     src = _merge_source()
-    store = _store()
+    store = workspace_store()
     info = workspace_info(store)
     layer = (src.get("layer") or "villages").strip()
     form = {"layer": layer, "codes": src.get("codes") or "", "name": src.get("name") or "",

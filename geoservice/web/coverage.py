@@ -10,7 +10,8 @@ from geoservice.errors import BadParameter
 from geoservice.reports.coverage import coverage_csv, coverage_xlsx, summary_rows
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.coverage import coverage_params, run_coverage
-from geoservice.services.workspace import store_for, workspace_info
+from geoservice.services.workspace import workspace_info
+from geoservice.web.common import workspace_store
 from layers import KINDS
 from maps import coverage_map, map_parts
 
@@ -25,7 +26,7 @@ def _params():
 
 def _run():
     params = _params()
-    return params, run_coverage(store_for(current_app.config["WORKSPACE"]), params)
+    return params, run_coverage(workspace_store(), params)
 
 
 @bp.get("/api/coverage")
@@ -79,7 +80,7 @@ def page():
     shading = request.args.get("shading", "covered")
     if shading not in ("covered", "access"):
         shading = "covered"
-    store = store_for(current_app.config["WORKSPACE"])
+    store = workspace_store()
     result = run_coverage(store, params)
     info = workspace_info(store)
     cfg = current_app.config

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from geoservice.services.workspace import current_layers, store_for, workspace_info
+from geoservice.services.workspace import current_layers, workspace_info
+from geoservice.web.common import workspace_store
 from maps import map_parts, overview_map
 
 bp = Blueprint("pages", __name__)
@@ -12,7 +13,7 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def home():
-    store = store_for(current_app.config["WORKSPACE"])
+    store = workspace_store()
     info = workspace_info(store)
     cfg = current_app.config
     m = overview_map(current_layers(store), title=info["title"], notes=info["notes"],

@@ -14,7 +14,8 @@ from geoservice.errors import BadParameter
 from geoservice.reports.placenames import placenames_xlsx, summary_rows
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.placenames import placenames_params, run_placenames
-from geoservice.services.workspace import store_for, workspace_info
+from geoservice.services.workspace import workspace_info
+from geoservice.web.common import workspace_store
 from geoservice.web.uploads import CRS_CHOICES, saved_upload
 from layers import LayerError
 from maps.placenames import STATUS_COLORS, placenames_map
@@ -45,7 +46,7 @@ def _saved_aliases():
 
 
 def _run(upload: bool, page: bool = False):
-    store = store_for(current_app.config["WORKSPACE"])
+    store = workspace_store()
     if not upload:
         params = _params(request.args)
         return params, run_placenames(store, params, labels_optional=page), None
@@ -101,7 +102,7 @@ def page():
         upload_error = str(exc).split("\n")[0]
         problems = getattr(exc, "problems", [])
         params, result, filename = _run(upload=False, page=True)
-    store = store_for(current_app.config["WORKSPACE"])
+    store = workspace_store()
     info = workspace_info(store)
     cfg = current_app.config
     f = result.findings

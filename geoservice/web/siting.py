@@ -43,7 +43,8 @@ from geoservice.services.siting import (
     siting_params,
     siting_time_limit_default,
 )
-from geoservice.services.workspace import store_for, workspace_info
+from geoservice.services.workspace import workspace_info
+from geoservice.web.common import workspace_store
 from geoservice.web.coverage import level_choices
 from layers import KINDS
 from maps import map_parts, overview_map
@@ -64,9 +65,6 @@ def _setup(state) -> None:
 def runner() -> JobRunner:
     return current_app.extensions["siting_jobs"]
 
-
-def _store():
-    return store_for(current_app.config["WORKSPACE"])
 
 
 def _body() -> dict:
@@ -91,7 +89,7 @@ def _params_only(data: dict) -> dict:
 
 def _check_layers(params) -> None:
     """Fail at once (404, Chinese) when a layer the solve needs is not in the workspace."""
-    present = _store().current_versions()
+    present = workspace_store().current_versions()
     for kind in ("villages", params.layer, params.candidates):
         if kind and kind not in present:
             raise NotFound(f"工作空间中没有“{KINDS[kind].label}”图层，请先导入")
@@ -99,11 +97,11 @@ def _check_layers(params) -> None:
 
 def _submit(params) -> Job:
     _check_layers(params)
-    precheck_siting(_store(), params)  # what the solve would refuse: refused now, not later
-    workspace = current_app.config["WORKSPACE"]
+    precheck_siting(workspace_store(), params)  # what the solve would refuse: refused now, not later
+    workspace = workspace_store()  # the job thread has no app context: take the store along
 
     def work(progress, cancel):
-        return run_siting(store_for(workspace), params, progress=progress, cancel=cancel)
+        return run_siting(workspace, params, progress=progress, cancel=cancel)
 
     label = f"{PROBLEM_SHORT[params.problem]} · {KINDS[params.layer].label}"
     return runner().submit(work, params=params.query(), label=label)
@@ -129,7 +127,7 @@ def _run_from_request(data: dict) -> SitingRun:
     if data.get("job"):
         return _finished_run(str(data["job"]))
     params = params_from_mapping(_params_only(data))
-    return run_siting(_store(), params)
+    return run_siting(workspace_store(), params)
 
 
 def _job_json(job: Job) -> dict:
@@ -150,7 +148,7 @@ def _job_json(job: Job) -> dict:
 @bp.post("/api/siting")
 def api_siting():
     params = params_from_mapping(_params_only(_body()))
-    return jsonify(run_siting(_store(), params).to_dict())
+    return jsonify(run_siting(workspace_store(), params).to_dict())
 
 
 @bp.post("/api/siting/jobs")
@@ -199,7 +197,7 @@ def _ranks(data: dict) -> list[int]:
 
 def _accept(data: dict):
     run = _run_from_request(data)
-    return run, *accept_sites(_store(), run, _ranks(data),
+    return run, *accept_sites(workspace_store(), run, _ranks(data),
                               scenario=str(data.get("scenario") or ""),
                               note=str(data.get("note") or ""))
 
@@ -233,7 +231,7 @@ def report_csv():
 # --- the page ------------------------------------------------------------------------
 
 def _form_context(params, info) -> dict:
-    store_kinds = set(_store().current_versions())
+    store_kinds = set(workspace_store().current_versions())
     cand_layers = [(k, KINDS[k].label) for k in point_layer_kinds()
                    if k in store_kinds and k not in FACILITY_LAYERS]
     return {
@@ -289,7 +287,7 @@ def _result_context(run: SitingRun, info) -> dict:
 
 
 def _overview(info) -> dict:
-    store = _store()
+    store = workspace_store()
     cfg = current_app.config
     present = store.current_versions()
     wanted = ["townships", "villages", *FACILITY_LAYERS, "candidates", "exclusion_zones"]
@@ -301,7 +299,7 @@ def _overview(info) -> dict:
 
 @bp.get("/siting")
 def page():
-    info = workspace_info(_store())
+    info = workspace_info(workspace_store())
     job_id = request.args.get("job")
     ctx: dict = {"job": None, "error": None, "accepted": None}
     if job_id:
@@ -335,7 +333,7 @@ def _param_args(q: dict) -> dict:
 @bp.post("/siting")
 def page_start():
     data = _params_only(_body())
-    info = workspace_info(_store())
+    info = workspace_info(workspace_store())
     try:
         params = params_from_mapping(data)
         job = _submit(params)

@@ -6,10 +6,10 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
 from geoservice.errors import BadParameter
-from geoservice.services.workspace import store_for
+from geoservice.web.common import workspace_store
 from layers import KINDS, ValidationError, import_file
 from layers.crs import OFFSET_SYSTEMS
 from layers.readers import GEO_SUFFIXES, SUPPORTED, TABLE_SUFFIXES
@@ -56,7 +56,7 @@ def upload():
         raise BadParameter(f"未知的图层类型“{kind}”")
     try:
         with saved_upload() as (path, filename):
-            version = import_file(store_for(current_app.config["WORKSPACE"]), kind, path,
+            version = import_file(workspace_store(), kind, path,
                                   crs=request.form.get("crs") or None, filename=filename)
     except ValidationError as exc:
         return render_template("upload.html", problems=exc.problems, **context), 400
