@@ -10,9 +10,8 @@ import numpy as np
 
 from layers.schema import KINDS
 
-from .assets import DEFAULT_PREFIX
-from .overview import base_map
-from .style import COLORS, LayerRegistry, escape_text, legend
+from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
+from .style import COLORS, escape_text
 
 COVERED = "#31a354"
 UNCOVERED = "#de2d26"
@@ -44,18 +43,16 @@ def access_classes(values: np.ndarray, k: int = 5) -> tuple[np.ndarray, list[str
 
 def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summary: dict, *,
                  shading: str = "covered", title: str, notes: list[str] | None = None,
-                 basemap_url: str = "", attribution: str = "",
-                 asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+                 settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
     """Draw a coverage result.
 
     ``villages`` carries ``covered`` and ``access_per_1000`` columns (and escaped display
     columns ``name``, ``code``); ``facilities`` carries ``name`` and ``supply``;
     ``summary`` gives ``radius_m`` and the target. ``shading`` is ``covered`` or ``access``.
+    ``settings``: basemap and GCJ-02 shift (``maps.base``).
     """
-    bounds = villages.to_crs(4326).total_bounds
-    m = base_map(bounds, basemap_url=basemap_url, attribution=attribution,
-                 asset_prefix=asset_prefix)
-    v = villages.to_crs(4326).copy()
+    v = settings.frame(villages).copy()
+    m = base_map(drawn_bounds(v), settings)
     entries: list[tuple[str, str, str]] = []
     if shading == "access":
         classes, labels = access_classes(v["access_per_1000"].to_numpy())
@@ -91,8 +88,9 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
     layer_kind = summary["layer"]
     color = COLORS[layer_kind]
     radius_m = float(summary["radius_m"])
-    f = facilities.to_crs(4326).copy()
+    f = facilities.copy()
     f["geometry"] = f.geometry.representative_point()
+    f = settings.frame(f)
     circles = folium.FeatureGroup(name=f"服务半径 {radius_m:,.0f} 米")
     for geom in f.geometry:
         folium.Circle(location=[geom.y, geom.x], radius=radius_m, color=color, weight=1,
@@ -113,10 +111,8 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
     fac_layer.add_to(m)
     entries.append((color, "dot", f"{KINDS[layer_kind].label}（大小表示{supply_label}）"))
     entries.append((color, "line", f"服务半径 {radius_m:,.0f} 米"))
-    folium.LayerControl(collapsed=False).add_to(m)
     legend_notes = [f"服务半径：{radius_m:,.0f} 米（{summary.get('radius_note', '')}）".replace(
         "（）", ""), f"目标：{summary['target']:.0%}"] + list(notes or [])
-    legend(title, entries, legend_notes).add_to(m)
-    LayerRegistry([("villages", village_layer), ("facilities", fac_layer),
-                   ("circles", circles)]).add_to(m)
-    return m
+    return finish_map(m, title=title, entries=entries, notes=legend_notes,
+                      registry=[("villages", village_layer), ("facilities", fac_layer),
+                                ("circles", circles)])

@@ -5,20 +5,10 @@ from __future__ import annotations
 import folium
 import geopandas as gpd
 
-from layers.crs import from_stored
 from layers.schema import KINDS
 
-from .assets import DEFAULT_PREFIX, use_local_assets
-from .style import (
-    COLORS,
-    LEVEL_COLORS,
-    LayerRegistry,
-    MetricScale,
-    display_frame,
-    field_labels,
-    legend,
-    to_geojson,
-)
+from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
+from .style import COLORS, LEVEL_COLORS, display_frame, field_labels, to_geojson
 
 # Drawing order: areas first, then lines, then points on top.
 ORDER = ["exclusion_zones", "townships", "villages", "cemeteries", "candidates",
@@ -26,28 +16,9 @@ ORDER = ["exclusion_zones", "townships", "villages", "cemeteries", "candidates",
 HIDDEN_AT_START = {"place_labels", "candidates", "exclusion_zones", "boundary_markers"}
 
 
-def base_map(bounds, *, basemap_url: str = "", attribution: str = "",
-             asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
-    """An empty map fitted to ``bounds`` (min lon, min lat, max lon, max lat).
-
-    With no ``basemap_url`` no tiles are requested at all: the layers draw on a plain
-    background, which is what an office without a tile server sees.
-    """
-    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False, zoom_control=True)
-    use_local_assets(m, asset_prefix)
-    MetricScale().add_to(m)
-    if basemap_url:
-        folium.TileLayer(tiles=basemap_url, attr=attribution or "底图", name="底图",
-                         overlay=False, control=True).add_to(m)
-    minx, miny, maxx, maxy = bounds
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    return m
-
-
 def overview_map(layers: dict[str, gpd.GeoDataFrame], *, title: str,
-                 notes: list[str] | None = None, basemap_url: str = "",
-                 attribution: str = "", basemap_crs: str = "cgcs2000",
-                 asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+                 notes: list[str] | None = None,
+                 settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
     """Draw every given layer (stored CRS, EPSG:4490) on one map.
 
     Parameters
@@ -55,34 +26,20 @@ def overview_map(layers: dict[str, gpd.GeoDataFrame], *, title: str,
     layers : kind name -> GeoDataFrame of that kind.
     title : legend title (plain text; escaped here).
     notes : lines under the legend (e.g. the 示例数据 note and inputs).
-    basemap_url, attribution : XYZ tile template; empty for no basemap.
-    basemap_crs : ``cgcs2000`` or ``gcj02``; on a GCJ-02 basemap the layers are shifted
-        into GCJ-02 so that they sit right on it.
+    settings : basemap, attribution and the GCJ-02 shift (see ``maps.base``).
     """
     order = ORDER + sorted(k for k in layers if k not in ORDER)
     present = [k for k in order if k in layers and len(layers[k])]
-    if present:
-        frames = [layers[k].to_crs(4326) for k in present]
-        bounds = gpd.GeoSeries(
-            [f.union_all().envelope for f in frames], crs=4326).total_bounds
-    else:
-        bounds = (73.0, 18.0, 135.0, 54.0)
-    m = base_map(bounds, basemap_url=basemap_url, attribution=attribution,
-                 asset_prefix=asset_prefix)
+    drawn = {k: settings.frame(layers[k]) for k in present}
+    m = base_map(drawn_bounds(*drawn.values()), settings)
     registry = []
     entries = []
     for kind in present:
-        gdf = layers[kind]
-        if basemap_crs == "gcj02":
-            gdf = from_stored(gdf, "gcj02").set_crs(4326, allow_override=True)
-        layer, entry = _layer(kind, gdf)
+        layer, entry = _layer(kind, drawn[kind])
         layer.add_to(m)
         registry.append((kind, layer))
         entries.extend(entry)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    legend(title, entries, notes or []).add_to(m)
-    LayerRegistry(registry).add_to(m)
-    return m
+    return finish_map(m, title=title, entries=entries, notes=notes or [], registry=registry)
 
 
 def _layer(kind: str, gdf: gpd.GeoDataFrame):

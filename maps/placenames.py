@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import folium
 import geopandas as gpd
-import pandas as pd
 
-from .assets import DEFAULT_PREFIX
-from .overview import base_map
-from .style import LayerRegistry, escape_text, legend
+from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
+from .style import escape_text
 
 # finding type -> (colour, Chinese label); "ok" for labels without a problem
 STATUS_COLORS = {
@@ -25,16 +23,14 @@ STATUS_COLORS = {
 
 def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
                    missing: gpd.GeoDataFrame, summary: dict, *, title: str,
-                   notes: list[str] | None = None, basemap_url: str = "",
-                   attribution: str = "", asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+                   notes: list[str] | None = None,
+                   settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
     """``villages`` (code, name, problems), ``labels`` (label_id, name, status,
-    official_name, distance_m) and ``missing`` (code, official_name; points), stored CRS."""
-    frames = [g for g in (villages, labels) if len(g)]
-    bounds = pd.concat([g.to_crs(4326).geometry for g in frames]).total_bounds if frames \
-        else (103.0, 29.0, 105.0, 31.0)
-    m = base_map(bounds, basemap_url=basemap_url, attribution=attribution,
-                 asset_prefix=asset_prefix)
-    v = villages.to_crs(4326)[["code", "name", "problems", "geometry"]].copy()
+    official_name, distance_m) and ``missing`` (code, official_name; points), stored CRS.
+    ``settings``: basemap and GCJ-02 shift (``maps.base``)."""
+    v = settings.frame(villages)[["code", "name", "problems", "geometry"]].copy()
+    lab = settings.frame(labels).copy()
+    m = base_map(drawn_bounds(v, lab, default=(103.0, 29.0, 105.0, 31.0)), settings)
     for col in ("code", "name", "problems"):
         v[col] = v[col].map(escape_text)
     village_layer = folium.GeoJson(
@@ -45,7 +41,6 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
                                       aliases=["村(社区)", "代码", "问题"], sticky=True))
     village_layer.add_to(m)
 
-    lab = labels.to_crs(4326).copy()
     lab["c_color"] = lab["status"].map(lambda s: STATUS_COLORS.get(s, STATUS_COLORS["ok"])[0])
     lab["c_status"] = lab["status"].map(lambda s: STATUS_COLORS.get(s, STATUS_COLORS["ok"])[1])
     lab["c_name"] = lab["name"].map(escape_text)
@@ -69,7 +64,7 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         marker.add_to(label_layer)
     label_layer.add_to(m)
 
-    miss = missing.to_crs(4326) if len(missing) else missing
+    miss = settings.frame(missing)
     miss_layer = folium.FeatureGroup(name=f"缺失标注（{len(miss)}）")
     color = STATUS_COLORS["missing"][0]
     for row in miss.itertuples():
@@ -84,11 +79,9 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     legend_notes = [f"位置容差：{summary['tolerance_m']:,.0f} 米；搜索半径：{summary['search_radius_m']:,.0f} 米；"
                     f"近似名称阈值：{summary['fuzzy_threshold']:g}",
                     "标注已由原始坐标系换算为 CGCS2000"] + list(notes or [])
-    legend(title, entries, legend_notes).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    LayerRegistry([("villages", village_layer), ("labels", label_layer),
-                   ("missing", miss_layer)]).add_to(m)
-    return m
+    return finish_map(m, title=title, entries=entries, notes=legend_notes,
+                      registry=[("villages", village_layer), ("labels", label_layer),
+                                ("missing", miss_layer)])
 
 
 def _distance_text(status: str, d) -> str:

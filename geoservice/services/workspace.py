@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import geopandas as gpd
+from typing import TYPE_CHECKING
 
 from layers import LayerStore, layer_summary, open_store
+
+if TYPE_CHECKING:  # geopandas only for the annotation: `layers` and `--help` start light
+    import geopandas as gpd
 
 DEMO_NOTE = "示例数据：村、乡镇边界、人口和设施为模拟生成（simulated geometry）"
 
