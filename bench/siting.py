@@ -166,6 +166,14 @@ def province_data(villages, facilities, n_cand=5000, n_fac=1500, seed=7):
     return villages, f.reset_index(drop=True), cand
 
 
+def _arrays(scale: str, villages, facilities, candidates, radius: float, add: int):
+    """Projected coordinates and elderly weights for spopt; prints the instance's size."""
+    cxy, fxy, kxy = _xy(villages, facilities, candidates)
+    print(f"\n{scale}：{len(villages)} 个村、{len(candidates)} 个候选点、{len(facilities)} 个现有设施，"
+          f"半径 {radius:g} 米，新建 {add} 处")
+    return cxy, fxy, kxy, villages["elderly_population"].to_numpy(dtype=float)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="选址基准测试：HiGHS 稀疏模型 vs spopt")
     ap.add_argument("--scale", choices=("county", "province", "all"), default="all")
@@ -184,10 +192,7 @@ def main(argv=None) -> None:
     villages, facilities, _ = province(outlines=args.outlines)
     if args.scale in ("county", "all"):
         v, f, cand = county_data(villages, facilities)
-        cxy, fxy, kxy = _xy(v, f, cand)
-        w = v["elderly_population"].to_numpy(dtype=float)
-        print(f"\n县级：{len(v)} 个村、{len(cand)} 个候选点、{len(f)} 个现有设施，"
-              f"半径 {args.radius:g} 米，新建 {args.add} 处")
+        cxy, fxy, kxy, w = _arrays("县级", v, f, cand, args.radius, args.add)
         for problem, radius in (("mclp", args.radius), ("target", args.radius / 2),
                                 ("pmedian", args.radius)):
             ours = ours_run(problem, v, f, cand, radius, args.add, args.time_limit)
@@ -195,10 +200,7 @@ def main(argv=None) -> None:
             _line("county", problem, ours, base)
     if args.scale in ("province", "all"):
         v, f, cand = province_data(villages, facilities)
-        cxy, fxy, kxy = _xy(v, f, cand)
-        w = v["elderly_population"].to_numpy(dtype=float)
-        print(f"\n省级：{len(v)} 个村、{len(cand)} 个候选点、{len(f)} 个现有设施，"
-              f"半径 {args.radius:g} 米，新建 {args.province_add} 处")
+        cxy, fxy, kxy, w = _arrays("省级", v, f, cand, args.radius, args.province_add)
         ours = ours_run("mclp", v, f, cand, args.radius, args.province_add, args.time_limit)
         state = "最优" if ours["optimal"] else f"未证最优，差距 {ours['gap']}"
         print(f"  ours: {ours['seconds']:.2f} s，目标值 {ours['objective']:,.0f}，{state}")

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .assets import DEFAULT_PREFIX
-from .overview import base_map
-from .style import COLORS, LayerRegistry, escape_text, legend
+from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
+from .style import COLORS, escape_text
 
 SEVERITY_COLORS = {"error": "#d7301f", "warning": "#fd8d3c", "info": "#3182bd"}
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -19,19 +18,15 @@ SHARED_COLOR = "#4a3b8f"
 OUTER_COLOR = "#111111"
 
 
-def _bounds(*frames) -> tuple:
-    boxes = [f.to_crs(4326).total_bounds for f in frames if f is not None and len(f)]
-    boxes = [b for b in boxes if np.all(np.isfinite(b))]
-    if not boxes:
-        return (73.0, 18.0, 135.0, 54.0)
-    b = np.array(boxes)
-    return (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+def _bounds(settings: MapSettings, *frames) -> tuple:
+    return drawn_bounds(*(settings.frame(f) for f in frames if f is not None and len(f)))
 
 
-def _units_layer(units: gpd.GeoDataFrame, name: str, color: str) -> folium.GeoJson:
+def _units_layer(units: gpd.GeoDataFrame, name: str, color: str,
+                 settings: MapSettings) -> folium.GeoJson:
     u = gpd.GeoDataFrame({"name": units["name"].map(escape_text),
                           "code": units["code"].map(escape_text)},
-                         geometry=units.to_crs(4326).geometry.values, crs=4326)
+                         geometry=settings.frame(units).geometry.values, crs=4326)
     return folium.GeoJson(
         u.__geo_interface__, name=name,
         style_function=lambda f: {"color": color, "weight": 1, "fillColor": color,
@@ -44,8 +39,7 @@ def _units_layer(units: gpd.GeoDataFrame, name: str, color: str) -> folium.GeoJs
 def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
                    lines: gpd.GeoDataFrame, summary: dict, *, title: str,
                    type_labels: dict[str, str], notes: list[str] | None = None,
-                   basemap_url: str = "", attribution: str = "",
-                   asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+                   settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
     """Draw a boundary review.
 
     ``findings`` carries ``type``, ``severity``, ``message`` (plain text, escaped here) and
@@ -53,16 +47,15 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     = the finding's row position, which the page's table uses to zoom (a multi-point
     finding is drawn as one marker per point, all with its fid). ``lines`` carries
     ``kind``, ``name_a``, ``name_b``, ``length_km``. ``summary["tolerances"]`` goes in the
-    legend.
+    legend. ``settings``: basemap and GCJ-02 shift (``maps.base``).
     """
-    m = base_map(_bounds(units, findings), basemap_url=basemap_url, attribution=attribution,
-                 asset_prefix=asset_prefix)
+    m = base_map(_bounds(settings, units, findings), settings)
     layer_color = COLORS.get(summary.get("layer", "townships"), "#4a3b8f")
     units_layer = _units_layer(units, f"{summary.get('layer_label', '单位')}（{len(units)}）",
-                               layer_color)
+                               layer_color, settings)
     units_layer.add_to(m)
 
-    ln = lines.to_crs(4326)
+    ln = settings.frame(lines)
     kind = ln["kind"].to_numpy().astype(object)
     if summary.get("layer") == "villages" and len(ln):
         # A shared village line between villages of two townships is a township line.
@@ -86,8 +79,11 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     )
     lines_layer.add_to(m)
     labels = folium.FeatureGroup(name="界线长度标注")
-    mids = shapely.line_interpolate_point(
-        np.asarray(ln.geometry.array, dtype=object), 0.5, normalized=True) if len(ln) else []
+    # the middle of each stored line, then shifted like every drawn geometry
+    mids = gpd.GeoSeries(shapely.line_interpolate_point(
+        np.asarray(lines.geometry.array, dtype=object), 0.5, normalized=True),
+        index=lines.index, crs=lines.crs)
+    mids = settings.frame(gpd.GeoDataFrame(geometry=mids)).geometry if len(ln) else []
     for mid, length, km, kind in zip(mids, lgdf["length"], ln["length_km"], lgdf["kind"],
                                      strict=True):
         if mid is None or mid.is_empty:
@@ -108,7 +104,7 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
         "severity": f["severity"].to_numpy(),
         "label": [escape_text(type_labels.get(t, t)) for t in f["type"]],
         "message": f["message"].map(escape_text).to_numpy(),
-    }, geometry=f.to_crs(4326).geometry.values, crs=4326)
+    }, geometry=settings.frame(f).geometry.values, crs=4326)
     # Leaflet cannot bind a tooltip to a multi-point's marker group: one marker per point,
     # all carrying the finding's fid.
     multi = fgdf.geom_type == "MultiPoint"
@@ -127,7 +123,6 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
                  if len(fgdf) else None),
     )
     findings_layer.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
     tol = summary.get("tolerances", {})
     entries = [(SEVERITY_COLORS[s], "fill", f"问题：{label}") for s, label in
                SEVERITY_LABELS.items()]
@@ -141,27 +136,25 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
         f"界桩容差 {tol.get('marker_distance_m', 0):g} 米；捕捉容差 {tol.get('snap_m', 0):g} 米；"
         f"村面积合计容差 {tol.get('area_sum_rel', 0):.2%}",
     ] + list(notes or [])
-    legend(title, entries, legend_notes).add_to(m)
-    LayerRegistry([("units", units_layer), ("lines", lines_layer), ("labels", labels),
-                   ("findings", findings_layer)]).add_to(m)
-    return m
+    return finish_map(m, title=title, entries=entries, notes=legend_notes,
+                      registry=[("units", units_layer), ("lines", lines_layer),
+                                ("labels", labels), ("findings", findings_layer)])
 
 
 def merge_map(units: gpd.GeoDataFrame, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame, *,
-              title: str, notes: list[str] | None = None, basemap_url: str = "",
-              attribution: str = "", asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+              title: str, notes: list[str] | None = None,
+              settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
     """Before (the merged units, dashed red) and after (the dissolved unit, filled green)
-    over the other units of the layer."""
-    m = base_map(_bounds(before), basemap_url=basemap_url, attribution=attribution,
-                 asset_prefix=asset_prefix)
+    over the other units of the layer. ``settings``: basemap and GCJ-02 shift."""
+    m = base_map(_bounds(settings, before), settings)
     others = units[~units["code"].isin(before["code"])]
-    context = _units_layer(others, "其他单位", "#999999")
+    context = _units_layer(others, "其他单位", "#999999", settings)
     context.add_to(m)
-    after_layer = _units_layer(after, "合并后", "#31a354")
+    after_layer = _units_layer(after, "合并后", "#31a354", settings)
     after_layer.add_to(m)
     b = gpd.GeoDataFrame({"name": before["name"].map(escape_text),
                           "code": before["code"].map(escape_text)},
-                         geometry=before.to_crs(4326).geometry.values, crs=4326)
+                         geometry=settings.frame(before).geometry.values, crs=4326)
     before_layer = folium.GeoJson(
         b.__geo_interface__, name="合并前",
         style_function=lambda f: {"color": "#de2d26", "weight": 2, "dashArray": "6 4",
@@ -169,9 +162,9 @@ def merge_map(units: gpd.GeoDataFrame, before: gpd.GeoDataFrame, after: gpd.GeoD
         tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=["合并前", "代码"]),
     )
     before_layer.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    legend(title, [("#de2d26", "line", "合并前各单位（虚线）"), ("#31a354", "fill", "合并后"),
-                   ("#999999", "fill", "其他单位")], list(notes or [])).add_to(m)
-    LayerRegistry([("context", context), ("before", before_layer),
-                   ("after", after_layer)]).add_to(m)
-    return m
+    return finish_map(m, title=title,
+                      entries=[("#de2d26", "line", "合并前各单位（虚线）"),
+                               ("#31a354", "fill", "合并后"), ("#999999", "fill", "其他单位")],
+                      notes=list(notes or []),
+                      registry=[("context", context), ("before", before_layer),
+                                ("after", after_layer)])

@@ -111,7 +111,7 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
     fac_layer.add_to(m)
     entries.append((color, "dot", f"{KINDS[layer_kind].label}（大小表示{supply_label}）"))
     entries.append((color, "line", f"服务半径 {radius_m:,.0f} 米"))
-    legend_notes = [f"服务半径：{radius_m:,.0f} 米（{summary.get('radius_note', '')}）".replace(
+    legend_notes = [f"服务半径：{radius_m:,.0f} 米（{summary.get('inputs', {}).get('radius_from', '')}）".replace(
         "（）", ""), f"目标：{summary['target']:.0%}"] + list(notes or [])
     return finish_map(m, title=title, entries=entries, notes=legend_notes,
                       registry=[("villages", village_layer), ("facilities", fac_layer),

@@ -11,9 +11,8 @@ import pandas as pd
 
 from layers.schema import KINDS
 
-from .assets import DEFAULT_PREFIX
-from .overview import base_map
-from .style import COLORS, LayerRegistry, escape_text, legend
+from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
+from .style import COLORS, escape_text
 
 COVERED_BEFORE = "#a1d99b"
 NEWLY_COVERED = "#fd8d3c"
@@ -28,10 +27,10 @@ _RANK_HTML = ('<div class="gs-rank" style="width:24px;height:24px;border-radius:
               'font:bold 13px/24px sans-serif;text-align:center">{rank}</div>')
 
 
-def _points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = gdf.to_crs(4326).copy()
+def _points(gdf: gpd.GeoDataFrame, settings: MapSettings) -> gpd.GeoDataFrame:
+    out = gdf.copy()
     out["geometry"] = out.geometry.representative_point()
-    return out
+    return settings.frame(out)
 
 
 def _plain(value):
@@ -48,26 +47,27 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                layer: str, title: str, candidates: gpd.GeoDataFrame | None = None,
                townships: gpd.GeoDataFrame | None = None,
                exclusion_zones: gpd.GeoDataFrame | None = None,
-               zone_labels: dict[str, str] | None = None, rule_labels: dict[str, str] | None = None,
                legend_notes: list[str] | None = None, notes: list[str] | None = None,
-               basemap_url: str = "", attribution: str = "",
-               asset_prefix: str = DEFAULT_PREFIX) -> folium.Map:
+               settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
     """Draw a siting result.
 
     ``villages`` carries ``covered_before``, ``covered_after`` and ``new_site_rank``;
     ``sites`` ``rank``, ``name``, ``lon``, ``lat``, ``marginal_elderly``; ``excluded``
-    ``name``, ``reason``; ``summary`` gives ``radius_m``. Text from data is escaped here.
+    ``name``, ``reason``, ``rule`` and its Chinese ``rule_label`` (the result carries it);
+    ``summary`` gives ``radius_m``; exclusion zone types are named by the layer schema.
+    Text from data is escaped here.
     ``legend_notes`` are plain-text lines (problem, K, solver ...) put under the legend.
+    ``settings``: basemap and GCJ-02 shift (``maps.base``); ``lon``/``lat`` of the sites
+    are CGCS2000 and shifted like every geometry.
     """
-    v = villages.to_crs(4326).copy()
-    m = base_map(v.total_bounds, basemap_url=basemap_url, attribution=attribution,
-                 asset_prefix=asset_prefix)
+    v = settings.frame(villages).copy()
+    m = base_map(drawn_bounds(v), settings)
     registry: list[tuple[str, folium.map.Layer]] = []
     entries: list[tuple[str, str, str]] = []
     radius_m = float(summary["radius_m"])
 
     if townships is not None and len(townships):
-        t = townships.to_crs(4326)
+        t = settings.frame(townships)
         tl = folium.GeoJson(
             gpd.GeoDataFrame({"name": t["name"].map(escape_text)}, geometry=t.geometry.values,
                              crs=4326).__geo_interface__,
@@ -79,8 +79,8 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
         entries.append((COLORS["townships"], "line", "乡镇界"))
 
     if exclusion_zones is not None and len(exclusion_zones):
-        z = exclusion_zones.to_crs(4326)
-        labels = zone_labels or {}
+        z = settings.frame(exclusion_zones)
+        labels = KINDS["exclusion_zones"].field("zone_type").choices or {}
         zf = gpd.GeoDataFrame({
             "_type": [escape_text(labels.get(k, k)) for k in z["zone_type"]],
             "name": z["name"].map(escape_text) if "name" in z.columns else "",
@@ -131,7 +131,7 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     color = COLORS.get(layer, "#d7301f")
     label = KINDS[layer].label
     if len(facilities):
-        f = _points(facilities)
+        f = _points(facilities, settings)
         ff = gpd.GeoDataFrame({"name": f["name"].map(escape_text)}, geometry=f.geometry.values,
                               crs=4326)
         fac_layer = folium.GeoJson(
@@ -153,7 +153,7 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
         if "chosen" in c.columns:
             c = c[~c["chosen"].astype(bool)]
         if len(c):
-            c = _points(c)
+            c = _points(c, settings)
             cf = gpd.GeoDataFrame({"name": c["name"].map(escape_text)},
                                   geometry=c.geometry.values, crs=4326)
             cand_layer = folium.GeoJson(
@@ -168,11 +168,11 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
 
     ex_group: folium.map.Layer
     if excluded is not None and len(excluded):
-        e = _points(excluded)
-        rules = rule_labels or {}
+        e = _points(excluded, settings)
         ef = gpd.GeoDataFrame({
             "name": e["name"].map(escape_text),
-            "_rule": [escape_text(rules.get(r, r)) for r in e["rule"]],
+            "_rule": (e["rule_label"] if "rule_label" in e.columns else e["rule"])
+            .map(escape_text),
             "_reason": e["reason"].map(escape_text),
         }, geometry=e.geometry.values, crs=4326)
         ex_group = folium.GeoJson(
@@ -190,7 +190,7 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     markers = folium.FeatureGroup(name=f"建议新增站点（{len(sites)}）")
     if len(sites):
         for row in sites.sort_values("rank").itertuples():
-            lat, lon = float(row.lat), float(row.lon)
+            lon, lat = settings.point(row.lon, row.lat)
             folium.Circle(location=[lat, lon], radius=radius_m, color=SITE_COLOR, weight=2,
                           dash_array="6", fill=True, fill_opacity=0.04,
                           interactive=False).add_to(circles)
@@ -212,7 +212,5 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     entries.append((SITE_COLOR, "dot", "建议新增站点（数字为序号）"))
     entries.append((SITE_COLOR, "line", f"新站服务半径 {radius_m:,.0f} 米"))
 
-    folium.LayerControl(collapsed=False).add_to(m)
-    legend(title, entries, list(legend_notes or []) + list(notes or [])).add_to(m)
-    LayerRegistry(registry).add_to(m)
-    return m
+    return finish_map(m, title=title, entries=entries,
+                      notes=list(legend_notes or []) + list(notes or []), registry=registry)

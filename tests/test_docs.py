@@ -51,3 +51,18 @@ def test_readme_gives_the_two_commands():
     assert "python -m pytest" in text
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "python -m pytest" in ci
+
+
+def test_architecture_page_names_every_tier_and_module_it_describes():
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    root = DOCS.parent
+    for folder in ("layers/", "geoservice/analysis/", "geoservice/services/",
+                   "geoservice/reports/", "geoservice/cli/", "geoservice/web/", "maps/"):
+        assert f"`{folder}" in text, folder
+    for path in ("geoservice/registry.py", "geoservice/errors.py", "maps/base.py",
+                 "layers/store/__init__.py", "geoservice/analysis/vocabulary.py",
+                 "geoservice/services/params.py", "geoservice/web/common.py"):
+        assert (root / path).is_file(), path
+    for name in ("registry.py", "errors.py", "maps/base.py", "vocabulary.py", "params.py",
+                 "common.py", "tests/test_architecture.py"):
+        assert name in text, name

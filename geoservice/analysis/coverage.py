@@ -20,9 +20,10 @@ from pyproj import Transformer
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.jsonsafe import records
 from geoservice.analysis.settings import coverage_defaults
-from geoservice.analysis.vocabulary import WEIGHTINGS
+from geoservice.analysis.vocabulary import WEIGHTINGS, level_field
 from layers.crs import STORED_CRS, metric_crs
 
 _E_HALF = math.exp(-0.5)
@@ -111,7 +112,7 @@ def filter_facilities(facilities: gpd.GeoDataFrame, layer: str,
     """Keep one ``level`` (service points) or ``kind`` (homes, cemeteries) when given."""
     if not level:
         return facilities
-    column = "level" if layer == "elderly_service_points" else "kind"
+    column = level_field(layer)
     if column not in facilities.columns:
         return facilities.iloc[0:0]
     return facilities[facilities[column] == level]
@@ -158,9 +159,12 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
     inputs : extra provenance (layer versions ...) copied into the summary.
     """
     if radius_m is None or not np.isfinite(radius_m) or radius_m <= 0:
-        raise ValueError("服务半径必须为正数（米）")
+        raise InvalidInput(f"参数 radius_m（服务半径）应为正数（米），而不是 {radius_m}",
+                           name="radius_m")
     if weighting not in WEIGHTINGS:
-        raise ValueError(f"加权方式“{weighting}”无效，可选：{'、'.join(WEIGHTINGS)}")
+        raise InvalidInput(f"参数 weighting（加权方式）“{weighting}”无效：可选 "
+                           + "、".join(f"{k}（{v[1]}）" for k, v in WEIGHTINGS.items()),
+                           name="weighting")
     defaults = coverage_defaults(layer, level)
     target = defaults["target"] if target is None else float(target)
     beds_target = defaults["beds_per_1000"] if beds_target is None else float(beds_target)

@@ -29,7 +29,7 @@ def coverage_defaults(layer: str, level: str | None = None) -> dict:
     target = target or {"value": 0.6, "metric": "village_coverage", "source": "默认值"}
     return {
         "radius_m": float(radius) if radius is not None else None,
-        "radius_source": f"defaults.toml [coverage.radius_m] {radius_key}",
+        "radius_source": f"{DEFAULTS_FILE.name} [coverage.radius_m] {radius_key}",
         "target": float(target["value"]),
         "target_metric": target["metric"],
         "target_source": target["source"],
@@ -43,6 +43,10 @@ def siting_defaults() -> dict:
     sit = dict(load_defaults()["siting"])
     sit["setbacks_m"] = {k: float(v) for k, v in sit.get("setbacks_m", {}).items()}
     return sit
+
+
+# Where the boundary review's default tolerances come from (shown with every tolerance).
+BOUNDARIES_SOURCE = f"{DEFAULTS_FILE.name} [boundaries]"
 
 
 def boundaries_defaults() -> dict:

@@ -12,6 +12,37 @@ from layers.schema import KINDS
 # Facility layers an analysis can run on.
 FACILITY_LAYERS = ("welfare_homes", "elderly_service_points", "cemeteries")
 
+# The one rule of facility levels: which field of each facility layer is its level (service
+# points) or kind (homes, cemeteries). Values and Chinese labels come from the layer schema.
+LEVEL_FIELDS = {"welfare_homes": "kind", "elderly_service_points": "level", "cemeteries": "kind"}
+ALL_LEVELS = "全部"
+
+
+def level_field(layer: str) -> str:
+    """The field of ``layer`` that a level filters on: ``level`` or ``kind``."""
+    return LEVEL_FIELDS[layer]
+
+
+def level_choices(layer: str) -> dict[str, str]:
+    """The levels (or kinds) of a facility layer: stored value -> Chinese label."""
+    return dict(KINDS[layer].field(LEVEL_FIELDS[layer]).choices or {})
+
+
+def level_value(layer: str, text: str) -> str | None:
+    """The stored level for ``text`` (a stored value or its Chinese label); None if neither."""
+    choices = level_choices(layer)
+    if text in choices:
+        return text
+    return {label: value for value, label in choices.items()}.get(text)
+
+
+def level_label(layer: str, level: str | None) -> str:
+    """The Chinese name of a level; ``ALL_LEVELS`` when no level was chosen."""
+    if not level:
+        return ALL_LEVELS
+    return level_choices(layer).get(level, level)
+
+
 # Coverage: weighting -> (the share compared with the target, its Chinese label)
 WEIGHTINGS = {
     "villages": ("village_coverage", "村覆盖率"),
@@ -19,7 +50,8 @@ WEIGHTINGS = {
     "elderly": ("elderly_coverage", "老年人口覆盖率"),
 }
 
-# Siting problems: value -> full label (forms, reports) and short label (titles, legends)
+# Siting problems: value -> full label (forms, reports) and short label (titles, legends,
+# the result's ``problem_label``, messages)
 PROBLEMS = ("mclp", "target", "pmedian", "cemetery")
 PROBLEM_LABELS = {
     "mclp": "最大覆盖（新增 K 处，覆盖人数最多）",
@@ -29,9 +61,19 @@ PROBLEM_LABELS = {
 }
 PROBLEM_SHORT = {"mclp": "最大覆盖", "target": "目标覆盖", "pmedian": "p-中位",
                  "cemetery": "公墓选址"}
-# Siting: what a site's coverage is weighted by
+# Siting: what a site's coverage is weighted by. The label names the option (forms, reports,
+# the CLI); the noun is the same thing inside a sentence ("老年人口覆盖率由 …", the result's
+# ``weight_label``); the unit is who travels ("老人到最近设施的平均距离").
+WEIGHTS = ("elderly", "population", "villages")
 WEIGHT_LABELS = {"elderly": "60岁以上人口", "population": "户籍人口", "villages": "村(社区)数"}
+WEIGHT_NOUNS = {"elderly": "老年人口", "population": "人口", "villages": "村数"}
+WEIGHT_UNITS = {"elderly": "老人", "population": "居民", "villages": "村"}
 # Siting exclusion rules: a zone type (from the exclusion_zones layer) or the village setback
+ZONE_LABELS = dict(KINDS["exclusion_zones"].field("zone_type").choices or {})
 VILLAGE_SETBACK = "village_setback"
-RULE_LABELS = {**dict(KINDS["exclusion_zones"].field("zone_type").choices or {}),
-               VILLAGE_SETBACK: "村庄退让"}
+RULE_LABELS = {**ZONE_LABELS, VILLAGE_SETBACK: "村庄退让距离"}
+
+
+def rule_label(rule) -> str:
+    """Chinese name of an exclusion rule (a zone type or the village setback)."""
+    return RULE_LABELS.get(rule, "" if rule is None else str(rule))

@@ -2,7 +2,10 @@
 
 The group loads a command's module only when that command runs (or its help is asked for):
 the command list comes from the analysis registry, so ``--help`` and ``layers`` start
-without importing geopandas.
+without importing geopandas. Command modules import heavy libraries (geopandas, pandas,
+shapely, folium, the services and reports) inside the command body, so each command's
+``--help`` is fast too. Click's own words (help headings, usage errors) are Chinese:
+:mod:`geoservice.cli.zh` is installed before any option is built.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import importlib
 
 import click
 
+from geoservice.cli import zh
 from geoservice.registry import ANALYSES
+
+zh.install()
 
 # name -> (module, attribute, one-line help); the analyses follow from the registry
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -32,6 +38,18 @@ class LazyGroup(click.Group):
             return None
         module, attr, _ = COMMANDS[name]
         return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx: click.Context):
+        """Errors written for a person (analysis, layer and service errors) end the command
+        with their Chinese message and exit code 1, in one place for every command."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from geoservice.errors import is_readable
+
+            if is_readable(exc):
+                raise click.ClickException(str(exc)) from None
+            raise
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]

@@ -1,4 +1,8 @@
-"""`python -m geoservice boundaries ...`: boundary review and merge simulation."""
+"""`python -m geoservice boundaries ...`: boundary review and merge simulation.
+
+The analysis, service and reports (geopandas, shapely, openpyxl) are imported in the
+command bodies, so ``boundaries --help`` and ``boundaries merge --help`` start without them.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,11 @@ from pathlib import Path
 
 import click
 
-from geoservice.analysis.boundaries import TYPES
 from geoservice.cli.common import echo_json, existing_file, open_workspace
-from geoservice.errors import GeoserviceError
-from geoservice.reports.boundaries import (
-    boundaries_xlsx,
-    lines_geojson,
-    lines_gpkg,
-    lines_shapefile_zip,
-    lines_xlsx,
-    merge_rows,
-    merge_xlsx,
-    summary_rows,
-)
-from geoservice.services.boundaries import (
-    applied_dict,
-    apply_merge_to_store,
-    boundary_params,
-    merge_params,
-    read_outline,
-    run_boundaries,
-    run_merge,
-)
-from layers import LayerError
 
-LINE_WRITERS = {".geojson": lines_geojson, ".json": lines_geojson, ".gpkg": lines_gpkg,
-                ".zip": lines_shapefile_zip, ".xlsx": lines_xlsx}
+# file extension -> writer in geoservice.reports.boundaries
+LINE_WRITERS = {".geojson": "lines_geojson", ".json": "lines_geojson", ".gpkg": "lines_gpkg",
+                ".zip": "lines_shapefile_zip", ".xlsx": "lines_xlsx"}
 
 
 def _write(path: str, data: bytes, done: str) -> None:
@@ -69,23 +52,25 @@ def command(ctx, layer, area, width, marker, area_sum, snap, outline, as_json, x
     if lines_out and Path(lines_out).suffix.lower() not in LINE_WRITERS:
         raise click.ClickException(f"--lines-out“{lines_out}”的扩展名应为 "
                                    + "、".join(LINE_WRITERS))
+    from geoservice.analysis.boundaries import TYPES
+    from geoservice.reports import boundaries as reports
+    from geoservice.services.boundaries import boundary_params, read_outline, run_boundaries
+
     store = open_workspace(ctx)
-    try:
-        params = boundary_params(layer, area=area, width=width, marker=marker,
-                                 area_sum=area_sum, snap=snap)
-        outline_gdf = read_outline(outline) if outline else None
-        result = run_boundaries(store, params, outline_gdf,
-                                Path(outline).name if outline else None)
-    except GeoserviceError as exc:
-        raise click.ClickException(str(exc)) from None
+    params = boundary_params(layer, area=area, width=width, marker=marker,
+                             area_sum=area_sum, snap=snap)
+    outline_gdf = read_outline(outline) if outline else None
+    result = run_boundaries(store, params, outline_gdf,
+                            Path(outline).name if outline else None)
     if xlsx:
-        _write(xlsx, boundaries_xlsx(result), "已写出报表")
+        _write(xlsx, reports.boundaries_xlsx(result), "已写出报表")
     if lines_out:
-        _write(lines_out, LINE_WRITERS[Path(lines_out).suffix.lower()](result), "已导出界线")
+        writer = getattr(reports, LINE_WRITERS[Path(lines_out).suffix.lower()])
+        _write(lines_out, writer(result), "已导出界线")
     if as_json:
         echo_json(result.to_dict())
         return
-    for label, value in summary_rows(result):
+    for label, value in reports.summary_rows(result):
         click.echo(f"{label}：{value}")
     if len(result.findings):
         click.echo("问题清单：")
@@ -107,15 +92,20 @@ def command(ctx, layer, area, width, marker, area_sum, snap, outline, as_json, x
               help="写出合并模拟 XLSX 报表（合并汇总、合并前、合并后、村代码调整）。")
 @click.pass_context
 def merge_cmd(ctx, codes, name, code, layer, as_json, apply, xlsx) -> None:
+    from geoservice.reports.boundaries import merge_rows, merge_xlsx
+    from geoservice.services.boundaries import (
+        applied_dict,
+        apply_merge_to_store,
+        merge_params,
+        run_merge,
+    )
+
     store = open_workspace(ctx)
-    try:
-        params = merge_params(codes, name, code, layer)
-        if apply:
-            result, versions = apply_merge_to_store(store, params)
-        else:
-            result, versions = run_merge(store, params), []
-    except (GeoserviceError, LayerError) as exc:
-        raise click.ClickException(str(exc)) from None
+    params = merge_params(codes, name, code, layer)
+    if apply:
+        result, versions = apply_merge_to_store(store, params)
+    else:
+        result, versions = run_merge(store, params), []
     if xlsx:
         _write(xlsx, merge_xlsx(result), "已写出报表")
     if as_json:

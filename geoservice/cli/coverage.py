@@ -1,4 +1,8 @@
-"""`python -m geoservice coverage`: coverage and accessibility from the shell."""
+"""`python -m geoservice coverage`: coverage and accessibility from the shell.
+
+The service and report (geopandas, pandas) are imported in the command body, so
+``coverage --help`` starts without them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ import click
 
 from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS
 from geoservice.cli.common import echo_json, open_workspace
-from geoservice.errors import GeoserviceError
-from geoservice.reports.coverage import coverage_xlsx, summary_rows
-from geoservice.services.coverage import coverage_params, run_coverage
 
 
 @click.command("coverage", help="覆盖与可达性分析：各村是否在设施服务半径内、覆盖率、每千名老年人床位、"
@@ -27,12 +28,12 @@ from geoservice.services.coverage import coverage_params, run_coverage
               help="同时写出 XLSX 报表（汇总、乡镇、村三张表）。")
 @click.pass_context
 def command(ctx, layer, radius, level, weighting, target, as_json, xlsx) -> None:
+    from geoservice.reports.coverage import coverage_xlsx, summary_rows
+    from geoservice.services.coverage import coverage_params, run_coverage
+
     store = open_workspace(ctx)
-    try:
-        params = coverage_params(layer, radius, level, weighting, target)
-        result = run_coverage(store, params)
-    except GeoserviceError as exc:
-        raise click.ClickException(str(exc)) from None
+    params = coverage_params(layer, radius, level, weighting, target)
+    result = run_coverage(store, params)
     if xlsx:
         with open(xlsx, "wb") as fh:
             fh.write(coverage_xlsx(result))

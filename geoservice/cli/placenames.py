@@ -1,4 +1,8 @@
-"""`python -m geoservice placenames`: the place-name check from the shell."""
+"""`python -m geoservice placenames`: the place-name check from the shell.
+
+The service and report (geopandas, pandas) are imported in the command body, so
+``placenames --help`` starts without them.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,7 @@ from pathlib import Path
 import click
 
 from geoservice.cli.common import open_workspace
-from geoservice.errors import GeoserviceError
-from geoservice.reports.placenames import placenames_xlsx, summary_rows
-from geoservice.services.placenames import placenames_params, run_placenames
-from layers import LayerError, ValidationError
+from layers import ValidationError
 
 
 @click.command("placenames", short_help="地名核查：地图村(社区)标注与标准名册比对，罗马字母拼写。",
@@ -41,6 +42,9 @@ def command(ctx, labels, labels_crs, aliases, readings, tolerance, radius, thres
             raise click.ClickException(f"参数 {option}：找不到文件“{value}”")
     if xlsx is not None and (Path(xlsx).is_dir() or not Path(xlsx).parent.is_dir()):
         raise click.ClickException(f"参数 --xlsx：无法写出“{xlsx}”（目录不存在或这是一个目录）")
+    from geoservice.reports.placenames import placenames_xlsx, summary_rows
+    from geoservice.services.placenames import placenames_params, run_placenames
+
     store = open_workspace(ctx)
     try:
         params = placenames_params(tolerance, radius, threshold)
@@ -51,8 +55,6 @@ def command(ctx, labels, labels_crs, aliases, readings, tolerance, radius, thres
         for p in exc.problems:
             click.echo(f"  {p}", err=True)
         sys.exit(1)
-    except (GeoserviceError, LayerError) as exc:
-        raise click.ClickException(str(exc)) from None
     if xlsx:
         try:
             Path(xlsx).write_bytes(placenames_xlsx(result))

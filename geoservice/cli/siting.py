@@ -1,4 +1,8 @@
-"""`python -m geoservice siting ...`: siting suggestions from the shell."""
+"""`python -m geoservice siting ...`: siting suggestions from the shell.
+
+The choices come from the vocabulary; the service and report (geopandas, the solver) are
+imported in the command body, so ``siting --help`` starts without them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,8 @@ import json
 
 import click
 
-from geoservice.analysis.vocabulary import FACILITY_LAYERS
+from geoservice.analysis.vocabulary import FACILITY_LAYERS, PROBLEM_LABELS, WEIGHT_LABELS
 from geoservice.cli.common import echo_json, open_workspace
-from geoservice.errors import GeoserviceError
-from geoservice.reports.siting import change_rows, site_frame, siting_xlsx, summary_rows
-from geoservice.services.siting import PROBLEM_LABELS, WEIGHT_LABELS, run_siting, siting_params
 
 RATE_WORDS = ("率", "间隙")
 
@@ -64,13 +65,13 @@ class _Progress:
 @click.pass_context
 def command(ctx, layer, radius, add, target, problem, level, candidates, weight, capacitated,
                time_limit, as_json, xlsx) -> None:
+    from geoservice.reports.siting import change_rows, site_frame, siting_xlsx, summary_rows
+    from geoservice.services.siting import run_siting, siting_params
+
     store = open_workspace(ctx)
-    try:
-        params = siting_params(layer, radius, level, problem, add, target, weight, capacitated,
-                               candidates, time_limit)
-        run = run_siting(store, params, progress=None if as_json else _Progress())
-    except GeoserviceError as exc:
-        raise click.ClickException(str(exc)) from None
+    params = siting_params(layer, radius, level, problem, add, target, weight, capacitated,
+                           candidates, time_limit)
+    run = run_siting(store, params, progress=None if as_json else _Progress())
     if xlsx:
         with open(xlsx, "wb") as fh:
             fh.write(siting_xlsx(run))

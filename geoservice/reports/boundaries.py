@@ -15,9 +15,9 @@ from openpyxl import Workbook
 
 from geoservice.analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult
 from geoservice.analysis.boundaries.merge import MergeResult
-from geoservice.reports.xlsx import to_bytes, write_frame, write_summary
+from geoservice.reports.xlsx import DEMO_MARK, to_bytes, write_frame, write_summary
+from geoservice.services.params import DEFAULT
 
-DEMO_MARK = "示例数据（模拟几何）"
 LINE_KIND_LABELS = {"shared": "共有界线", "outer": "外界线（县界）"}
 # Boundary-line fields: English names in files (Shapefile/DBF take 10 bytes), Chinese here.
 LINE_FIELDS = {
@@ -56,9 +56,10 @@ def summary_rows(result: BoundaryResult) -> list[tuple[str, object]]:
     rows.append(("缝隙判定范围", s["gap_reference"]))
     rows.append(("量算坐标系", inputs.get("crs", "")))
     from_ = inputs.get("tolerances_from", {})
+    source = s["tolerances_source"]
     for key, label in TOLERANCE_LABELS.items():
         value = s["tolerances"][key]
-        rows.append((label, f"{value:g}（{from_.get(key, '默认值')}，defaults.toml [boundaries]）"))
+        rows.append((label, f"{value:g}（{from_.get(key, DEFAULT)}，{source}）"))
     rows.append(("单位数", s["units"]))
     rows.append(("问题总数", s["findings"]))
     for sev, label in SEVERITIES.items():

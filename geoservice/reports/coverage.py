@@ -6,11 +6,17 @@ import pandas as pd
 from openpyxl import Workbook
 
 from geoservice.analysis.coverage import CoverageResult
-from geoservice.analysis.vocabulary import WEIGHTINGS
-from geoservice.reports.xlsx import relabel, to_bytes, write_frame, write_summary, yes_no
+from geoservice.analysis.vocabulary import WEIGHTINGS, level_label
+from geoservice.reports.xlsx import (
+    DEMO_MARK,
+    relabel,
+    to_bytes,
+    write_frame,
+    write_summary,
+    yes_no,
+)
+from geoservice.services.params import DEFAULT, GIVEN
 from layers import KINDS
-
-DEMO_MARK = "示例数据（模拟几何）"
 
 VILLAGE_HEADERS = {
     "code": "村(社区)代码", "name": "名称", "township_code": "所属乡镇代码",
@@ -34,12 +40,16 @@ RATE_COLUMNS = {"village_coverage", "presence_coverage", "population_coverage",
                 "elderly_coverage"}
 
 
-def level_label(layer: str, level: str | None) -> str:
-    """The Chinese name of a facility level (service points) or kind (homes, cemeteries)."""
-    if not level:
-        return "全部"
-    field = "level" if layer == "elderly_service_points" else "kind"
-    return (KINDS[layer].field(field).choices or {}).get(level, level)
+__all__ = ["DEMO_MARK", "coverage_csv", "coverage_xlsx", "level_label", "radius_origin",
+           "summary_rows"]
+
+
+def radius_origin(summary: dict) -> str:
+    """Where the radius came from, with the defaults-file entry when it is the default."""
+    given_or_default = summary.get("inputs", {}).get("radius_from", DEFAULT)
+    if given_or_default == GIVEN:
+        return GIVEN
+    return f"{given_or_default}（{summary['radius_source']}）"
 
 
 def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
@@ -56,8 +66,7 @@ def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
         ("设施层级/类型", level_label(s["layer"], s.get("level"))),
         ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
         ("服务半径(米)", s["radius_m"]),
-        ("半径来源", "本次指定" if inputs.get("radius_from") == "本次指定"
-         else f"默认值（{s['radius_source']}）"),
+        ("半径来源", radius_origin(s)),
         ("距离计算", f"直线距离，{inputs.get('crs', '')}"),
         ("设施数", s["facilities"]),
         ("村(社区)数", s["villages"]),

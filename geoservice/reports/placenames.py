@@ -11,10 +11,9 @@ from pyproj import Transformer
 
 from geoservice.analysis.placenames import FINDING_TYPES, PlacenamesResult
 from geoservice.analysis.placenames.check import LABEL_TYPES, ROSTER_TYPES
-from geoservice.reports.xlsx import to_bytes, write_frame, write_summary
+from geoservice.reports.xlsx import DEMO_MARK, to_bytes, write_frame, write_summary
 from layers import crs as crsmod
 
-DEMO_MARK = "示例数据（模拟几何）"
 CORRECTION_TYPES = ("missing",) + LABEL_TYPES
 
 

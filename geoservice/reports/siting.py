@@ -1,6 +1,6 @@
 """Siting reports: XLSX (汇总, 选址建议, 排除的候选点, 村) and a CSV of the sites.
 
-Views of one :class:`~geoservice.siting_service.SitingRun`; every report states its inputs
+Views of one :class:`~geoservice.services.siting.SitingRun`; every report states its inputs
 (layers and versions, radius, problem, K or target, time limit, date, 示例数据).
 """
 
@@ -10,8 +10,9 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from geoservice.reports.coverage import DEMO_MARK, level_label
+from geoservice.analysis.vocabulary import PROBLEM_LABELS, WEIGHT_LABELS, level_label
 from geoservice.reports.xlsx import (
+    DEMO_MARK,
     PERCENT,
     cell,
     relabel,
@@ -20,7 +21,7 @@ from geoservice.reports.xlsx import (
     write_summary,
     yes_no,
 )
-from geoservice.services.siting import PROBLEM_LABELS, WEIGHT_LABELS, SitingRun
+from geoservice.services.siting import SitingRun
 from layers import KINDS
 
 SITE_HEADERS = {
@@ -43,14 +44,6 @@ VILLAGE_HEADERS = {
 }
 # Labels of summary values shown as percentages.
 RATE_LABELS = {"村覆盖率", "老年人口覆盖率", "人口覆盖率", "目标覆盖率", "最优间隙(相对)"}
-
-
-def rule_label(rule) -> str:
-    """Chinese name of an exclusion rule (a zone type or the village setback)."""
-    if rule in ("village_setback", "village"):
-        return "村庄退让距离"
-    choices = KINDS["exclusion_zones"].field("zone_type").choices or {}
-    return choices.get(rule, "" if rule is None else str(rule))
 
 
 def input_rows(run: SitingRun) -> list[tuple[str, object]]:
@@ -152,10 +145,9 @@ def site_frame(run: SitingRun) -> pd.DataFrame:
 
 
 def excluded_frame(run: SitingRun) -> pd.DataFrame:
-    ex = pd.DataFrame(run.result.excluded.drop(columns="geometry", errors="ignore"))
-    if "rule" in ex.columns:
-        ex["rule_label"] = ex["rule"].map(rule_label)
-    return ex
+    """The excluded candidates; the result carries each one's ``rule_label`` (the
+    vocabulary's name of its first rule)."""
+    return pd.DataFrame(run.result.excluded.drop(columns="geometry", errors="ignore"))
 
 
 def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:

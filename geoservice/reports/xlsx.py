@@ -17,6 +17,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The 数据性质 row of every report made from the demo workspace.
+DEMO_MARK = "示例数据（模拟几何）"
 PERCENT = "0.0%"
 
 

@@ -1,6 +1,7 @@
-"""Boundary review and merge simulation against a workspace: parameters checked here.
+"""Boundary review and merge simulation against a workspace: parameters checked here, and
+the one place an applied merge is written to the store.
 
-Shared by the CLI, the JSON API and the pages, like ``service.py`` for coverage.
+Shared by the CLI, the JSON API and the pages.
 """
 
 from __future__ import annotations
@@ -10,16 +11,12 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 
 from geoservice.analysis.boundaries import LAYERS, TOLERANCE_LABELS, Tolerances, review
-from geoservice.analysis.boundaries.merge import (
-    FACILITY_LABELS,
-    MergeError,
-    MergeResult,
-    apply_merge,
-    simulate_merge,
-)
-from geoservice.errors import BadParameter, NotFound
-from geoservice.services.params import number, plain
-from layers import KINDS, LayerNotFound, LayerStore
+from geoservice.analysis.boundaries.merge import FACILITY_LABELS, MergeResult, simulate_merge
+from geoservice.errors import BadParameter
+from geoservice.services.params import choice, number, plain, provenance, within
+from geoservice.services.workspace import require_layer
+from layers import LayerStore
+from layers.crs import STORED_CRS
 
 # query parameter -> tolerance key
 TOLERANCE_PARAMS = {"area": "area_m2", "width": "sliver_width_m", "marker": "marker_distance_m",
@@ -45,11 +42,8 @@ class BoundaryParams:
         return q
 
 
-def check_layer(layer) -> str:
-    layer = (layer or "townships").strip()
-    if layer not in LAYERS:
-        raise BadParameter(f"参数 layer“{layer}”无效：可选 townships（乡镇）、villages（村）")
-    return layer
+def check_layer(layer, default: str = "townships") -> str:
+    return choice(layer, "layer", "审查图层", LAYERS, default=default)
 
 
 def boundary_params(layer=None, **tolerances) -> BoundaryParams:
@@ -71,18 +65,9 @@ def boundary_params(layer=None, **tolerances) -> BoundaryParams:
             continue
         if percent:
             x /= 100.0
-        if not 0 <= x <= MAX_TOLERANCE[key]:
-            raise BadParameter(f"参数 {param}（{TOLERANCE_LABELS[key]}）应在 0 到 "
-                               f"{MAX_TOLERANCE[key]:g} 之间，而不是 {x:g}")
-        given[key] = x
+        given[key] = within(x, param, TOLERANCE_LABELS[key], 0, MAX_TOLERANCE[key])
     return BoundaryParams(layer, given)
 
-
-def _require(store: LayerStore, kind: str) -> gpd.GeoDataFrame:
-    try:
-        return store.read(kind)
-    except LayerNotFound:
-        raise NotFound(f"工作空间中没有“{KINDS[kind].label}”图层，请先导入") from None
 
 
 def _inputs(store: LayerStore, kinds) -> dict:
@@ -100,7 +85,7 @@ def run_boundaries(store: LayerStore, params: BoundaryParams,
                    outline: gpd.GeoDataFrame | None = None, outline_name: str | None = None):
     """Review the workspace's ``params.layer`` (with townships and markers when loaded)."""
     versions = store.current_versions()
-    units = _require(store, params.layer)
+    units = require_layer(store, params.layer)
     townships = None
     if params.layer == "villages" and "townships" in versions:
         townships = store.read("townships")
@@ -108,18 +93,15 @@ def run_boundaries(store: LayerStore, params: BoundaryParams,
     kinds = [params.layer] + (["townships"] if townships is not None else []) + \
         (["boundary_markers"] if markers is not None else [])
     inputs = _inputs(store, kinds)
-    inputs["tolerances_from"] = {k: ("本次指定" if k in params.given else "默认值")
-                                 for k in TOLERANCE_LABELS}
+    # Where each tolerance came from; the defaults file is summary["tolerances_source"].
+    inputs["tolerances_from"] = {k: provenance(k in params.given) for k in TOLERANCE_LABELS}
     if outline is not None:
         inputs["outline"] = outline_name or "县界文件"
     county = inputs.get("county_code")
     county = county if county and len(county) == 6 and county.isdigit() else None
-    try:
-        return review(units, layer=params.layer, townships=townships, outline=outline,
-                      markers=markers, tolerances=params.tolerances, county_code=county,
-                      inputs=inputs)
-    except ValueError as exc:
-        raise BadParameter(str(exc)) from None
+    return review(units, layer=params.layer, townships=townships, outline=outline,
+                  markers=markers, tolerances=params.tolerances, county_code=county,
+                  inputs=inputs)
 
 
 def read_outline(path: str) -> gpd.GeoDataFrame:
@@ -149,7 +131,7 @@ class MergeParams:
 
 
 def merge_params(codes=None, name=None, code=None, layer=None) -> MergeParams:
-    layer = check_layer(layer or "villages")
+    layer = check_layer(layer, default="villages")
     if isinstance(codes, (list, tuple)):
         parts = [str(c) for c in codes]
     else:
@@ -157,12 +139,12 @@ def merge_params(codes=None, name=None, code=None, layer=None) -> MergeParams:
             .split(",")
     parts = [p.strip() for p in parts if p.strip()]
     if len(set(parts)) < 2:
-        raise BadParameter("参数 codes：请填写至少两个要合并的单位代码，用逗号分隔")
+        raise BadParameter("参数 codes（要合并的单位代码）：请填写至少两个，用逗号分隔")
     name = (name or "").strip()
     if not name:
-        raise BadParameter("参数 name：请填写合并后的新名称")
+        raise BadParameter("参数 name（合并后的新名称）：请填写")
     if len(name) > 50:
-        raise BadParameter("参数 name：名称过长（不超过 50 个字）")
+        raise BadParameter("参数 name（合并后的新名称）：过长，不超过 50 个字")
     code = (code or "").strip() or None
     return MergeParams(layer, tuple(dict.fromkeys(parts)), name, code)
 
@@ -170,18 +152,15 @@ def merge_params(codes=None, name=None, code=None, layer=None) -> MergeParams:
 def run_merge(store: LayerStore, params: MergeParams) -> MergeResult:
     """Simulate the merge; nothing is written."""
     versions = store.current_versions()
-    units = _require(store, params.layer)
+    units = require_layer(store, params.layer)
     villages = None
     if params.layer == "townships" and "villages" in versions:
         villages = store.read("villages")
     facilities = {k: store.read(k) for k in FACILITY_LABELS if k in versions}
     kinds = [params.layer] + list(facilities) + (["villages"] if villages is not None else [])
-    try:
-        return simulate_merge(units, list(params.codes), params.name, layer=params.layer,
-                              new_code=params.code, villages=villages, facilities=facilities,
-                              inputs=_inputs(store, kinds))
-    except MergeError as exc:
-        raise BadParameter(str(exc)) from None
+    return simulate_merge(units, list(params.codes), params.name, layer=params.layer,
+                          new_code=params.code, villages=villages, facilities=facilities,
+                          inputs=_inputs(store, kinds))
 
 
 def apply_merge_to_store(store: LayerStore, params: MergeParams):
@@ -196,9 +175,27 @@ def apply_merge_to_store(store: LayerStore, params: MergeParams):
         # One place, one name (地名管理条例): a name already used in the same township (or
         # county) is not written; a homophone is only a warning.
         listed = "、".join(f"{c['name']}（{c['code']}）" for c in same)
-        raise BadParameter(f"参数 name：新名称“{result.new_name}”与 {listed} 重名，不能应用；"
+        raise BadParameter(f"参数 name（合并后的新名称）“{result.new_name}”与 {listed} 重名，不能应用；"
                            "请换一个名称后再模拟")
     return result, apply_merge(store, result)  # a failed write raises StoreError
+
+
+def apply_merge(store: LayerStore, result: MergeResult, *, note: str = "") -> list:
+    """Write the layers a merge changes as new versions (old versions kept).
+
+    A township merge with recoded villages (or a merge that moves facilities'
+    ``village_code``) writes every layer in one step (``store.write_many``): either all the
+    new versions become current or none does. Returns the new versions, ``result.layer``'s
+    first (then ``villages`` if written).
+    """
+    source = f"合并模拟应用：{'、'.join(result.codes)} → {result.new_code} {result.new_name}"
+    if note:
+        source += f"（{note}）"
+    items = result.layers_to_write()
+    if len(items) == 1:
+        return [store.write(result.layer, result.layer_after, source=source,
+                            source_crs=STORED_CRS)]
+    return store.write_many(items, source=source, source_crs=STORED_CRS)
 
 
 def applied_dict(versions) -> dict | None:

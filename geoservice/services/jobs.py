@@ -15,6 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from geoservice.errors import Cancelled, http_status, is_readable
+
 STATES = ("queued", "running", "done", "failed", "cancelled")
 STATE_LABELS = {"queued": "排队中", "running": "计算中", "done": "已完成", "failed": "失败",
                 "cancelled": "已取消"}
@@ -142,12 +144,11 @@ class JobRunner:
             try:
                 result = work(progress, cancel)
             except Exception as exc:  # noqa: BLE001 - every failure becomes the job's error
-                cancelled = type(exc).__name__ == "SitingCancelled" or job.cancel_requested
-                if cancelled:
+                if isinstance(exc, Cancelled) or job.cancel_requested:
                     self._finish(job, "cancelled", message="已取消，取消前尚未找到可行解")
                 else:
-                    status = getattr(exc, "status", None) or _status_of(exc)
-                    readable = status < 500 or _readable(exc)
+                    status = http_status(exc)
+                    readable = status < 500 or is_readable(exc)
                     self._finish(job, "failed", error=str(exc).split("\n")[0] if readable
                                  else "服务器内部错误", status=status,
                                  message="计算失败")
@@ -174,14 +175,3 @@ class JobRunner:
         with self._lock:
             self._prune()
 
-
-def _status_of(exc: Exception) -> int:
-    from geoservice.errors import http_status
-
-    return http_status(exc)
-
-
-def _readable(exc: Exception) -> bool:
-    from geoservice.errors import GeoserviceError, LayerError
-
-    return isinstance(exc, (GeoserviceError, LayerError))

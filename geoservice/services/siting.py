@@ -15,23 +15,31 @@ import geopandas as gpd
 import pandas as pd
 
 from geoservice.analysis.coverage import filter_facilities
-from geoservice.analysis.settings import coverage_defaults
-from geoservice.analysis.vocabulary import FACILITY_LAYERS
-from geoservice.errors import BadParameter, NotFound
-from geoservice.services.coverage import MAX_RADIUS_M
-from geoservice.services.params import number, plain
+from geoservice.analysis.settings import coverage_defaults, siting_defaults
+from geoservice.analysis.vocabulary import PROBLEM_LABELS, PROBLEM_SHORT, WEIGHT_LABELS
+from geoservice.errors import BadParameter
+from geoservice.services.params import (
+    bounded,
+    choice,
+    facility_layer,
+    facility_level,
+    facility_radius,
+    number,
+    plain,
+    provenance,
+    share,
+    text,
+)
+from geoservice.services.workspace import require_layer
 from layers import KINDS, LayerNotFound, LayerStore
 from layers.schema import POINT
 
-PROBLEM_LABELS = {
-    "mclp": "最大覆盖（新增 K 处，覆盖人数最多）",
-    "target": "目标覆盖（达到目标覆盖率所需最少新增）",
-    "pmedian": "p-中位（新增 K 处，老年人加权距离最小）",
-    "cemetery": "公墓选址（排除禁建区与村庄退让后最大覆盖）",
-}
-PROBLEM_SHORT = {"mclp": "最大覆盖", "target": "目标覆盖", "pmedian": "p-中位",
-                 "cemetery": "公墓选址"}
-WEIGHT_LABELS = {"elderly": "60岁以上人口", "population": "户籍人口", "villages": "村(社区)数"}
+# PROBLEM_LABELS, PROBLEM_SHORT and WEIGHT_LABELS are the vocabulary's, re-exported here
+# for callers that still import them from the service.
+__all__ = ["PROBLEM_LABELS", "PROBLEM_SHORT", "WEIGHT_LABELS", "SitingParams", "SitingRun",
+           "accept_sites", "params_from_mapping", "planned_rows", "point_layer_kinds",
+           "precheck_siting", "run_siting", "siting_params", "siting_time_limit_default"]
+
 MAX_ADD = 500
 MAX_TIME_LIMIT_S = 3600.0
 TRUE_WORDS = {"1", "true", "yes", "on", "y", "是"}
@@ -43,14 +51,9 @@ def point_layer_kinds() -> list[str]:
     return [k for k, v in KINDS.items() if v.geometry == POINT]
 
 
-def siting_time_limit_default() -> float | None:
-    """The default MILP time limit from defaults.toml (None until the core provides it)."""
-    try:
-        from geoservice.analysis.settings import siting_defaults  # added by the siting core
-    except ImportError:
-        return None
-    value = siting_defaults().get("time_limit_s")
-    return float(value) if value is not None else None
+def siting_time_limit_default() -> float:
+    """The default MILP time limit (seconds) from defaults.toml ``[siting]``."""
+    return float(siting_defaults()["time_limit_s"])
 
 
 @dataclass(frozen=True)
@@ -90,18 +93,24 @@ class SitingParams:
         d["radius_m"] = plain(self.radius_m)
         return d
 
+    def options(self):
+        """The analysis' :class:`~geoservice.analysis.siting.SitingOptions` (the other
+        options from defaults.toml)."""
+        from geoservice.analysis.siting import SitingOptions  # the solver: loaded when used
 
-def _text(value) -> str:
-    return "" if value is None else str(value).strip()
+        return SitingOptions.build(problem=self.problem, radius_m=self.radius_m, add=self.add,
+                                   target=self.target, weight=self.weight,
+                                   capacitated=self.capacitated,
+                                   time_limit_s=self.time_limit_s)
 
 
 def _bool(value, name: str, label: str) -> bool:
     if isinstance(value, bool):
         return value
-    text = _text(value).lower()
-    if text in TRUE_WORDS:
+    word = text(value).lower()
+    if word in TRUE_WORDS:
         return True
-    if text in FALSE_WORDS:
+    if word in FALSE_WORDS:
         return False
     raise BadParameter(f"参数 {name}（{label}）“{value}”应为 是/否（true/false）")
 
@@ -110,46 +119,19 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
                   weight=None, capacitated=None, candidates=None,
                   time_limit=None) -> SitingParams:
     """Check siting parameters given as text; defaults come from defaults.toml."""
-    layer = _text(layer) or "elderly_service_points"
-    if layer not in FACILITY_LAYERS:
-        names = "、".join(f"{k}（{KINDS[k].label}）" for k in FACILITY_LAYERS)
-        raise BadParameter(f"参数 layer（设施图层）“{layer}”无效：可选 {names}")
-    level = _text(level) or None
-    if level is not None:
-        field = "level" if layer == "elderly_service_points" else "kind"
-        choices = KINDS[layer].field(field).choices or {}
-        if level not in choices:
-            by_label = {v: k for k, v in choices.items()}
-            if level not in by_label:
-                allowed = "、".join(f"{k}（{v}）" for k, v in choices.items())
-                raise BadParameter(
-                    f"参数 level（层级/类型）“{level}”无效：{KINDS[layer].label}可选 {allowed}")
-            level = by_label[level]
-    radius_m = number(radius, "radius", "服务半径，米", percent=True)
-    default_radius = coverage_defaults(layer, level)["radius_m"]
+    layer = facility_layer(layer)
+    level = facility_level(layer, level)
+    radius_m, radius_given = facility_radius(radius, layer, level)
     # A form sends the prefilled default back: that is still the default.
-    radius_given = radius_m is not None and radius_m != default_radius
-    if radius_m is None:
-        radius_m = default_radius
-    if not 0 < radius_m <= MAX_RADIUS_M:
-        raise BadParameter(f"参数 radius（服务半径）应在 0 到 {MAX_RADIUS_M} 米之间，"
-                           f"而不是 {radius_m:g}")
+    radius_given = radius_given and radius_m != coverage_defaults(layer, level)["radius_m"]
 
-    add_v = number(add, "add", "新增设施数", percent=True)
+    add_v = number(add, "add", "新增设施数")
     if add_v is not None and (not add_v.is_integer() or not 1 <= add_v <= MAX_ADD):
         raise BadParameter(f"参数 add（新增设施数）应为 1 到 {MAX_ADD} 之间的整数，而不是“{add}”")
-    target_v = number(target, "target", "目标覆盖率", percent=True)
-    if target_v is not None:
-        if target_v > 1:
-            target_v = target_v / 100.0  # 60 means 60%
-        if not 0 < target_v <= 1:
-            raise BadParameter(f"参数 target（目标覆盖率）应在 0 到 1（或 0 到 100%）之间，"
-                               f"而不是“{target}”")
+    target_v = share(target, "target", "目标覆盖率", allow_zero=False)
 
-    problem = _text(problem) or ("target" if target_v is not None else "mclp")
-    if problem not in PROBLEM_LABELS:
-        allowed = "、".join(f"{k}（{PROBLEM_SHORT[k]}）" for k in PROBLEM_LABELS)
-        raise BadParameter(f"参数 problem（选址问题）“{problem}”无效：可选 {allowed}")
+    problem = choice(problem, "problem", "选址问题", PROBLEM_SHORT,
+                     default="target" if target_v is not None else "mclp")
     if problem == "target":
         if target_v is None:
             raise BadParameter("参数 target（目标覆盖率）必填：目标覆盖问题需要给出目标，如 0.6 或 60")
@@ -165,15 +147,12 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
     if problem == "cemetery" and layer != "cemeteries":
         raise BadParameter("公墓选址（problem=cemetery）的设施图层 layer 应为 cemeteries（公墓）")
 
-    weight = _text(weight) or "elderly"
-    if weight not in WEIGHT_LABELS:
-        allowed = "、".join(f"{k}（{v}）" for k, v in WEIGHT_LABELS.items())
-        raise BadParameter(f"参数 weight（覆盖对象）“{weight}”无效：可选 {allowed}")
+    weight = choice(weight, "weight", "覆盖对象", WEIGHT_LABELS, default="elderly")
     cap = _bool(capacitated, "capacitated", "按床位容量约束")
     if cap and problem != "pmedian":
         raise BadParameter("参数 capacitated（按床位容量约束）只用于 p-中位问题（problem=pmedian）")
 
-    cand = _text(candidates) or None
+    cand = text(candidates) or None
     if cand in ("villages", "village_centres", "none"):
         cand = None  # explicit "village centres"
     if cand is not None:
@@ -183,13 +162,11 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
             raise BadParameter(f"参数 candidates（候选点图层）“{cand}”无效：应为点图层 {allowed}，"
                                "或留空（以各村中心为候选点）")
 
-    limit = number(time_limit, "time_limit", "求解时限，秒", percent=True)
-    if limit is not None and not 0 < limit <= MAX_TIME_LIMIT_S:
-        raise BadParameter(f"参数 time_limit（求解时限）应在 0 到 {MAX_TIME_LIMIT_S:g} 秒之间，"
-                           f"而不是 {limit:g}")
+    limit = bounded(time_limit, "time_limit", "求解时限", 0, MAX_TIME_LIMIT_S, unit="秒",
+                    low_open=True)
     if limit is None:
         limit = siting_time_limit_default()
-    return SitingParams(layer, float(radius_m), level, problem,
+    return SitingParams(layer, radius_m, level, problem,
                         int(add_v) if add_v is not None else None, target_v, weight, cap, cand,
                         limit, radius_given)
 
@@ -214,23 +191,16 @@ def params_from_mapping(data) -> SitingParams:
                          get("candidates"), get("time_limit", "time_limit_s"))
 
 
-def _require(store: LayerStore, kind: str, what: str = "") -> gpd.GeoDataFrame:
-    try:
-        return store.read(kind)
-    except LayerNotFound:
-        raise NotFound(f"工作空间中没有“{KINDS[kind].label}”图层{what}，请先导入") from None
-
-
 def _read_inputs(store: LayerStore, params: SitingParams, versions=None):
     """villages, existing facilities (filtered by level), candidates (or None) and the
     exclusion zones (cemetery only, or None) from the store."""
     versions = store.current_versions() if versions is None else versions
-    villages = _require(store, "villages")
-    facilities_all = _require(store, params.layer)
+    villages = require_layer(store, "villages")
+    facilities_all = require_layer(store, params.layer)
     facilities = filter_facilities(facilities_all, params.layer, params.level)
     candidates = None
     if params.candidates:
-        candidates = _require(store, params.candidates, "（候选点）")
+        candidates = require_layer(store, params.candidates, "（候选点）")
         if not len(candidates):
             raise BadParameter(f"候选点图层“{KINDS[params.candidates].label}”没有要素")
     zones = None
@@ -247,10 +217,8 @@ def precheck_siting(store: LayerStore, params: SitingParams) -> dict:
     from geoservice.analysis.siting import precheck
 
     villages, facilities, candidates, zones = _read_inputs(store, params)
-    return precheck(villages, facilities, candidates, problem=params.problem,
-                    radius_m=params.radius_m, add=params.add, target=params.target,
-                    weight=params.weight, capacitated=params.capacitated,
-                    exclusion_zones=zones, time_limit_s=params.time_limit_s)
+    return precheck(villages, facilities, candidates, options=params.options(),
+                    exclusion_zones=zones)
 
 
 @dataclass
@@ -274,7 +242,7 @@ class SitingRun:
 def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
                cancel=None) -> SitingRun:
     """Read the layers, run the analysis, put the inputs in ``result.summary['inputs']``."""
-    from geoservice.analysis.siting import siting  # the analysis core (imported late: optional)
+    from geoservice.analysis.siting import siting  # the solver: loaded when used
 
     versions = store.current_versions()
     villages, facilities, candidates, zones = _read_inputs(store, params, versions)
@@ -292,18 +260,15 @@ def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
         "level": params.level,
         "candidates_layer": params.candidates,
         "layer_versions": {k: versions[k].version for k in used if k in versions},
-        "radius_from": "本次指定" if params.radius_given else "默认值",
+        "radius_from": provenance(params.radius_given),
         "parameters": params.to_dict(),
         "date": dt.date.today().isoformat(),
         "analysed_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     if params.problem == "cemetery" and zones is None:
         inputs["exclusion_note"] = "工作空间中没有禁建区图层，只按村庄退让距离排除候选点"
-    result = siting(villages, facilities, candidates, problem=params.problem,
-                    radius_m=params.radius_m, add=params.add, target=params.target,
-                    weight=params.weight, capacitated=params.capacitated,
-                    exclusion_zones=zones, time_limit_s=params.time_limit_s,
-                    progress=progress, cancel=cancel)
+    result = siting(villages, facilities, candidates, options=params.options(),
+                    exclusion_zones=zones, progress=progress, cancel=cancel)
     result.summary["inputs"] = {**(result.summary.get("inputs") or {}), **inputs}
     if not params.radius_given:
         result.summary.setdefault(
@@ -347,14 +312,14 @@ def accept_sites(store: LayerStore, run: SitingRun, ranks: list[int], *, scenari
     same facility layer (same position) is not added twice. The real facility layers
     are never touched. Returns (LayerVersion, added count, skipped count).
     """
-    scenario = _text(scenario)
+    scenario = text(scenario)
     if not scenario:
         raise BadParameter("参数 scenario（规划方案名称）不能为空")
     if len(scenario) > 60:
         raise BadParameter("参数 scenario（规划方案名称）不能超过 60 个字")
-    if len(_text(note)) > 200:
+    if len(text(note)) > 200:
         raise BadParameter("参数 note（备注）不能超过 200 个字")
-    new = planned_rows(run, ranks, scenario=scenario, note=_text(note))
+    new = planned_rows(run, ranks, scenario=scenario, note=text(note))
     try:
         old = store.read("planned_sites")
     except LayerNotFound:

@@ -37,3 +37,15 @@ def workspace_info(store: LayerStore) -> dict:
 def current_layers(store: LayerStore) -> dict[str, gpd.GeoDataFrame]:
     """Every loaded layer at its current version."""
     return {kind: store.read(kind) for kind in store.current_versions()}
+
+
+def require_layer(store: LayerStore, kind: str, what: str = ""):
+    """The current version of ``kind``; a Chinese NotFound (404) when it was never imported.
+    ``what`` says what the layer is needed for (e.g. "（候选点）")."""
+    from geoservice.errors import NotFound
+    from layers import KINDS, LayerNotFound
+
+    try:
+        return store.read(kind)
+    except LayerNotFound:
+        raise NotFound(f"工作空间中没有“{KINDS[kind].label}”图层{what}，请先导入") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from geoservice.analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES
 from geoservice.errors import BadParameter
@@ -26,8 +26,9 @@ from geoservice.services.boundaries import (
     run_boundaries,
     run_merge,
 )
+from geoservice.services.params import choice
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import workspace_store
+from geoservice.web.common import map_settings, workspace_store
 from maps import map_parts
 from maps.boundaries import boundaries_map, merge_map
 
@@ -39,6 +40,8 @@ LINE_FORMATS = {
     "shp": (lines_shapefile_zip, "zip", "application/zip"),
     "xlsx": (lines_xlsx, "xlsx", XLSX_MIME),
 }
+LINE_FORMAT_LABELS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "压缩的 Shapefile",
+                      "xlsx": "XLSX 表格"}
 
 
 
@@ -65,9 +68,8 @@ def _download(data: bytes, name: str, mimetype: str) -> Response:
 
 @bp.get("/api/boundaries/lines")
 def api_lines():
-    fmt = (request.args.get("format") or "geojson").strip().lower()
-    if fmt not in LINE_FORMATS:
-        raise BadParameter(f"参数 format“{fmt}”无效：可选 " + "、".join(LINE_FORMATS))
+    fmt = choice((request.args.get("format") or "").lower(), "format", "界线文件格式",
+                 LINE_FORMAT_LABELS, default="geojson")
     params, result = _run()
     writer, ext, mime = LINE_FORMATS[fmt]
     data = writer(result)
@@ -97,13 +99,11 @@ def page():
     result = run_boundaries(workspace_store(), params)
     store = workspace_store()
     info = workspace_info(store)
-    cfg = current_app.config
     units = store.read(params.layer)
     type_labels = {t: v[0] for t, v in TYPES.items()}
     m = boundaries_map(units, result.findings, result.boundary_lines, result.summary,
                        title=f"{info['title']} · {result.summary['layer_label']}界线审查",
-                       type_labels=type_labels, notes=info["notes"],
-                       basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+                       type_labels=type_labels, notes=info["notes"], settings=map_settings())
     findings = []
     for k, row in enumerate(result.findings.itertuples()):
         findings.append({
@@ -182,12 +182,11 @@ def merge_page():
         context["applied_villages"] = versions[1] if len(versions) > 1 else None
     else:
         result = run_merge(store, params)
-    cfg = current_app.config
     units = store.read(params.layer, version=None) if context["applied"] is None else \
         result.layer_after
     m = merge_map(units, result.before, result.after,
                   title=f"合并模拟：{result.new_name}", notes=info["notes"],
-                  basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+                  settings=map_settings())
     context.update(result=result, map=map_parts(m), rows=merge_rows(result),
                    form=params.form())
     return render_template("boundaries_merge.html", **context)

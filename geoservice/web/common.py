@@ -1,10 +1,13 @@
-"""What every view shares: the app's one store (opened once in ``create_app``)."""
+"""What every view shares: the app's one store (opened once in ``create_app``) and the
+settings every map is drawn with (basemap, attribution, GCJ-02 shift)."""
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 
 from layers import LayerStore
+from maps.assets import DEFAULT_PREFIX
+from maps.base import MapSettings
 
 EXTENSION = "geoservice"
 
@@ -12,3 +15,12 @@ EXTENSION = "geoservice"
 def workspace_store() -> LayerStore:
     """The workspace store of this app, opened once when the app was built."""
     return current_app.extensions[EXTENSION]["store"]
+
+
+def map_settings() -> MapSettings:
+    """The map settings of this app (BASEMAP_URL, BASEMAP_ATTRIBUTION, BASEMAP_CRS), for
+    every map a view draws; assets are served under the app's own root."""
+    cfg = current_app.config
+    return MapSettings(basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"],
+                       basemap_crs=cfg["BASEMAP_CRS"],
+                       asset_prefix=request.script_root + DEFAULT_PREFIX)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from geoservice.analysis.settings import coverage_defaults
 from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS
+from geoservice.analysis.vocabulary import level_choices as layer_levels
 from geoservice.errors import BadParameter
 from geoservice.reports.coverage import coverage_csv, coverage_xlsx, summary_rows
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.coverage import coverage_params, run_coverage
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import workspace_store
+from geoservice.web.common import map_settings, workspace_store
 from layers import KINDS
 from maps import coverage_map, map_parts
 
@@ -55,11 +56,8 @@ def report_csv():
 
 
 def level_choices() -> dict[str, list[tuple[str, str]]]:
-    out = {}
-    for layer in FACILITY_LAYERS:
-        field = "level" if layer == "elderly_service_points" else "kind"
-        out[layer] = list((KINDS[layer].field(field).choices or {}).items())
-    return out
+    """Each facility layer's levels as (value, label) pairs, for the forms' level select."""
+    return {layer: list(layer_levels(layer).items()) for layer in FACILITY_LAYERS}
 
 
 def _page_params():
@@ -83,13 +81,10 @@ def page():
     store = workspace_store()
     result = run_coverage(store, params)
     info = workspace_info(store)
-    cfg = current_app.config
     summary = dict(result.summary)
-    summary["radius_note"] = ("本次指定" if params.radius_given else "默认值")
     m = coverage_map(result.villages, result.facilities, summary, shading=shading,
                      title=f"{info['title']} · {KINDS[params.layer].label}覆盖",
-                     notes=info["notes"], basemap_url=cfg["BASEMAP_URL"],
-                     attribution=cfg["BASEMAP_ATTRIBUTION"])
+                     notes=info["notes"], settings=map_settings())
     defaults = {layer: coverage_defaults(layer)["radius_m"] for layer in FACILITY_LAYERS}
     return render_template(
         "coverage.html", info=info, map=map_parts(m), params=params, shading=shading,

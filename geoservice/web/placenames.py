@@ -7,7 +7,7 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from geoservice.analysis.placenames import FINDING_TYPES
 from geoservice.errors import BadParameter
@@ -15,7 +15,7 @@ from geoservice.reports.placenames import placenames_xlsx, summary_rows
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.placenames import placenames_params, run_placenames
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import workspace_store
+from geoservice.web.common import map_settings, workspace_store
 from geoservice.web.uploads import CRS_CHOICES, saved_upload
 from layers import LayerError
 from maps.placenames import STATUS_COLORS, placenames_map
@@ -36,9 +36,7 @@ def _saved_aliases():
         yield None, None
         return
     name = Path(upload.filename).name
-    suffix = Path(name).suffix.lower()
-    if suffix not in (".csv", ".xlsx", ".txt"):
-        raise BadParameter(f"曾用名文件“{name}”格式不支持：请用 CSV 或 XLSX")
+    suffix = Path(name).suffix.lower()  # the format is checked by layers.labels.read_aliases
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"aliases{suffix}"
         upload.save(path)
@@ -104,14 +102,16 @@ def page():
         params, result, filename = _run(upload=False, page=True)
     store = workspace_store()
     info = workspace_info(store)
-    cfg = current_app.config
+    settings = map_settings()
     f = result.findings
     missing = f[f["type"] == "missing"]
     m = placenames_map(result.villages, result.labels, missing, result.summary,
                        title=f"{info['title']} · 地名核查", notes=info["notes"],
-                       basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+                       settings=settings)
     rows = []
     for r in f.drop(columns="geometry").itertuples():
+        # where a click on the row centres the map: drawn like the map's geometry
+        lon, lat = settings.point(r.lon, r.lat)
         rows.append({
             "type": r.type, "type_label": r.type_label,
             "code": r.code if isinstance(r.code, str) else "",
@@ -121,7 +121,7 @@ def page():
             "distance": "" if r.distance_m != r.distance_m or r.distance_m is None
             else f"{r.distance_m:,.0f}",
             "note": r.note if isinstance(r.note, str) else "",
-            "lat": float(r.lat), "lon": float(r.lon),
+            "lat": lat, "lon": lon,
             "label_id": "" if r.label_id is None or r.label_id != r.label_id
             else int(r.label_id),
         })

@@ -15,15 +15,19 @@ from flask import (
 )
 
 from geoservice.analysis.settings import coverage_defaults
-from geoservice.analysis.vocabulary import FACILITY_LAYERS
-from geoservice.errors import BadParameter, NotFound
+from geoservice.analysis.vocabulary import (
+    FACILITY_LAYERS,
+    PROBLEM_LABELS,
+    PROBLEM_SHORT,
+    WEIGHT_LABELS,
+)
+from geoservice.errors import BadParameter, InvalidInput, NotFound, http_status
 from geoservice.reports.siting import (
     change_rows,
     excluded_frame,
     input_rows,
     report_name,
     result_rows,
-    rule_label,
     site_frame,
     siting_csv,
     siting_xlsx,
@@ -31,9 +35,6 @@ from geoservice.reports.siting import (
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.jobs import FINISHED, Job, JobRunner
 from geoservice.services.siting import (
-    PROBLEM_LABELS,
-    PROBLEM_SHORT,
-    WEIGHT_LABELS,
     SitingRun,
     accept_sites,
     params_from_mapping,
@@ -44,7 +45,7 @@ from geoservice.services.siting import (
     siting_time_limit_default,
 )
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import workspace_store
+from geoservice.web.common import map_settings, workspace_store
 from geoservice.web.coverage import level_choices
 from layers import KINDS
 from maps import map_parts, overview_map
@@ -257,12 +258,9 @@ def _default_params(data: dict):
 
 
 def _result_context(run: SitingRun, info) -> dict:
-    cfg = current_app.config
     p = run.params
     s = run.summary
-    zone_labels = KINDS["exclusion_zones"].field("zone_type").choices or {}
     ex = excluded_frame(run)
-    rules = {r: rule_label(r) for r in (ex["rule"].unique() if "rule" in ex.columns else [])}
     goal = (f"目标覆盖率 {p.target:.0%}" if p.problem == "target" else f"新增 {p.add} 处")
     legend_notes = [
         f"选址问题：{PROBLEM_SHORT[p.problem]}（{goal}）",
@@ -272,10 +270,8 @@ def _result_context(run: SitingRun, info) -> dict:
     m = siting_map(run.result.villages, run.facilities, run.result.sites, run.result.excluded,
                    s, layer=p.layer, candidates=run.result.candidates,
                    townships=run.townships, exclusion_zones=run.exclusion_zones,
-                   zone_labels=zone_labels, rule_labels=rules,
                    title=f"{info['title']} · {KINDS[p.layer].label}选址建议",
-                   legend_notes=legend_notes, notes=info["notes"],
-                   basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+                   legend_notes=legend_notes, notes=info["notes"], settings=map_settings())
     sites = site_frame(run)
     return {
         "no_gain_text": "不再缩短距离" if p.problem == "pmedian" else "不再增加覆盖",
@@ -288,12 +284,11 @@ def _result_context(run: SitingRun, info) -> dict:
 
 def _overview(info) -> dict:
     store = workspace_store()
-    cfg = current_app.config
     present = store.current_versions()
     wanted = ["townships", "villages", *FACILITY_LAYERS, "candidates", "exclusion_zones"]
     layers = {k: store.read(k) for k in wanted if k in present}
     m = overview_map(layers, title=f"{info['title']} · 选址建议", notes=info["notes"],
-                     basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"])
+                     settings=map_settings())
     return {"map": map_parts(m)}
 
 
@@ -337,11 +332,11 @@ def page_start():
     try:
         params = params_from_mapping(data)
         job = _submit(params)
-    except (BadParameter, NotFound) as exc:
+    except (BadParameter, NotFound, InvalidInput) as exc:
         ctx = {"job": None, "error": str(exc), "accepted": None}
         ctx.update(_overview(info))
         ctx.update(_form_context(_default_params(data), info))
-        return render_template("siting.html", **ctx), exc.status
+        return render_template("siting.html", **ctx), http_status(exc)
     return redirect(url_for("siting.page", job=job.id), code=303)
 
 

@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from geoservice.analysis.boundaries import review
+from geoservice.analysis.errors import InvalidInput
 
 GK = "EPSG:4544"
 X0, Y0 = 380_000.0, 3_300_000.0
@@ -259,7 +260,7 @@ def test_tolerances_change_the_classification():
     r = review(units, layer="townships", tolerances={"area_m2": 5000})
     assert len(r.findings) == 0 and r.summary["ignored"]["overlap_pieces"] == 1
     assert r.summary["tolerances"]["area_m2"] == 5000
-    with pytest.raises(ValueError, match="容差"):
+    with pytest.raises(InvalidInput, match="容差"):
         review(units, layer="townships", tolerances={"area_m2": -1})
 
 
@@ -298,7 +299,7 @@ def test_real_meishan_counties_three_holes_no_overlap():
 
 
 def test_bad_layer_name():
-    with pytest.raises(ValueError, match="townships"):
+    with pytest.raises(InvalidInput, match="townships"):
         review(towns(("511425102", "甲镇", sq(0, 0, 1, 1))), layer="roads")
 
 

@@ -9,6 +9,7 @@ from shapely.geometry import Point, box
 
 from geoservice.analysis.boundaries import simulate_merge, sound, standard_name
 from geoservice.analysis.boundaries.merge import MergeError
+from geoservice.analysis.errors import InvalidInput
 
 GK = "EPSG:4544"
 X0, Y0 = 380_000.0, 3_300_000.0
@@ -89,6 +90,7 @@ def test_not_contiguous_is_a_warning():
 
 
 def test_invalid_merges_raise_chinese_errors():
+    assert issubclass(MergeError, InvalidInput)  # HTTP 400 with its message
     with pytest.raises(MergeError, match="同一乡镇"):
         simulate_merge(villages(), ["511425102201", "511425108200"], "合村")
     with pytest.raises(MergeError, match="没有代码"):
@@ -154,5 +156,8 @@ def test_township_merge_recodes_the_villages():
     assert r.summary["village_codes_changed"] == 2
     assert r.to_dict()["villages_recoded"][0]["new_code"] == "511425102001"
     assert any("村(社区)图层同时写入新版本" in w for w in r.warnings)
+    # Applying writes the townships first, then the recoded villages (one step).
+    assert [k for k, _ in r.layers_to_write()] == ["townships", "villages"]
+    assert r.layers_to_write()[1][1] is r.villages_after
     # The original village frame is not changed.
     assert "511425108200" in set(v["code"])

@@ -11,6 +11,7 @@ from fixtures import GK
 from shapely.geometry import Point, Polygon
 
 from geoservice.analysis.coverage import coverage, g2sfca, gaussian_weight, village_centres
+from geoservice.analysis.errors import InvalidInput
 from layers import open_store
 
 
@@ -128,6 +129,40 @@ def test_no_facilities_means_nothing_covered(tiny):
 
 
 def test_bad_radius_is_refused(tiny):
-    with pytest.raises(ValueError, match="半径"):
+    with pytest.raises(InvalidInput, match="半径") as exc:
         coverage(tiny["villages"], tiny["welfare_homes"], layer="welfare_homes", radius_m=0)
+    assert exc.value.name == "radius_m"
+    with pytest.raises(InvalidInput, match="weighting") as exc:
+        coverage(tiny["villages"], tiny["welfare_homes"], layer="welfare_homes",
+                 radius_m=1000, weighting="cars")
+    assert exc.value.name == "weighting"
 
+
+
+def test_the_level_rule_is_decided_once():
+    """Which field is a facility's level, its values and labels: analysis/vocabulary.py."""
+    from geoservice.analysis.coverage import filter_facilities
+    from geoservice.analysis.vocabulary import (
+        FACILITY_LAYERS,
+        LEVEL_FIELDS,
+        level_choices,
+        level_label,
+        level_value,
+    )
+    from layers.schema import KINDS
+
+    assert set(LEVEL_FIELDS) == set(FACILITY_LAYERS)
+    for layer in FACILITY_LAYERS:
+        choices = level_choices(layer)
+        assert choices == KINDS[layer].field(LEVEL_FIELDS[layer]).choices
+        for value, label in choices.items():
+            assert level_value(layer, value) == value and level_value(layer, label) == value
+            assert level_label(layer, value) == label
+        assert level_label(layer, None) == "全部"
+    assert level_value("welfare_homes", "village_station") is None
+    points = gpd.GeoDataFrame({"level": ["township_center", "village_station"],
+                               "kind": ["county", "county"]},
+                              geometry=[Point(0, 0), Point(1, 1)], crs=4490)
+    kept = filter_facilities(points, "elderly_service_points", "village_station")
+    assert kept["level"].tolist() == ["village_station"]
+    assert len(filter_facilities(points, "welfare_homes", "county")) == 2

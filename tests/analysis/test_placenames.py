@@ -9,6 +9,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.placenames import check_placenames
 from layers import read_layer
 from layers.crs import wgs_to_bd, wgs_to_gcj
@@ -154,10 +155,13 @@ def test_roster_problems():
 
 
 def test_bad_parameters_are_chinese():
-    with pytest.raises(ValueError, match="容差"):
+    with pytest.raises(InvalidInput, match="容差"):
         check_placenames(villages(), labels(base_labels()), tolerance_m=-1)
-    with pytest.raises(ValueError, match="阈值"):
+    with pytest.raises(InvalidInput, match="阈值"):
         check_placenames(villages(), labels(base_labels()), fuzzy_threshold=2)
+    with pytest.raises(InvalidInput, match="曾用名") as exc:
+        check_placenames(villages(), labels(base_labels()), pd.DataFrame({"x": ["1"]}))
+    assert exc.value.name == "aliases"
 
 
 @pytest.mark.parametrize("crs, forward", [("gcj02", wgs_to_gcj), ("bd09", wgs_to_bd)])

@@ -9,7 +9,7 @@ import pytest
 
 from geoservice.analysis.placenames import Romanizer, normalize, standard_name
 from geoservice.analysis.placenames.names import nonstandard_reasons, rare_characters
-from geoservice.analysis.placenames.romanize import read_overrides
+from layers.labels import TableRejected, read_readings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "placenames"
 GENERICS = ("村", "社区", "嘎查")
@@ -80,5 +80,6 @@ def test_user_reading_table_overrides(tmp_path):
     assert Romanizer(user_file=table).romanize("吴堡村") == "Wubao Cun"
     bad = tmp_path / "bad.csv"
     bad.write_text("word,pinyin\n吴堡,wu\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="第 2 行"):
-        read_overrides(bad)
+    with pytest.raises(TableRejected, match="第 2 行"):
+        read_readings(bad)
+    assert Romanizer(read_readings(table)).romanize("吴堡村") == "Wubao Cun"

@@ -7,6 +7,7 @@ below measures its own distances from those lon/lat with pyproj and enumerates s
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -18,10 +19,10 @@ from pyproj import Transformer
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from shapely.geometry import LineString, Point, Polygon
 
-from geoservice.analysis import siting as siting_mod
 from geoservice.analysis.coverage import coverage
-from geoservice.analysis.siting import PROBLEMS, SitingCancelled, siting
-from geoservice.errors import BadParameter
+from geoservice.analysis.errors import Cancelled, InvalidInput
+from geoservice.analysis.siting import PROBLEMS, SitingOptions, precheck, siting
+from geoservice.analysis.siting import milp as siting_milp
 
 GK = "EPSG:4544"
 X0, Y0 = Transformer.from_crs("EPSG:4490", GK, always_xy=True).transform(103.85, 29.8)
@@ -171,7 +172,7 @@ def test_target_unreachable_says_so():
 
 
 @pytest.mark.parametrize("seed, k, n_f", [(21, 2, 2), (22, 3, 1), (23, 4, 0), (24, 1, 3)])
-def test_pmedian_equals_brute_force(seed, k, n_f, monkeypatch):
+def test_pmedian_equals_brute_force(seed, k, n_f):
     villages, fac, cand = _instance(seed, n_f=n_f)
     dc, df = _dist(villages, cand), _dist(villages, fac)
     w = villages["elderly_population"].to_numpy(float)
@@ -179,9 +180,8 @@ def test_pmedian_equals_brute_force(seed, k, n_f, monkeypatch):
     best = min((w * np.minimum(dfm, dc[:, list(s)].min(axis=1))).sum()
                for s in itertools.combinations(range(len(cand)), k))
     # a tiny neighbour list forces the sparse model to prove itself (and widen if needed)
-    small = dict(siting_mod.siting_defaults(), pmedian_k=1)
-    monkeypatch.setattr(siting_mod, "siting_defaults", lambda: dict(small))
-    res = siting(villages, fac if n_f else None, cand, problem="pmedian", radius_m=3000, add=k)
+    res = siting(villages, fac if n_f else None, cand,
+                 options=_narrow(problem="pmedian", radius_m=3000, add=k))
     s = res.summary
     assert s["optimal"] and s["proven_exact"] is True
     assert s["objective"] == pytest.approx(best, rel=1e-9)
@@ -192,6 +192,11 @@ def test_pmedian_equals_brute_force(seed, k, n_f, monkeypatch):
     # assignments partition the villages that moved to a new site
     assert res.sites["assigned_villages"].sum() == res.villages["new_site_rank"].notna().sum()
     assert np.all(np.diff(res.sites["marginal_distance_reduction"].to_numpy()) <= 1e-6)
+
+
+def _narrow(**params) -> SitingOptions:
+    """Options with one nearest candidate per village in the p-median's first round."""
+    return dataclasses.replace(SitingOptions.build(**params), pmedian_k=1)
 
 
 def _single_source(w, q, d, cap):
@@ -251,9 +256,10 @@ def test_capacitated_pmedian_equals_brute_force(seed, k, cap_new, fill):
 
 def test_capacitated_pmedian_without_enough_beds_is_refused():
     villages, fac, cand = _instance(33, n_v=10, n_c=5, n_f=1)
-    with pytest.raises(BadParameter, match="床位不足"):
+    with pytest.raises(InvalidInput, match="床位不足") as err:
         siting(villages, fac, cand, problem="pmedian", radius_m=3000, add=1, capacitated=True,
                new_capacity=1, bed_demand_per_1000=500)
+    assert err.value.name == "add"
 
 
 def _cemetery_case():
@@ -305,6 +311,7 @@ def test_cemetery_exclusion_reasons_exact():
     assert ex.loc["2", "rule"] == "railway"
     assert ex.loc["2", "reason"] == "距铁路“成昆铁路”300 米，小于退让距离 500 米"
     assert ex.loc["4", "rule"] == "village_setback"
+    assert ex.loc["4", "rule_label"] == "村庄退让距离" and ex.loc["0", "rule_label"] == "耕地"
     assert ex.loc["4", "reason"] == "距村4中心 200 米，小于退让距离 500 米"
     # every rule is listed, the first one in rule order
     assert ex.loc["7", "rule"] == "water_source"
@@ -338,7 +345,7 @@ def test_cemetery_without_zones_uses_village_setback_only():
     res = siting(villages, fac, None, problem="cemetery", radius_m=3000, add=1,
                  village_setback_m=3900)
     assert len(res.excluded) == 0 and res.summary["eligible"] == 5
-    with pytest.raises(BadParameter, match="全部候选点都被"):
+    with pytest.raises(InvalidInput, match="全部候选点都被"):
         siting(villages, fac, None, problem="cemetery", radius_m=3000, add=1,
                village_setback_m=4500)
 
@@ -395,12 +402,16 @@ def test_progress_increases_and_cancel_keeps_best():
 
 def test_cancel_before_any_plan_raises():
     villages, cand = _hard_instance()
-    with pytest.raises(SitingCancelled):
-        siting(villages, None, cand, problem="mclp", radius_m=3000, add=2, cancel=lambda: True)
+    seen = []
+    with pytest.raises(Cancelled, match="已取消"):
+        siting(villages, None, cand, problem="mclp", radius_m=3000, add=2, cancel=lambda: True,
+               progress=lambda f, m: seen.append(m))
+    assert seen == ["读取村、设施和候选点"]  # stopped at the first check, nothing solved
 
 
 # --------------------------------------------------------------------------- parameters
 
+# The first word is the parameter the error names.
 @pytest.mark.parametrize("kwargs, words", [
     (dict(problem="best", radius_m=1000, add=1), ["problem", "无效"]),
     (dict(problem="mclp", radius_m=0, add=1), ["radius_m", "正数"]),
@@ -427,8 +438,9 @@ def test_cancel_before_any_plan_raises():
 ])
 def test_bad_parameters_raise_chinese(kwargs, words):
     villages, fac, cand = _instance(41)
-    with pytest.raises(BadParameter) as err:
+    with pytest.raises(InvalidInput) as err:
         siting(villages, fac, cand, **kwargs)
+    assert err.value.name == words[0]
     text = str(err.value)
     for w in words:
         assert w in text
@@ -449,6 +461,7 @@ def test_problems_contract():
                 "excluded", "target", "target_reached", "message", "cancelled"):
         assert key in d["summary"], key
     assert d["summary"]["solver"].startswith("HiGHS ")
+    assert d["summary"]["problem_label"] == "最大覆盖" and d["summary"]["weight_label"] == "老年人口"
     assert [s["rank"] for s in d["sites"]] == [1, 2]
     for key in ("rank", "candidate", "village_code", "name", "lon", "lat", "marginal_elderly",
                 "marginal_villages", "newly_covered"):
@@ -514,44 +527,42 @@ def test_pmedian_sites_that_shorten_nothing_are_flagged():
 def test_precheck_refuses_what_the_solve_refuses_without_solving(monkeypatch):
     villages, fac, cand, zones = _cemetery_case()
     # 3 of 8 candidates survive the exclusions: K = 4 is refused before any model is built
-    monkeypatch.setattr(siting_mod, "_solve", lambda *a, **k: pytest.fail("solved"))
-    with pytest.raises(BadParameter, match="add.*4 超过了符合条件的候选点数 3"):
-        siting_mod.precheck(villages, fac, cand, problem="cemetery", radius_m=3000, add=4,
-                            exclusion_zones=zones, village_setback_m=500)
-    counts = siting_mod.precheck(villages, fac, cand, problem="cemetery", radius_m=3000, add=3,
-                                 exclusion_zones=zones, village_setback_m=500)
+    monkeypatch.setattr(siting_milp, "solve", lambda *a, **k: pytest.fail("solved"))
+    with pytest.raises(InvalidInput, match="add.*4 超过了符合条件的候选点数 3"):
+        precheck(villages, fac, cand, problem="cemetery", radius_m=3000, add=4,
+                 exclusion_zones=zones, village_setback_m=500)
+    counts = precheck(villages, fac, cand, problem="cemetery", radius_m=3000, add=3,
+                      exclusion_zones=zones, village_setback_m=500)
     assert counts == {"candidates": 8, "eligible": 3, "add": 3}
     v, f, c = _instance(33, n_v=10, n_c=5, n_f=1)
-    with pytest.raises(BadParameter, match="床位不足.*add"):
-        siting_mod.precheck(v, f, c, problem="pmedian", radius_m=3000, add=1,
-                            capacitated=True, new_capacity=1, bed_demand_per_1000=500)
-    with pytest.raises(BadParameter, match="add.*6 超过了候选点数 5"):
-        siting_mod.precheck(v, f, c, problem="mclp", radius_m=3000, add=6)
+    with pytest.raises(InvalidInput, match="床位不足.*add"):
+        precheck(v, f, c, problem="pmedian", radius_m=3000, add=1,
+                 capacitated=True, new_capacity=1, bed_demand_per_1000=500)
+    with pytest.raises(InvalidInput, match="add.*6 超过了候选点数 5"):
+        precheck(v, f, c, problem="mclp", radius_m=3000, add=6)
 
 
 def test_pmedian_cancelled_between_rounds_keeps_the_plan_with_an_honest_gap(monkeypatch):
     """A cancel that arrives while a too-narrow round is solved stops before the next
     (wider) round: the plan is kept, marked cancelled, with the gap to the round's bound."""
-    small = dict(siting_mod.siting_defaults(), pmedian_k=1)
-    monkeypatch.setattr(siting_mod, "siting_defaults", lambda: dict(small))
     rounds = []
-    real = siting_mod._solve
+    real = siting_milp.solve
 
     def counting(*a, **k):
         out = real(*a, **k)
         rounds.append(1)  # counted when the round is over: a cancel comes after it
         return out
 
-    monkeypatch.setattr(siting_mod, "_solve", counting)
+    monkeypatch.setattr(siting_milp, "solve", counting)
     for seed in range(21, 40):
         villages, fac, cand = _instance(seed, n_f=1)
         rounds.clear()
-        full = siting(villages, fac, cand, problem="pmedian", radius_m=3000, add=3)
+        options = _narrow(problem="pmedian", radius_m=3000, add=3)
+        full = siting(villages, fac, cand, options=options)
         if len(rounds) < 2:
             continue  # the first round proved itself: try another instance
         rounds.clear()
-        res = siting(villages, fac, cand, problem="pmedian", radius_m=3000, add=3,
-                     cancel=lambda: len(rounds) >= 1)
+        res = siting(villages, fac, cand, options=options, cancel=lambda: len(rounds) >= 1)
         s = res.summary
         assert len(rounds) == 1 and s["cancelled"] is True and s["optimal"] is False
         assert len(res.sites) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fixtures import run_cli as run
 
 
@@ -68,3 +69,26 @@ def test_a_missing_input_file_is_named_in_chinese(tmp_path):
     assert "Invalid value" not in r.output
     r = CliRunner().invoke(main, ["--workspace", ws, "boundaries", "--outline", "无.geojson"])
     assert r.exit_code != 0 and "参数 --outline：文件“无.geojson”不存在" in r.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["siting", "--layer", "elderly_service_points", "--add", "59"], "超过了候选点数"),  # analysis
+    (["coverage", "--radius", "abc"], "不是数字"),  # service parameter
+    (["coverage"], "请先导入"),  # a layer never imported (the workspace is empty)
+])
+def test_every_readable_error_ends_the_command_in_chinese(demo_workspace, tmp_path, args,
+                                                          words):
+    workspace = tmp_path / "empty.gpkg" if args == ["coverage"] else demo_workspace
+    r = run("--workspace", workspace, *args)
+    assert r.returncode == 1, r.stderr
+    assert words in r.stderr and "Traceback" not in r.stderr
+
+
+def test_coverage_xlsx_option(tiny_workspace, tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "r.xlsx"
+    r = run("--workspace", tiny_workspace, "coverage", "--radius", "1500", "--xlsx", out)
+    assert r.returncode == 0, r.stderr
+    assert "村覆盖率：50.0%" in r.stdout and "未覆盖村" in r.stdout
+    assert load_workbook(out).sheetnames[0] == "汇总"

@@ -9,6 +9,7 @@ from fixtures import run_cli as run
 from openpyxl import load_workbook
 
 from geoservice.services.boundaries import boundary_params, run_boundaries
+from geoservice.services.params import GIVEN
 from layers import open_store
 
 
@@ -33,7 +34,7 @@ def test_review_json_matches_the_service(demo_workspace, tmp_path):
 def test_review_text_villages_and_bad_tolerance(demo_workspace):
     r = run("--workspace", demo_workspace, "boundaries", "--layer", "villages", "--area", "2")
     assert r.returncode == 0, r.stderr
-    assert "审查图层：村(社区)（第 1 版）" in r.stdout and "2（本次指定" in r.stdout
+    assert "审查图层：村(社区)（第 1 版）" in r.stdout and f"2（{GIVEN}" in r.stdout
     r = run("--workspace", demo_workspace, "boundaries", "--width", "宽")
     assert r.returncode != 0 and "width" in r.stderr and "不是数字" in r.stderr
 

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from shapely.geometry import box
 
 from geoservice.analysis.boundaries import review
+from geoservice.services.params import DEFAULT, GIVEN
 from layers import import_file, open_store
 
 OVERLAP_M2 = 10.0 * 4000.0  # 乙镇 moved 10 m west over 甲镇, 4 km tall
@@ -74,7 +75,9 @@ def test_villages_review_uses_the_townships(client):
 def test_tolerance_parameters_and_errors(client):
     body = client.get("/api/boundaries?layer=townships&width=20").get_json()
     assert body["summary"]["counts"]["sliver"] == 1 and body["summary"]["counts"]["overlap"] == 0
-    assert body["summary"]["inputs"]["tolerances_from"]["sliver_width_m"] == "本次指定"
+    from_ = body["summary"]["inputs"]["tolerances_from"]
+    assert from_["sliver_width_m"] == GIVEN and from_["area_m2"] == DEFAULT
+    assert body["summary"]["tolerances_source"] == "defaults.toml [boundaries]"
     body = client.get("/api/boundaries?area_sum=1%25&layer=villages").get_json()
     assert body["summary"]["tolerances"]["area_sum_rel"] == pytest.approx(0.01)
     assert body["summary"]["counts"]["area_mismatch"] == 0
@@ -125,7 +128,8 @@ def test_xlsx_report(client):
     assert wb.sheetnames == ["汇总", "问题清单", "界线登记表"]
     summary = {row[0].value: row[1].value for row in wb["汇总"].iter_rows(min_row=2)}
     assert summary["审查图层"] == "乡镇(街道)（第 2 版）"
-    assert str(summary["面积容差（平方米，小于此值的缝隙/重叠视为噪声）"]).startswith("2（本次指定")
+    assert str(summary["面积容差（平方米，小于此值的缝隙/重叠视为噪声）"]).startswith(f"2（{GIVEN}")
+    assert summary["界线捕捉容差（米）"] == f"1（{DEFAULT}，defaults.toml [boundaries]）"
     findings = list(wb["问题清单"].iter_rows(values_only=True))
     assert findings[0][0] == "问题类型" and findings[1][0] == "重叠"
 

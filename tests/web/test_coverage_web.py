@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from fixtures import run_cli
 from openpyxl import load_workbook
 
 from geoservice.analysis.coverage import coverage
+from geoservice.services.params import DEFAULT, GIVEN
 from layers import open_store
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
@@ -44,9 +41,8 @@ def test_api_matches_the_function(client, tiny_workspace):
 
 
 def test_cli_json_is_the_same_result(client, tiny_workspace):
-    r = subprocess.run([sys.executable, "-m", "geoservice", "--workspace", str(tiny_workspace),
-                        "coverage", "--layer", "elderly_service_points", "--radius", "1500",
-                        "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = run_cli("--workspace", tiny_workspace, "coverage", "--layer", "elderly_service_points",
+                "--radius", "1500", "--json")
     assert r.returncode == 0, r.stderr
     cli = json.loads(r.stdout)
     api = client.get("/api/coverage?layer=elderly_service_points&radius=1500").get_json()
@@ -59,20 +55,38 @@ def test_default_radius_comes_from_settings_and_is_shown(client):
     body = client.get("/api/coverage?layer=elderly_service_points&level=village_station").get_json()
     assert body["summary"]["radius_m"] == 2000
     assert "village_station" in body["summary"]["radius_source"]
+    assert body["summary"]["inputs"]["radius_from"] == DEFAULT
     assert body["summary"]["target"] == 0.8  # mutual-aid target, Hubei
+    given = client.get("/api/coverage?layer=elderly_service_points&radius=2000").get_json()
+    assert given["summary"]["inputs"]["radius_from"] == GIVEN
     page = client.get("/coverage?layer=elderly_service_points&level=village_station")
     text = page.get_data(as_text=True)
-    assert "服务半径 2,000 米" in text and "默认值" in text
+    assert "服务半径 2,000 米" in text and DEFAULT in text
+    # the level is accepted by its Chinese label too, and named in the reports
+    r = client.get("/coverage/report.xlsx?layer=elderly_service_points&level=村级互助养老服务站")
+    summary = {row[0]: row[1] for row in load_workbook(io.BytesIO(r.data))["汇总"]
+               .iter_rows(min_row=2, values_only=True)}
+    assert summary["设施层级/类型"] == "村级互助养老服务站"
+    assert summary["半径来源"] == (f"{DEFAULT}（defaults.toml [coverage.radius_m] "
+                               "elderly_service_points.village_station）")
 
 
-@pytest.mark.parametrize("query, words", [
-    ("radius=-5", "服务半径"), ("radius=abc", "不是数字"), ("layer=hospitals", "layer"),
-    ("layer=welfare_homes&level=village_station", "level"), ("weighting=cars", "weighting"),
-    ("target=150", "目标覆盖率"),
+@pytest.mark.parametrize("query, message", [
+    ("radius=-5", "参数 radius（服务半径）应在 0 到 200000 米之间，而不是 -5"),
+    ("radius=abc", "参数 radius（服务半径，米）“abc”不是数字"),
+    ("layer=hospitals", "参数 layer（设施图层）“hospitals”无效：可选 welfare_homes（福利院/特困供养机构）、"
+                        "elderly_service_points（养老服务设施）、cemeteries（公墓）"),
+    ("layer=welfare_homes&level=village_station",
+     "参数 level（层级/类型）“village_station”无效：福利院/特困供养机构可选 county（县级福利院）、"
+     "regional（区域性福利院）、township（乡镇敬老院）"),
+    ("weighting=cars", "参数 weighting（加权方式）“cars”无效：可选 villages（村覆盖率）、"
+                       "population（人口覆盖率）、elderly（老年人口覆盖率）"),
+    ("target=150", "参数 target（目标覆盖率）应在 0 到 1（或 0 到 100%）之间，而不是“150”"),
 ])
-def test_bad_parameters_are_chinese_400s(client, query, words):
+def test_bad_parameters_are_chinese_400s(client, query, message):
+    """One wording for every parameter (services/params.py): the name, its label, why."""
     r = client.get(f"/api/coverage?{query}")
-    assert r.status_code == 400 and words in r.get_json()["error"]
+    assert r.status_code == 400 and r.get_json()["error"] == message
 
 
 def test_missing_facility_layer_is_404(client):
@@ -94,7 +108,7 @@ def test_xlsx_report_has_inputs_and_three_sheets(client):
     wb = load_workbook(io.BytesIO(r.data))
     assert wb.sheetnames[:3] == ["汇总", "乡镇", "村(社区)"]
     summary = {row[0]: row[1] for row in wb["汇总"].iter_rows(min_row=2, values_only=True)}
-    assert summary["服务半径(米)"] == 1500
+    assert summary["服务半径(米)"] == 1500 and summary["半径来源"] == GIVEN
     assert summary["设施图层"] == "养老服务设施（第 1 版）"
     assert summary["分析日期"] and summary["村覆盖率"] == 0.5 and summary["是否达标"] == "否"
     header = [c.value for c in wb["村(社区)"][1]]
@@ -112,13 +126,3 @@ def test_csv_download_opens_in_excel_and_pandas(client):
     df = pd.read_csv(io.BytesIO(r.data), comment="#", dtype={"村(社区)代码": str})
     assert len(df) == 4 and set(df["是否覆盖"]) == {"是", "否"}
     assert "服务半径(米): 1500" in r.data.decode("utf-8-sig")
-
-
-def test_cli_xlsx_option(tiny_workspace, tmp_path):
-    out = tmp_path / "r.xlsx"
-    r = subprocess.run([sys.executable, "-m", "geoservice", "--workspace", str(tiny_workspace),
-                        "coverage", "--radius", "1500", "--xlsx", str(out)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert "村覆盖率：50.0%" in r.stdout and "未覆盖村" in r.stdout
-    assert load_workbook(out).sheetnames[0] == "汇总"

@@ -46,8 +46,9 @@ from geoservice.analysis.boundaries.geometry import (
 )
 from geoservice.analysis.boundaries.lines import derive_lines
 from geoservice.analysis.boundaries.names import township_kind, unit_kind
+from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.jsonsafe import jsonable
-from geoservice.analysis.settings import boundaries_defaults
+from geoservice.analysis.settings import BOUNDARIES_SOURCE, boundaries_defaults
 from layers.crs import STORED_CRS, gk_zone_epsg
 
 LAYERS = {"townships": "乡镇(街道)", "villages": "村(社区)"}
@@ -95,11 +96,11 @@ class Tolerances:
         for k, v in (values or {}).items():
             if v is not None:
                 if k not in TOLERANCE_LABELS:
-                    raise ValueError(f"未知的容差参数“{k}”")
+                    raise InvalidInput(f"未知的容差参数“{k}”", name=k)
                 d[k] = float(v)
         for k in TOLERANCE_LABELS:
             if not np.isfinite(d[k]) or d[k] < 0:
-                raise ValueError(f"容差 {k}（{TOLERANCE_LABELS[k]}）应为非负数")
+                raise InvalidInput(f"容差 {k}（{TOLERANCE_LABELS[k]}）应为非负数", name=k)
         return cls(**{k: float(d[k]) for k in TOLERANCE_LABELS})
 
     def to_dict(self) -> dict:
@@ -233,12 +234,13 @@ def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
     inputs : provenance (layer versions ...) copied into the summary.
     """
     if layer not in LAYERS:
-        raise ValueError(f"图层“{layer}”无效：可选 townships（乡镇）或 villages（村）")
+        raise InvalidInput(f"图层“{layer}”无效：可选 townships（乡镇）或 villages（村）",
+                           name="layer")
     tol = tolerances if isinstance(tolerances, Tolerances) else Tolerances.from_dict(tolerances)
     units = _stored(units)
     for col in ("code", "name"):
         if col not in units.columns:
-            raise ValueError(f"{LAYERS[layer]}图层缺少字段“{col}”")
+            raise InvalidInput(f"{LAYERS[layer]}图层缺少字段“{col}”", name=col)
     townships = _stored(townships) if layer == "villages" else None
     gk = metric_crs_of(units)
     metric = units.to_crs(gk)
@@ -327,6 +329,7 @@ def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
             .fillna(0).sum()), 3),
         "ignored": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in noise.items()},
         "tolerances": tol.to_dict(),
+        "tolerances_source": BOUNDARIES_SOURCE,
         "gap_reference": reference_label,
         "shared_lines": int(shared.sum()),
         "outer_lines": int((~shared).sum()),

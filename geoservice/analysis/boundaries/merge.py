@@ -1,7 +1,8 @@
 """Merge simulation (村级建制调整, 乡镇行政区划调整): before/after figures, name and code.
 
-Nothing is stored here: :func:`simulate_merge` returns the layer as it would be after the
-merge; :func:`apply_merge` is the one place that writes it, as a new layer version.
+Nothing is stored here: :func:`simulate_merge` returns the layers as they would be after
+the merge (:meth:`MergeResult.layers_to_write`); the boundaries service writes them, as new
+layer versions (``geoservice.services.boundaries.apply_merge``).
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ from geoservice.analysis.boundaries.codes import (
     suggest_code,
 )
 from geoservice.analysis.boundaries.names import sound, standard_name, township_kind, unit_kind
+from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.jsonsafe import jsonable
 from geoservice.analysis.settings import boundaries_defaults
+from geoservice.analysis.vocabulary import FACILITY_LAYERS
 from layers.crs import STORED_CRS
 from layers.schema import KINDS
 
-FACILITY_LABELS = {"welfare_homes": "福利院/特困供养机构",
-                   "elderly_service_points": "养老服务设施", "cemeteries": "公墓"}
+FACILITY_LABELS = {k: KINDS[k].label for k in FACILITY_LAYERS}
 
 
-class MergeError(ValueError):
+class MergeError(InvalidInput):
     """A merge that cannot be simulated; the message is Chinese and names the problem."""
 
 
@@ -60,6 +62,15 @@ class MergeResult:
     # would be stored, and how many rows of each change.
     facilities_after: dict = field(default_factory=dict)
     facilities_recoded: dict = field(default_factory=dict)
+
+    def layers_to_write(self) -> list[tuple[str, gpd.GeoDataFrame]]:
+        """Every layer the merge changes, as it would be stored: ``self.layer`` first, then
+        the recoded villages (a township merge), then facility layers whose
+        ``village_code`` moved. Applying the merge writes all of them or none."""
+        items = [(self.layer, self.layer_after)]
+        if self.villages_after is not None:
+            items.append(("villages", self.villages_after))
+        return items + list(self.facilities_after.items())
 
     def to_dict(self) -> dict:
         before = []
@@ -111,14 +122,14 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
     codes = [c.strip() for c in codes if c and c.strip()]
     codes = list(dict.fromkeys(codes))
     if len(codes) < 2:
-        raise MergeError("参数 codes：至少需要两个不同的单位代码才能合并")
+        raise MergeError("参数 codes（要合并的单位代码）：至少需要两个不同的单位代码才能合并")
     new_name = (new_name or "").strip()
     if not new_name:
-        raise MergeError("参数 name：请填写合并后的新名称")
+        raise MergeError("参数 name（合并后的新名称）：请填写")
     all_codes = units["code"].map(_text)
     missing = [c for c in codes if c not in set(all_codes)]
     if missing:
-        raise MergeError(f"参数 codes：{LAYERS[layer]}图层中没有代码 {'、'.join(missing)}")
+        raise MergeError(f"参数 codes（要合并的单位代码）：{LAYERS[layer]}图层中没有代码 {'、'.join(missing)}")
     sel = all_codes.isin(codes).to_numpy()
     merged = units[sel]
     rest = units[~sel]
@@ -127,7 +138,7 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
     if layer == "villages":
         parents = sorted(set(merged["township_code"].map(_text)))
         if len(parents) != 1:
-            raise MergeError("参数 codes：要合并的村(社区)不属于同一乡镇（"
+            raise MergeError("参数 codes（要合并的单位代码）：要合并的村(社区)不属于同一乡镇（"
                              + "、".join(parents) + "），请先调整乡镇")
         parent = parents[0]
         peers = rest[rest["township_code"].map(_text) == parent]
@@ -401,23 +412,3 @@ def _code_check(layer, new_code, new_name, codes, rest, units, parent) -> dict:
         message += f"（注意：{ranges[rng][1]}，与名称不符，建议 {suggested}）"
     return {"ok": True, "code": new_code, "given": new_code, "suggested": suggested,
             "range": ranges[rng][1], "message": message}
-
-
-def apply_merge(store, result: MergeResult, *, note: str = "") -> list:
-    """Write the merged layer as a new version of ``result.layer`` (old versions kept).
-
-    A township merge with recoded villages writes both layers in one step
-    (``store.write_many``): either both new versions become current or neither does.
-    Returns the new versions, ``result.layer``'s first (then ``villages`` if written).
-    """
-    source = f"合并模拟应用：{'、'.join(result.codes)} → {result.new_code} {result.new_name}"
-    if note:
-        source += f"（{note}）"
-    items = [(result.layer, result.layer_after)]
-    if result.villages_after is not None:
-        items.append(("villages", result.villages_after))
-    items += list(result.facilities_after.items())
-    if len(items) == 1:
-        return [store.write(result.layer, result.layer_after, source=source,
-                            source_crs=STORED_CRS)]
-    return store.write_many(items, source=source, source_crs=STORED_CRS)

@@ -10,10 +10,9 @@ from geoservice.analysis.placenames.check import (
            FINDING_TYPES,
            PlacenamesResult,
            check_placenames,
-           read_aliases_frame,
 )
 from geoservice.analysis.placenames.names import normalize, standard_name
 from geoservice.analysis.placenames.romanize import Romanizer
 
 __all__ = ["FINDING_TYPES", "PlacenamesResult", "Romanizer", "check_placenames", "normalize",
-           "read_aliases_frame", "standard_name"]
+           "standard_name"]

@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from geoservice.analysis.coverage import village_centres
+from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.jsonsafe import records
 from geoservice.analysis.placenames.match import (
     EXACT,
@@ -30,6 +31,7 @@ from geoservice.analysis.placenames.names import nonstandard_reasons, rare_chara
 from geoservice.analysis.placenames.romanize import Romanizer
 from geoservice.analysis.settings import placenames_defaults
 from layers.crs import STORED_CRS, metric_crs
+from layers.labels import aliases_frame
 
 FINDING_TYPES = {
     "missing": "缺失标注",
@@ -77,26 +79,6 @@ def _geoms(gdf) -> np.ndarray:
     return np.asarray(gdf.geometry.array, dtype=object)
 
 
-def read_aliases_frame(aliases: pd.DataFrame | None) -> pd.DataFrame:
-    """Aliases as (code, former_name) strings; Chinese headers 代码/曾用名 accepted."""
-    if aliases is None or len(aliases) == 0:
-        return pd.DataFrame({"code": pd.Series(dtype=str), "former_name": pd.Series(dtype=str)})
-    rename = {}
-    for col in aliases.columns:
-        c = str(col).strip()
-        if c in ("代码", "村代码", "区划代码", "村(社区)代码", "code"):
-            rename[col] = "code"
-        elif c in ("曾用名", "旧名", "原名", "former_name", "former"):
-            rename[col] = "former_name"
-    df = aliases.rename(columns=rename)
-    if not {"code", "former_name"} <= set(df.columns):
-        raise ValueError("曾用名表需要“代码（code）”和“曾用名（former_name）”两列")
-    df = df[["code", "former_name"]].astype(str)
-    df["code"] = df["code"].str.strip()
-    df["former_name"] = df["former_name"].str.strip()
-    return df[(df["code"] != "") & (df["former_name"] != "") & (df["former_name"] != "nan")]
-
-
 def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
                      aliases: pd.DataFrame | None = None, *,
                      townships: gpd.GeoDataFrame | None = None,
@@ -127,11 +109,14 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     thr = d["fuzzy_threshold"] if fuzzy_threshold is None else float(fuzzy_threshold)
     k = d["fuzzy_neighbours"] if fuzzy_neighbours is None else int(fuzzy_neighbours)
     if not (tol >= 0 and np.isfinite(tol)):
-        raise ValueError("位置容差必须为非负数（米）")
+        raise InvalidInput(f"参数 tolerance_m（位置容差）应为非负数（米），而不是 {tol}",
+                           name="tolerance_m")
     if not (radius > 0 and np.isfinite(radius)):
-        raise ValueError("搜索半径必须为正数（米）")
+        raise InvalidInput(f"参数 search_radius_m（搜索半径）应为正数（米），而不是 {radius}",
+                           name="search_radius_m")
     if not 0 < thr <= 1:
-        raise ValueError("近似名称阈值应在 0 到 1 之间")
+        raise InvalidInput(f"参数 fuzzy_threshold（近似名称阈值）应在 0 到 1 之间，而不是 {thr}",
+                           name="fuzzy_threshold")
     rom = romanizer or Romanizer()
 
     vill = villages.to_crs(STORED_CRS).reset_index(drop=True)
@@ -149,7 +134,10 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     l_std = [standard_name(n) for n in l_raw]
     l_sound = [rom.key(n) for n in l_std]
 
-    al = read_aliases_frame(aliases)
+    try:
+        al = aliases_frame(aliases)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), name="aliases") from None
     pos = pd.Series(np.arange(len(codes)), index=codes)
     pos = pos[~pos.index.duplicated()]
     known = al["code"].isin(pos.index)

@@ -16,13 +16,13 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 from pathlib import Path
 
 from pypinyin import Style, lazy_pinyin
 
 from geoservice.analysis.placenames.names import is_han
+from layers.labels import read_readings
 
 POLYPHONES_FILE = Path(__file__).with_name("polyphones.csv")
 
@@ -34,33 +34,9 @@ ADMIN_GENERICS: tuple[tuple[str, str], ...] = (
 _VOWEL_START = ("a", "o", "e")
 
 
-def read_overrides(path: str | Path) -> dict[str, list[str]]:
-    """A reading table: CSV with columns ``word`` (or 词语/地名) and ``pinyin`` (or 读音),
-    syllables separated by spaces (``shi li pu``). Raises ValueError (Chinese) when bad."""
-    path = Path(path)
-    out: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        cols = {c.strip(): c for c in (reader.fieldnames or [])}
-        word_col = next((cols[c] for c in ("word", "词语", "地名", "汉字") if c in cols), None)
-        py_col = next((cols[c] for c in ("pinyin", "读音", "拼音") if c in cols), None)
-        if word_col is None or py_col is None:
-            raise ValueError(f"读音表 {path.name} 需要 word（词语）和 pinyin（读音）两列")
-        for i, row in enumerate(reader, start=2):
-            word = (row.get(word_col) or "").strip()
-            syl = (row.get(py_col) or "").strip().lower().split()
-            if not word:
-                continue
-            if len(syl) != len(word) or not all(s.isalpha() for s in syl):
-                raise ValueError(f"读音表 {path.name} 第 {i} 行：“{word}”的读音“{row.get(py_col)}”"
-                                 "应为与字数相同、用空格分开的拼音音节")
-            out[word] = [s.replace("v", "ü") for s in syl]
-    return out
-
-
 @functools.cache
 def builtin_overrides() -> dict[str, list[str]]:
-    return read_overrides(POLYPHONES_FILE)
+    return read_readings(POLYPHONES_FILE)
 
 
 class Romanizer:
@@ -70,7 +46,7 @@ class Romanizer:
                  user_file: str | Path | None = None):
         table = dict(builtin_overrides())
         if user_file:
-            table.update(read_overrides(user_file))
+            table.update(read_readings(user_file))
         if overrides:
             table.update(overrides)
         self.table = table

@@ -1,0 +1,154 @@
+"""The inputs of a siting run as arrays: village centres and weights, existing facilities
+and their beds, candidates (a layer or the village centres), all in the villages'
+CGCS2000 Gauss-Kruger zone; and the coverage pairs from a KD-tree (never a dense matrix)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.spatial import cKDTree
+
+from geoservice.analysis.coverage import _geoms, _project_xy, village_centres
+from geoservice.analysis.errors import InvalidInput
+from layers.crs import STORED_CRS, metric_crs
+
+
+@dataclass
+class Inputs:
+    vill: gpd.GeoDataFrame
+    gk: str
+    cxy: np.ndarray          # village centres, metres
+    clonlat: np.ndarray      # village centres, lon/lat
+    w: dict                  # weight name -> per-village array
+    fxy: np.ndarray          # existing facilities, metres
+    fcap: np.ndarray         # their beds
+    kxy: np.ndarray          # candidates, metres
+    klonlat: np.ndarray
+    kid: np.ndarray
+    kname: np.ndarray
+    kvillage: np.ndarray     # village code the candidate lies in (or None)
+    kself: bool              # candidates are the village centres themselves
+
+    @property
+    def village_names(self) -> np.ndarray:
+        return self.vill["name"].astype(str).to_numpy()
+
+    @property
+    def codes(self) -> np.ndarray:
+        return self.vill["code"].astype(str).to_numpy()
+
+
+def points_of(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    geoms = _geoms(gdf)
+    return np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
+
+
+def read_inputs(villages, facilities, candidates) -> Inputs:
+    vill = villages.to_crs(STORED_CRS)
+    gk = metric_crs(vill)
+    centres = _geoms(village_centres(vill))
+    cxy = _project_xy(centres, gk)
+    num = {c: pd.to_numeric(vill[c], errors="coerce").fillna(0).to_numpy(dtype=float)
+           for c in ("population", "elderly_population")}
+    w = {"elderly": num["elderly_population"], "population": num["population"],
+         "villages": np.ones(len(vill))}
+    fxy, fcap = _facilities(facilities, gk)
+    codes = vill["code"].astype(str).to_numpy()
+    if candidates is None:
+        kpts = centres
+        kid, kname, kvillage = codes, vill["name"].astype(str).to_numpy(), codes
+        kself = True
+    else:
+        kpts, kid, kname, kvillage = _candidates(candidates, vill, codes)
+        kself = False
+    return Inputs(vill=vill, gk=gk, cxy=cxy, clonlat=shapely.get_coordinates(centres), w=w,
+                  fxy=fxy, fcap=fcap, kxy=_project_xy(kpts, gk),
+                  klonlat=shapely.get_coordinates(kpts), kid=np.asarray(kid, dtype=object),
+                  kname=np.asarray(kname, dtype=object), kvillage=kvillage, kself=kself)
+
+
+def _facilities(facilities, gk: str) -> tuple[np.ndarray, np.ndarray]:
+    """Existing facilities (metres) and their beds (0 when the layer has none)."""
+    if facilities is None or not len(facilities):
+        return np.zeros((0, 2)), np.zeros(0)
+    fac = facilities.to_crs(STORED_CRS)
+    fac = fac[fac.geometry.notna() & ~fac.geometry.is_empty]
+    fxy = _project_xy(points_of(fac), gk)
+    fcap = (pd.to_numeric(fac["beds"], errors="coerce").fillna(0).to_numpy(dtype=float)
+            if "beds" in fac.columns else np.zeros(len(fac)))
+    return fxy, fcap
+
+
+def _candidates(candidates, vill, codes):
+    """Points, ids (fid, else row label), names and the village each lies in."""
+    cand = candidates.to_crs(STORED_CRS)
+    cand = cand[cand.geometry.notna() & ~cand.geometry.is_empty]
+    if len(cand) == 0:
+        raise InvalidInput("参数 candidates（备选站点）图层没有任何有效的点", name="candidates")
+    kpts = points_of(cand)
+    ids = cand["fid"] if "fid" in cand.columns else pd.Series(cand.index, index=cand.index)
+    kid = np.array([str(x) for x in ids])
+    if "name" in cand.columns:
+        nm = cand["name"].astype(object).where(cand["name"].notna(), None).to_numpy()
+        kname = np.array([str(n) if n not in (None, "") else f"备选点{i}"
+                          for n, i in zip(nm, kid, strict=True)], dtype=object)
+    else:
+        kname = np.array([f"备选点{i}" for i in kid], dtype=object)
+    tree = shapely.STRtree(_geoms(vill))
+    k_idx, v_idx = tree.query(kpts, predicate="intersects")
+    owner = np.full(len(kpts), -1)
+    owner[k_idx[::-1]] = v_idx[::-1]  # first match wins
+    kvillage = np.array([codes[o] if o >= 0 else None for o in owner], dtype=object)
+    return kpts, kid, kname, kvillage
+
+
+def nearest(xy_from: np.ndarray, xy_to: np.ndarray) -> np.ndarray:
+    """Distance from each ``xy_from`` to the nearest ``xy_to`` (inf when none): the same
+    KD-tree query coverage() uses, so "covered" is decided by the same arithmetic."""
+    if len(xy_to) == 0:
+        return np.full(len(xy_from), np.inf)
+    return cKDTree(xy_to).query(xy_from, k=1)[0]
+
+
+def cover_matrix(cxy: np.ndarray, kxy: np.ndarray, radius_m: float) -> sparse.csc_matrix:
+    """Villages x candidates, 1 where the candidate is within the radius (sparse)."""
+    n, m = len(cxy), len(kxy)
+    if n == 0 or m == 0:
+        return sparse.csc_matrix((n, m))
+    pairs = cKDTree(cxy).sparse_distance_matrix(cKDTree(kxy), radius_m, output_type="ndarray")
+    keep = pairs["v"] <= radius_m
+    a = sparse.csc_matrix((np.ones(int(keep.sum())), (pairs["i"][keep], pairs["j"][keep])),
+                          shape=(n, m))
+    a.sum_duplicates()
+    a.data[:] = 1.0
+    return a
+
+
+@dataclass
+class Coverage:
+    """Who is covered before, and which candidates would cover whom."""
+
+    d_before: np.ndarray      # distance to the nearest existing facility
+    cov_before: np.ndarray    # covered by an existing facility
+    a_all: sparse.csc_matrix  # villages x all candidates
+    a_e: sparse.csc_matrix    # villages x eligible candidates
+    w: np.ndarray             # the chosen weight per village
+    w_unc: np.ndarray         # ... zero where already covered
+
+
+def coverage_of(data: Inputs, elig: np.ndarray, weight: str, radius_m: float) -> Coverage:
+    d_before = nearest(data.cxy, data.fxy)
+    cov_before = d_before <= radius_m
+    a_all = cover_matrix(data.cxy, data.kxy, radius_m)
+    w = data.w[weight]
+    return Coverage(d_before=d_before, cov_before=cov_before, a_all=a_all, a_e=a_all[:, elig],
+                    w=w, w_unc=np.where(cov_before, 0.0, w))
+
+
+def share(num, den):
+    return float(num) / float(den) if den else None
