@@ -30,6 +30,11 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
                     "gcj02 底图上图层会相应偏移"),
     "MAX_UPLOAD_MB": (200, int, "上传文件大小上限，MB [GEOSERVICE_MAX_UPLOAD_MB]"),
     "ASSET_MAX_AGE": (86400, int, "地图脚本和样式的浏览器缓存时间，秒"),
+    "API_PAGE_DEFAULT": (1000, int,
+                         "图层要素接口 /api/layers/<kind> 每页默认要素数（limit 缺省值）"
+                         " [GEOSERVICE_API_PAGE_DEFAULT]"),
+    "API_PAGE_MAX": (10000, int,
+                     "图层要素接口每页最多要素数（limit 上限） [GEOSERVICE_API_PAGE_MAX]"),
 }
 
 ENV = {
@@ -38,6 +43,8 @@ ENV = {
     "BASEMAP_ATTRIBUTION": "GEOSERVICE_BASEMAP_ATTRIBUTION",
     "BASEMAP_CRS": "GEOSERVICE_BASEMAP_CRS",
     "MAX_UPLOAD_MB": "GEOSERVICE_MAX_UPLOAD_MB",
+    "API_PAGE_DEFAULT": "GEOSERVICE_API_PAGE_DEFAULT",
+    "API_PAGE_MAX": "GEOSERVICE_API_PAGE_MAX",
 }
 
 

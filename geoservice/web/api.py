@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from geoservice.errors import BadParameter
 from geoservice.services.workspace import workspace_info
@@ -25,15 +27,32 @@ def _kind(kind: str) -> str:
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """``bbox=min lon,min lat,max lon,max lat`` in degrees, or a Chinese 400."""
     if not text:
         return None
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if len(values) != 4 or values[0] >= values[2] or values[1] >= values[3]:
-        raise BadParameter(f"bbox 参数“{text}”格式错误：应为 最小经度,最小纬度,最大经度,最大纬度")
+    if (len(values) != 4 or not all(math.isfinite(v) for v in values)
+            or not (-180 <= values[0] < values[2] <= 180)
+            or not (-90 <= values[1] < values[3] <= 90)):
+        raise BadParameter(f"bbox 参数“{text}”格式错误：应为 最小经度,最小纬度,最大经度,最大纬度"
+                           "（经度 -180～180，纬度 -90～90，最小值小于最大值）")
     return values  # type: ignore[return-value]
+
+
+def whole_number(text: str | None, name: str, *, default: int | None, lowest: int,
+                 highest: int) -> int | None:
+    """A parameter that must be a whole number in [lowest, highest], or a Chinese 400."""
+    if text is None or text == "":
+        return default
+    if not re.fullmatch(r"[0-9]{1,12}", text.strip()):
+        raise BadParameter(f"参数 {name}“{text}”应为 {lowest} 到 {highest} 之间的整数")
+    value = int(text)
+    if not lowest <= value <= highest:
+        raise BadParameter(f"参数 {name}“{text}”应为 {lowest} 到 {highest} 之间的整数")
+    return value
 
 
 @bp.get("/layers")
@@ -45,17 +64,29 @@ def layers_index():
 
 @bp.get("/layers/<kind>")
 def layer_features(kind: str):
+    """One page of a layer's features as GeoJSON (``limit``/``offset``, a default and a
+    maximum from the settings), with the total and the link to the next page."""
     kind = _kind(kind)
-    version = request.args.get("version")
-    if version is not None and not version.isdigit():
-        raise BadParameter(f"version 参数“{version}”应为正整数")
+    cfg = current_app.config
+    version = whole_number(request.args.get("version"), "version", default=None, lowest=1,
+                           highest=2**31 - 1)
+    limit = whole_number(request.args.get("limit"), "limit", default=cfg["API_PAGE_DEFAULT"],
+                         lowest=1, highest=cfg["API_PAGE_MAX"])
+    offset = whole_number(request.args.get("offset"), "offset", default=0, lowest=0,
+                          highest=2**31 - 1)
     store = workspace_store()
-    gdf = store.read(kind, version=int(version) if version else None,
-                     bbox=parse_bbox(request.args.get("bbox")))
+    gdf = store.read(kind, version=version, bbox=parse_bbox(request.args.get("bbox")))
     current = store.current_versions().get(kind)
-    body = json.loads(gdf.to_crs(4326).to_json(drop_id=True, na="null"))
+    page = gdf.iloc[offset:offset + limit]
+    body = json.loads(page.to_crs(4326).to_json(drop_id=True, na="null"))
     body["kind"] = kind
-    body["version"] = int(version) if version else (current.version if current else None)
+    body["version"] = version if version else (current.version if current else None)
+    body["numberMatched"] = len(gdf)
+    body["numberReturned"] = len(page)
+    body["limit"], body["offset"] = limit, offset
+    if offset + limit < len(gdf):
+        args = {**request.args.to_dict(), "limit": limit, "offset": offset + limit}
+        body["next"] = url_for("api.layer_features", kind=kind, **args)
     return Response(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json")
 
 

@@ -9,13 +9,19 @@ geopandas and pyogrio are imported when a layer is read or written, so listing a
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import logging
+import re
 import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from filelock import FileLock, Timeout
+
 from ..errors import LayerNotFound, StoreError
-from ..schema import LayerKind, get_kind
+from ..schema import KINDS, LayerKind, get_kind
 from .base import LayerVersion
 
 if TYPE_CHECKING:
@@ -27,6 +33,11 @@ INFO_TABLE = "geoservice_info"
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+LOCK_TIMEOUT_S = 600.0  # a writer waits this long for another writer before giving up
+_VERSION_TABLE = re.compile(r"^(?P<kind>[a-z_]+)_v(?P<version>[0-9]+)$")
+_GPKG_META = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents")
+
+log = logging.getLogger(__name__)
 
 
 def _lock_for(path: Path) -> threading.Lock:
@@ -35,23 +46,74 @@ def _lock_for(path: Path) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
+def _failure_message(exc: BaseException) -> str:
+    """What a person reads when a write fails: the cause in Chinese, never a path or SQL."""
+    text = str(exc).lower()
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in text \
+            or "no space left" in text:
+        return "写入图层失败：磁盘空间不足，工作空间未改变"
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        return "写入图层失败：工作空间文件只读或没有写权限，工作空间未改变"
+    if isinstance(exc, Timeout):
+        return "写入图层失败：另一个导入正在写入同一工作空间，等待超时，工作空间未改变"
+    return "写入图层失败，工作空间未改变（详情见服务器日志）"
+
+
 class GeoPackageStore:
-    """Layers in one GeoPackage file: a table per layer version plus a version table."""
+    """Layers in one GeoPackage file: a table per layer version plus a version table.
+
+    Writers take a lock that holds across processes (a ``.lock`` file beside the workspace,
+    plus a thread lock inside one process): the next version number, the layer table and the
+    version row are decided and written under it, so several server processes and CLI
+    imports at once get distinct versions and never drop each other's tables. Readers only
+    read versions whose row is committed, and a version's table is whole before its row is
+    written, so a reader never sees half a version. (Write-ahead logging is not used: GDAL
+    and Python's sqlite3 are two SQLite libraries in one process, and with WAL they
+    corrupted the file in our tests.) A table left by a writer that died between steps (no
+    version row) is removed by the next writer or the next start.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = _lock_for(self.path)
+        self._file_lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S,
+                                   thread_local=False)
         if not self.path.exists():
             if not self.path.parent.exists():
                 raise StoreError(f"工作空间目录不存在：{self.path.parent}")
-            self._create()
+            with self._writing():
+                if not self.path.exists():
+                    self._create()
         self._check()
+        self._remove_orphans(wait=False)
 
     # --- housekeeping ----------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30)
         return con
+
+    @contextmanager
+    def _writing(self, *, wait: bool = True):
+        """Hold the writer lock of this workspace (threads of this process and other
+        processes). With ``wait=False`` yields False at once when another writer holds it."""
+        if not self._lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            try:
+                self._file_lock.acquire(timeout=None if wait else 0)
+            except (Timeout, OSError):
+                if wait:
+                    raise
+                yield False  # busy, or a read-only folder: nothing to write anyway
+                return
+            try:
+                yield True
+            finally:
+                self._file_lock.release()
+        finally:
+            self._lock.release()
 
     def _create(self) -> None:
         import geopandas as gpd
@@ -77,10 +139,31 @@ class GeoPackageStore:
         try:
             with self._connect() as con:
                 con.execute("SELECT count(*) FROM gpkg_contents").fetchone()
-                self._ensure_tables(con)
+                present = {r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+            if META_TABLE not in present or INFO_TABLE not in present:
+                with self._writing(), self._connect() as con:
+                    self._ensure_tables(con)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"工作空间文件“{self.path.name}”不是有效的 GeoPackage：{exc}") \
-                from None
+            raise StoreError(f"工作空间文件“{self.path.name}”不是有效的 GeoPackage") \
+                from exc
+
+    def _remove_orphans(self, *, wait: bool) -> None:
+        """Drop version tables that no version row names (a writer died between steps)."""
+        with self._writing(wait=wait) as held:
+            if held:  # else another writer is at work: it cleans up when it writes
+                self._remove_orphans_locked()
+
+    def _remove_orphans_locked(self) -> None:
+        with self._connect() as con:
+            known = {r[0] for r in con.execute(f"SELECT table_name FROM {META_TABLE}")}
+            tables = [r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            m = _VERSION_TABLE.match(table)
+            if m and m["kind"] in KINDS and table not in known:
+                log.warning("removing orphan table %s of %s", table, self.path.name)
+                self._drop_table(table)
 
     # --- metadata --------------------------------------------------------------------
 
@@ -89,7 +172,7 @@ class GeoPackageStore:
             return dict(con.execute(f"SELECT key, value FROM {INFO_TABLE}").fetchall())
 
     def set_info(self, **values: str) -> None:
-        with self._lock, self._connect() as con:
+        with self._writing(), self._connect() as con:
             con.executemany(f"INSERT OR REPLACE INTO {INFO_TABLE} (key, value) VALUES (?, ?)",
                             [(k, str(v)) for k, v in values.items()])
 
@@ -136,42 +219,15 @@ class GeoPackageStore:
     def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
               source_crs: str) -> LayerVersion:
         """Store a validated layer as a new current version; keep the old ones."""
-        import pyogrio
-
-        from ..crs import STORED_CRS
-
-        get_kind(kind)
-        with self._lock:
-            existing = self._rows("WHERE kind = ?", (kind,))
-            version = max((v.version for v in existing), default=0) + 1
-            table = f"{kind}_v{version}"
-            data = gdf.to_crs(STORED_CRS)
-            try:
-                pyogrio.write_dataframe(data, self.path, layer=table, driver="GPKG",
-                                        promote_to_multi=False)
-            except Exception as exc:
-                self._drop_table(table)
-                raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
-            created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-            try:
-                with self._connect() as con:  # one transaction: all or nothing
-                    con.execute(f"UPDATE {META_TABLE} SET current = 0 WHERE kind = ?", (kind,))
-                    con.execute(
-                        f"INSERT INTO {META_TABLE} (kind, version, table_name, created, source,"
-                        f" source_crs, features, current) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-                        (kind, version, table, created, source, source_crs, len(data)))
-            except sqlite3.DatabaseError as exc:
-                self._drop_table(table)
-                raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
-        return LayerVersion(kind, version, created, source, source_crs, len(data), True,
-                            table=table)
+        return self.write_many([(kind, gdf)], source=source, source_crs=source_crs)[0]
 
     def write_many(self, items: list[tuple[str, gpd.GeoDataFrame]], *, source: str,
                    source_crs: str) -> list[LayerVersion]:
         """Store several layers as new current versions in one step: all or nothing.
 
-        Every table is written first; one transaction then makes them all current. On any
-        failure the written tables are dropped and the current versions stay as they were.
+        Under the writer lock: every table is written first; one transaction then makes them
+        all current. On any failure the tables this call wrote are dropped and the current
+        versions stay as they were.
         """
         import pyogrio
 
@@ -182,32 +238,37 @@ class GeoPackageStore:
             get_kind(kind)
         if len(set(kinds)) != len(kinds):
             raise StoreError("同一次写入中图层重复")
-        with self._lock:
-            planned, written = [], []
-            try:
-                for kind, gdf in items:
-                    existing = self._rows("WHERE kind = ?", (kind,))
-                    version = max((v.version for v in existing), default=0) + 1
-                    table = f"{kind}_v{version}"
-                    data = gdf.to_crs(STORED_CRS)
-                    written.append(table)
-                    pyogrio.write_dataframe(data, self.path, layer=table, driver="GPKG",
-                                            promote_to_multi=False)
-                    planned.append((kind, version, table, len(data)))
-                created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-                with self._connect() as con:  # one transaction: all or nothing
-                    for kind, version, table, n in planned:
-                        con.execute(f"UPDATE {META_TABLE} SET current = 0 WHERE kind = ?",
-                                    (kind,))
-                        con.execute(
-                            f"INSERT INTO {META_TABLE} (kind, version, table_name, created,"
-                            f" source, source_crs, features, current)"
-                            f" VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-                            (kind, version, table, created, source, source_crs, n))
-            except Exception as exc:
-                for table in written:
-                    self._drop_table(table)
-                raise StoreError(f"写入图层失败，工作空间未改变：{exc}") from None
+        planned, written = [], []
+        try:
+            with self._writing():
+                try:
+                    self._remove_orphans_locked()
+                    for kind, gdf in items:
+                        existing = self._rows("WHERE kind = ?", (kind,))
+                        version = max((v.version for v in existing), default=0) + 1
+                        table = f"{kind}_v{version}"
+                        data = gdf.to_crs(STORED_CRS)
+                        written.append(table)
+                        pyogrio.write_dataframe(data, self.path, layer=table, driver="GPKG",
+                                                promote_to_multi=False)
+                        planned.append((kind, version, table, len(data)))
+                    created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+                    with self._connect() as con:  # one transaction: all or nothing
+                        for kind, version, table, n in planned:
+                            con.execute(f"UPDATE {META_TABLE} SET current = 0 WHERE kind = ?",
+                                        (kind,))
+                            con.execute(
+                                f"INSERT INTO {META_TABLE} (kind, version, table_name,"
+                                f" created, source, source_crs, features, current)"
+                                f" VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                                (kind, version, table, created, source, source_crs, n))
+                except Exception:
+                    for table in written:  # ours alone: the lock is still held
+                        self._drop_table(table)
+                    raise
+        except Exception as exc:
+            log.exception("write to %s failed", self.path.name)
+            raise StoreError(_failure_message(exc)) from exc
         return [LayerVersion(kind, version, created, source, source_crs, n, True, table=table)
                 for kind, version, table, n in planned]
 
@@ -222,8 +283,7 @@ class GeoPackageStore:
                     con.execute(f'DROP TABLE IF EXISTS "{name}"')
                 present = {r[0] for r in con.execute(
                     "SELECT name FROM sqlite_master WHERE type='table'")}
-                for meta in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions",
-                             "gpkg_ogr_contents"):
+                for meta in _GPKG_META:
                     if meta in present:
                         con.execute(f"DELETE FROM {meta} WHERE table_name = ?", (table,))
         except sqlite3.DatabaseError:

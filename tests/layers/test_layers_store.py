@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import sqlite3
 import threading
@@ -285,12 +286,12 @@ def test_failed_data_write_leaves_no_trace(store, files, monkeypatch):
     def write_half_then_fail(df, path, **kwargs):
         calls.append(kwargs["layer"])
         real_write(df.iloc[: len(df) // 2], path, **kwargs)  # a partial table on disk
-        raise RuntimeError("磁盘已满")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(_pyogrio, "write_dataframe", write_half_then_fail)
     with pytest.raises(StoreError, match="工作空间未改变") as exc:
         import_file(store, "elderly_service_points", files.csv("q.csv", point_rows(6), POINTS))
-    assert "磁盘已满" in str(exc.value)
+    assert "磁盘空间不足" in str(exc.value) and "No space" not in str(exc.value)
     assert calls == ["elderly_service_points_v2"]
     after = snapshot(store)
     assert not any("elderly_service_points_v2" in t for t in after["tables"])

@@ -85,3 +85,40 @@ def test_rejected_api_import_lists_problems_and_changes_nothing(client, tiny_wor
     assert {(p["file"], p["row"], p["field"]) for p in problems} == {
         ("坏.csv", 2, "层级"), ("坏.csv", 2, "床位数")}
     assert open_store(tiny_workspace).current_versions() == before
+
+
+@pytest.mark.parametrize("bbox", ["nan,29,104,30", "103,29,inf,30", "103,-95,104,30",
+                                  "1e400,29,104,30", "103,29,103,30"])
+def test_non_finite_or_out_of_range_bbox_is_a_400(client, bbox):
+    r = client.get(f"/api/layers/villages?bbox={bbox}")
+    assert r.status_code == 400 and "bbox" in r.get_json()["error"]
+
+
+@pytest.mark.parametrize("query", ["version=99999999999999999999", "version=-1", "version=²",
+                                   "version=1.5", "limit=0", "limit=abc", "offset=-3",
+                                   "limit=99999999"])
+def test_malformed_numbers_are_400_never_500(client, query):
+    r = client.get(f"/api/layers/villages?{query}")
+    assert r.status_code == 400, query
+    assert "应为" in r.get_json()["error"]
+
+
+def test_features_come_in_pages_with_the_total_and_the_next_link(client):
+    first = client.get("/api/layers/villages?limit=3").get_json()
+    assert (first["numberMatched"], first["numberReturned"], len(first["features"])) == (4, 3, 3)
+    nxt = client.get(first["next"]).get_json()
+    assert nxt["numberReturned"] == 1 and "next" not in nxt
+    codes = [f["properties"]["code"] for f in first["features"] + nxt["features"]]
+    assert sorted(codes) == sorted(f["properties"]["code"] for f in
+                                   client.get("/api/layers/villages").get_json()["features"])
+
+
+def test_the_page_size_has_a_default_and_a_maximum(tiny_workspace):
+    from geoservice import create_app
+
+    app = create_app({"WORKSPACE": str(tiny_workspace), "API_PAGE_DEFAULT": 2,
+                      "API_PAGE_MAX": 3})
+    client = app.test_client()
+    body = client.get("/api/layers/villages").get_json()
+    assert body["numberReturned"] == 2 and body["limit"] == 2
+    assert client.get("/api/layers/villages?limit=4").status_code == 400
