@@ -35,6 +35,26 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
                          " [GEOSERVICE_API_PAGE_DEFAULT]"),
     "API_PAGE_MAX": (10000, int,
                      "图层要素接口每页最多要素数（limit 上限） [GEOSERVICE_API_PAGE_MAX]"),
+    "MAP_INLINE_MAX_FEATURES": (5000, int,
+                                "地图页面直接载入的图层最多要素数；超过时该图层不随页面载入，"
+                                "放大到 MAP_VIEWPORT_MIN_ZOOM 级后按视野从 /api/layers/<kind> 加载"
+                                " [GEOSERVICE_MAP_INLINE_MAX_FEATURES]"),
+    "MAP_VIEWPORT_MIN_ZOOM": (14, int,
+                              "按视野加载的大图层从第几级缩放开始显示（县域全图约为 11 级）"
+                              " [GEOSERVICE_MAP_VIEWPORT_MIN_ZOOM]"),
+    "IMPORT_MAX_FEATURES": (1_000_000, int,
+                            "单个导入文件最多要素数（表格为行数），超出时在读取前拒绝"
+                            " [GEOSERVICE_IMPORT_MAX_FEATURES]"),
+    "ZIP_MAX_UNCOMPRESSED_MB": (1000, int,
+                                "压缩包（压缩的 Shapefile、XLSX）解压后的总大小上限，MB；"
+                                "解压前按压缩包目录检查 [GEOSERVICE_ZIP_MAX_UNCOMPRESSED_MB]"),
+    "ZIP_MAX_RATIO": (500, int,
+                      "压缩包的最大压缩比（解压后大小 ÷ 压缩后大小，只检查 1 MB 以上的内容），"
+                      "防止“压缩炸弹” [GEOSERVICE_ZIP_MAX_RATIO]"),
+    "ZIP_MAX_MEMBERS": (1000, int, "压缩包内最多文件数 [GEOSERVICE_ZIP_MAX_MEMBERS]"),
+    "PROBLEMS_SHOWN": (200, int,
+                       "导入被拒绝时页面、接口和命令行列出的问题数（另给出各类问题的数量，"
+                       "完整清单可下载 CSV） [GEOSERVICE_PROBLEMS_SHOWN]"),
 }
 
 ENV = {
@@ -45,7 +65,17 @@ ENV = {
     "MAX_UPLOAD_MB": "GEOSERVICE_MAX_UPLOAD_MB",
     "API_PAGE_DEFAULT": "GEOSERVICE_API_PAGE_DEFAULT",
     "API_PAGE_MAX": "GEOSERVICE_API_PAGE_MAX",
+    "MAP_INLINE_MAX_FEATURES": "GEOSERVICE_MAP_INLINE_MAX_FEATURES",
+    "MAP_VIEWPORT_MIN_ZOOM": "GEOSERVICE_MAP_VIEWPORT_MIN_ZOOM",
+    "IMPORT_MAX_FEATURES": "GEOSERVICE_IMPORT_MAX_FEATURES",
+    "ZIP_MAX_UNCOMPRESSED_MB": "GEOSERVICE_ZIP_MAX_UNCOMPRESSED_MB",
+    "ZIP_MAX_RATIO": "GEOSERVICE_ZIP_MAX_RATIO",
+    "ZIP_MAX_MEMBERS": "GEOSERVICE_ZIP_MAX_MEMBERS",
+    "PROBLEMS_SHOWN": "GEOSERVICE_PROBLEMS_SHOWN",
 }
+
+IMPORT_LIMIT_KEYS = ("IMPORT_MAX_FEATURES", "ZIP_MAX_UNCOMPRESSED_MB", "ZIP_MAX_RATIO",
+                     "ZIP_MAX_MEMBERS", "PROBLEMS_SHOWN")
 
 
 class ConfigError(ValueError):
@@ -61,6 +91,34 @@ def default_workspace() -> Path:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DEMO_WORKSPACE, DEFAULT_WORKSPACE)
     return DEFAULT_WORKSPACE
+
+
+def setting(key: str, values: dict | None = None):
+    """One setting from ``values`` (the app's config), else the environment, else the
+    default, typed; for the CLI, which has no app."""
+    default, typ, _ = SETTINGS[key]
+    if values is not None and key in values:
+        value = values[key]
+    else:
+        env = ENV.get(key)
+        value = os.environ.get(env) if env else None
+        if value in (None, ""):
+            value = default
+    try:
+        return typ(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"配置项 {key} 的值“{value}”应为{typ.__name__}") from None
+
+
+def import_limits(values: dict | None = None):
+    """The readers' limits (``layers.readers.ImportLimits``) from the settings."""
+    from layers.readers import ImportLimits
+
+    return ImportLimits(
+        max_features=setting("IMPORT_MAX_FEATURES", values),
+        zip_max_uncompressed_mb=setting("ZIP_MAX_UNCOMPRESSED_MB", values),
+        zip_max_ratio=setting("ZIP_MAX_RATIO", values),
+        zip_max_members=setting("ZIP_MAX_MEMBERS", values))
 
 
 def load(config: dict | None = None) -> dict:
@@ -86,6 +144,9 @@ def load(config: dict | None = None) -> dict:
             raise ConfigError(f"配置项 {key} 的值“{value}”应为{typ.__name__}") from None
     if out["BASEMAP_CRS"] not in ("cgcs2000", "gcj02"):
         raise ConfigError(f"配置项 BASEMAP_CRS 只能是 cgcs2000 或 gcj02，而不是“{out['BASEMAP_CRS']}”")
+    for key in IMPORT_LIMIT_KEYS:
+        if out[key] < 1:
+            raise ConfigError(f"配置项 {key} 应为正整数，而不是“{out[key]}”")
     if out["WORKSPACE"] is None:
         out["WORKSPACE"] = str(default_workspace())
     return out

@@ -10,6 +10,7 @@ are read here, checked row by row, and rejected with a message naming the file a
 from __future__ import annotations
 
 import csv
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pandas as pd
 
 from . import crs as crsmod
 from .errors import Problem, ValidationError
-from .readers import read_layer
+from .readers import DEFAULT_LIMITS, ImportLimits, check_archive, read_layer, too_many
 
 ALIAS_CODE_HEADERS = ("代码", "村代码", "区划代码", "村(社区)代码", "code")
 ALIAS_NAME_HEADERS = ("曾用名", "旧名", "原名", "former_name", "former")
@@ -37,15 +38,16 @@ class TableRejected(ValidationError, ValueError):
 
 # --- label files --------------------------------------------------------------------------
 
-def read_label_file(path: str | Path, crs: str | None,
-                    filename: str | None = None) -> gpd.GeoDataFrame:
+def read_label_file(path: str | Path, crs: str | None, filename: str | None = None,
+                    limits: ImportLimits | None = None) -> gpd.GeoDataFrame:
     """A label file as ``place_labels`` in CGCS2000; ``crs`` e.g. gcj02, bd09, EPSG:4490.
 
     The ``crs`` column (the provider's system, for the corrections XLSX) is filled from
     ``crs`` where the file does not say. Raises ValidationError (Chinese, with file, rows
     and fields), also when the file's 坐标系 column contradicts ``crs`` or mixes systems.
+    ``limits``: as for :func:`layers.read_layer` (zip archives, feature count).
     """
-    gdf = read_layer(path, "place_labels", crs=crs, filename=filename)
+    gdf = read_layer(path, "place_labels", crs=crs, filename=filename, limits=limits)
     check_own_systems(gdf, crs, filename or Path(path).name)
     if not crs:
         # No CRS given: an internet-map export that names its own system in a 坐标系 column
@@ -53,7 +55,7 @@ def read_label_file(path: str | Path, crs: str | None,
         own = own_crs(gdf)
         if own:
             crs = own
-            gdf = read_layer(path, "place_labels", crs=crs, filename=filename)
+            gdf = read_layer(path, "place_labels", crs=crs, filename=filename, limits=limits)
     parsed = crsmod.parse_crs(crs) if crs else None
     given = parsed or "EPSG:4490"
     if "crs" not in gdf.columns:
@@ -149,11 +151,14 @@ def aliases_frame(aliases: pd.DataFrame | None) -> pd.DataFrame:
     return df[(df["code"] != "") & (df["former_name"] != "") & (df["former_name"] != "nan")]
 
 
-def read_aliases(path: str | Path, filename: str | None = None) -> pd.DataFrame:
+def read_aliases(path: str | Path, filename: str | None = None,
+                 limits: ImportLimits | None = None) -> pd.DataFrame:
     """Former names from CSV or XLSX: columns code/former_name (代码/曾用名), 12-digit codes.
 
-    Raises :class:`TableRejected` naming the file (and the first bad row)."""
+    Raises :class:`TableRejected` naming the file (and the first bad row); an XLSX is
+    checked as a zip archive first and the row count against ``limits``."""
     path = Path(path)
+    limits = limits or DEFAULT_LIMITS
     name = filename or path.name
     suffix = Path(name).suffix.lower() or path.suffix.lower()
 
@@ -162,6 +167,12 @@ def read_aliases(path: str | Path, filename: str | None = None) -> pd.DataFrame:
 
     if suffix not in (".xlsx", ".xls", ".csv", ".txt"):
         raise reject(f"曾用名文件“{name}”格式不支持：请用 CSV 或 XLSX")
+    if suffix == ".xlsx" and zipfile.is_zipfile(path):  # not a zip: reported below
+        try:
+            check_archive(path, name, limits, "曾用名 XLSX 文件")
+        except ValidationError as exc:
+            raise TableRejected(f"曾用名文件“{name}”：{exc.problems[0].message}",
+                                exc.problems[0]) from None
     try:
         if suffix in (".xlsx", ".xls"):
             df = pd.read_excel(path, dtype=str)
@@ -178,6 +189,9 @@ def read_aliases(path: str | Path, filename: str | None = None) -> pd.DataFrame:
     except Exception:  # unreadable file: say which, in Chinese
         raise reject(f"无法读取曾用名文件“{name}”：文件已损坏或不是 "
                      f"{suffix.lstrip('.').upper()} 格式") from None
+    if len(df) > limits.max_features:
+        exc = too_many(name, len(df), limits, "行")
+        raise TableRejected(f"曾用名文件“{name}”：{exc.problems[0].message}", exc.problems[0])
     try:
         out = aliases_frame(df)
     except ValueError as exc:

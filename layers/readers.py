@@ -1,19 +1,27 @@
 """File -> validated GeoDataFrame in CGCS2000, or a ValidationError listing every problem.
 
-Formats: GeoJSON, GeoPackage, zipped Shapefile (``.cpg`` honoured; without one, UTF-8
-when the text decodes as UTF-8, else GBK), CSV and XLSX with coordinate columns (or a
-WKT column for polygons). Nothing is half-imported: either the whole file is valid or
-the caller gets the list of problems.
+Formats: GeoJSON, GeoPackage, zipped Shapefile (``.cpg`` honoured when the text decodes in
+it; without one, UTF-8 when the text decodes as UTF-8, else GBK), CSV and XLSX with
+coordinate columns (or a WKT column for polygons). Nothing is half-imported: either the
+whole file is valid or the caller gets the list of problems.
+
+Hostile or oversized input is refused before it costs anything (:class:`ImportLimits`):
+zip archives (zipped Shapefiles, XLSX) are checked from their directory before a byte is
+inflated (total size, ratio, member count, ``..``/absolute member names), and the feature
+or row count before the records are read. Messages name the file by the name the user
+gave it (``filename``), never a temporary path, and never carry GDAL's English.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import re
 import tempfile
 import zipfile
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import numpy as np
@@ -33,13 +41,107 @@ LON_ALIASES = ("lon", "lng", "longitude", "经度", "x", "x坐标", "横坐标",
 LAT_ALIASES = ("lat", "latitude", "纬度", "y", "y坐标", "纵坐标", "北坐标", "坐标y")
 WKT_ALIASES = ("wkt", "geometry", "geom", "几何", "空间信息")
 
+log = logging.getLogger(__name__)
+
 GEOMETRY_LABEL = "几何(坐标)"
 TRUE_WORDS = {"true", "1", "是", "有", "y", "yes", "t", "√"}
 FALSE_WORDS = {"false", "0", "否", "无", "n", "no", "f", "×", ""}
 
 
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one imported file may hold. The service passes its settings
+    (``IMPORT_MAX_FEATURES``, ``ZIP_MAX_UNCOMPRESSED_MB``, ``ZIP_MAX_RATIO``,
+    ``ZIP_MAX_MEMBERS``); these defaults are the settings' defaults."""
+
+    max_features: int = 1_000_000
+    zip_max_uncompressed_mb: int = 1000
+    zip_max_ratio: int = 500
+    zip_max_members: int = 1000
+
+
+DEFAULT_LIMITS = ImportLimits()
+# Members smaller than this are not held to the ratio (a short padded file compresses well).
+RATIO_MIN_BYTES = 1 << 20
+
+
+def check_archive(path: str | Path, name: str, limits: ImportLimits | None = None,
+                  what: str = "压缩包", broken: str = "ZIP 文件已损坏或不完整"
+                  ) -> list[zipfile.ZipInfo]:
+    """Check a zip archive (a zipped Shapefile, an XLSX workbook) from its directory, before
+    anything is inflated: member count, member names, total uncompressed size and
+    compression ratio. Returns the members; raises ValidationError naming ``name``.
+
+    Inflating is bounded by the sizes checked here: Python's zipfile never returns more
+    than a member's declared size (a lying member fails its CRC check).
+    """
+    limits = limits or DEFAULT_LIMITS
+
+    def refuse(message: str) -> ValidationError:
+        return ValidationError([Problem(name, None, None, message)])
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise refuse(broken) from None
+    if len(infos) > limits.zip_max_members:
+        raise refuse(f"{what}中有 {len(infos)} 个文件，超过上限 {limits.zip_max_members} 个"
+                     "（配置 ZIP_MAX_MEMBERS）：拒绝解压")
+    for info in infos:
+        bad = _unsafe_member(info.filename)
+        if bad:
+            raise refuse(f"{what}中的文件名“{info.filename}”{bad}：拒绝解压")
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    limit_bytes = limits.zip_max_uncompressed_mb * 1024 * 1024
+    if total > limit_bytes:
+        raise refuse(f"{what}解压后共 {_size_text(total)}，超过上限 "
+                     f"{limits.zip_max_uncompressed_mb} MB（配置 ZIP_MAX_UNCOMPRESSED_MB）："
+                     "疑似“压缩炸弹”，拒绝解压")
+    for info in infos:
+        if (info.file_size >= RATIO_MIN_BYTES
+                and info.file_size > limits.zip_max_ratio * max(info.compress_size, 1)):
+            raise refuse(f"{what}中的“{info.filename}”压缩比过高（{_size_text(info.compress_size)}"
+                         f" 解压后为 {_size_text(info.file_size)}，超过 {limits.zip_max_ratio} 倍，"
+                         "配置 ZIP_MAX_RATIO）：疑似“压缩炸弹”，拒绝解压")
+    if total >= RATIO_MIN_BYTES and total > limits.zip_max_ratio * max(packed, 1):
+        raise refuse(f"{what}压缩比过高（{_size_text(packed)} 解压后为 {_size_text(total)}，"
+                     f"超过 {limits.zip_max_ratio} 倍，配置 ZIP_MAX_RATIO）：疑似“压缩炸弹”，拒绝解压")
+    return infos
+
+
+def _unsafe_member(member: str) -> str | None:
+    """Why a member name must not be extracted, or None."""
+    text = member.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        return "是绝对路径"
+    if ".." in PurePosixPath(text).parts:
+        return "含有“..”（指向压缩包以外的位置）"
+    if "\0" in text:
+        return "含有非法字符"
+    return None
+
+
+def _size_text(n: int) -> str:
+    if n >= 1024 ** 3:
+        return f"{n / 1024 ** 3:.1f} GB"
+    if n >= 1024 ** 2:
+        return f"{n / 1024 ** 2:.1f} MB"
+    return f"{max(n, 0) / 1024:.0f} KB" if n >= 1024 else f"{n} 字节"
+
+
+def too_many(name: str, count: int, limits: ImportLimits, unit: str) -> ValidationError:
+    """The feature-count limit, in Chinese."""
+    return ValidationError([Problem(
+        name, None, None,
+        f"文件有 {count} {unit}，超过单次导入上限 {limits.max_features} {unit}（配置 "
+        "IMPORT_MAX_FEATURES）：请分区导入，或请管理员调高上限")])
+
+
 def read_layer(path: str | Path, kind: str | LayerKind, *, crs: str | None = None,
-               filename: str | None = None) -> gpd.GeoDataFrame:
+               filename: str | None = None,
+               limits: ImportLimits | None = None) -> gpd.GeoDataFrame:
     """Read and validate one layer file.
 
     Parameters
@@ -50,6 +152,7 @@ def read_layer(path: str | Path, kind: str | LayerKind, *, crs: str | None = Non
         an EPSG code, ``gcj02`` or ``bd09``. Geographic CSV/XLSX default to CGCS2000;
         8-digit Gauss-Kruger eastings are recognised by their zone prefix.
     filename : the name to show in messages (an uploaded file's original name).
+    limits : feature count and zip archive limits (default :data:`DEFAULT_LIMITS`).
 
     Returns
     -------
@@ -67,13 +170,15 @@ def read_layer(path: str | Path, kind: str | LayerKind, *, crs: str | None = Non
         source_crs = crsmod.parse_crs(crs)
     except crsmod.CRSInputError as exc:
         raise ValidationError([Problem(name, None, None, str(exc))]) from None
-    reader = _Reader(path, name, lk, source_crs)
+    reader = _Reader(path, name, lk, source_crs, limits or DEFAULT_LIMITS)
     return reader.run()
 
 
 class _Reader:
-    def __init__(self, path: Path, name: str, kind: LayerKind, source_crs: str | None):
+    def __init__(self, path: Path, name: str, kind: LayerKind, source_crs: str | None,
+                 limits: ImportLimits = DEFAULT_LIMITS):
         self.path, self.name, self.kind, self.source_crs = path, name, kind, source_crs
+        self.limits = limits
         self.problems: list[Problem] = []
         self.unit = "行"
         self.row_offset = 2  # spreadsheet line of the first data row
@@ -144,18 +249,24 @@ class _Reader:
             lead = re.match(r"(?:[ \t]*\r?\n)*", text).group(0)
             text = text[len(lead):]
             self.row_offset += lead.count("\n")
+            self._check_csv_rows(text)
             try:
                 df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                                  skipinitialspace=True, skip_blank_lines=False)
             except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-                raise self.fail(f"CSV 格式错误，文件可能不完整：{exc}") from None
+                raise self.fail(f"CSV 格式错误，文件可能不完整{_csv_error_zh(exc)}") from None
         else:
+            check_archive(self.path, self.name, self.limits, "XLSX 文件",
+                          "XLSX 文件无法读取，可能已损坏或不完整")
+            self._check_workbook()
             try:
                 df = pd.read_excel(self.path, dtype=str, keep_default_na=False,
                                    engine="openpyxl")
             except Exception as exc:  # openpyxl raises many kinds for a broken zip/XML
-                raise self.fail(f"XLSX 文件无法读取，可能已损坏或不完整：{type(exc).__name__}") \
-                    from None
+                log.info("XLSX %s unreadable: %r", self.name, exc)
+                raise self.fail("XLSX 文件无法读取，可能已损坏或不完整") from None
+        if len(df) > self.limits.max_features:
+            raise too_many(self.name, len(df), self.limits, "行")
         df.columns = [str(c).strip() for c in df.columns]
         # Blank rows are not records; the others keep their line numbers (header = line 1).
         if not len(df):
@@ -163,6 +274,59 @@ class _Reader:
         blank = df.apply(lambda r: all(str(v).strip() == "" for v in r), axis=1).to_numpy()
         self.lines = np.flatnonzero(~blank) + self.row_offset
         return df.loc[~blank]
+
+    def _check_csv_rows(self, text: str) -> None:
+        """The row limit before parsing: lines are an upper bound of records (a quoted
+        value may hold a line break), so only a file over it is counted exactly."""
+        limit = self.limits.max_features
+        if text.count("\n") <= limit + 1:
+            return
+        import csv
+
+        rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1
+        if rows > limit:
+            raise too_many(self.name, rows, self.limits, "行")
+
+    def _check_workbook(self) -> None:
+        """Before pandas reads the first sheet: its row count (from the sheet's own
+        dimension, when it states one) and formula cells, reported as formulas: the value
+        a formula shows is whatever the last program that saved the file computed, or
+        nothing at all when that program did not compute it."""
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(self.path, read_only=True, data_only=False)
+        except Exception as exc:  # a broken zip or XML
+            log.info("XLSX %s unreadable: %r", self.name, exc)
+            raise self.fail("XLSX 文件无法读取，可能已损坏或不完整") from None
+        try:
+            if not wb.worksheets:
+                raise self.fail("XLSX 文件中没有工作表")
+            ws = wb.worksheets[0]
+            max_row = getattr(ws, "max_row", None)
+            if max_row and max_row - 1 > self.limits.max_features:
+                raise too_many(self.name, max_row - 1, self.limits, "行")
+            if not _sheet_has_formulas(wb, ws):
+                return
+            headers: dict[int, str] = {}
+            formulas: list[Problem] = []
+            for row in ws.iter_rows():
+                for cell in row:
+                    if getattr(cell, "data_type", None) != "f" or cell.value is None:
+                        if cell.row == 1 and cell.value is not None:
+                            headers[cell.column] = str(cell.value).strip()
+                        continue
+                    text = str(cell.value)
+                    shown = text if len(text) <= 40 else text[:40] + "…"
+                    field = headers.get(cell.column) or cell.column_letter + " 列"
+                    formulas.append(Problem(
+                        self.name, cell.row, field,
+                        f"单元格“{cell.coordinate}”是公式“{shown}”，不是数值：请在 Excel 中"
+                        "复制后“选择性粘贴 → 数值”，再导入"))
+            if formulas:
+                raise ValidationError(formulas)
+        finally:
+            wb.close()
 
     def _read_geo(self, suffix: str) -> gpd.GeoDataFrame:
         if suffix == ".zip":
@@ -176,17 +340,20 @@ class _Reader:
             try:
                 layers = [str(x[0]) for x in pyogrio.list_layers(self.path)]
             except Exception as exc:
-                raise self.fail(f"GeoPackage 无法读取，可能已损坏或不完整：{exc}") from None
+                log.info("GeoPackage %s unreadable: %r", self.name, exc)
+                raise self.fail("GeoPackage 无法读取：不是 GeoPackage 文件，或已损坏、不完整") \
+                    from None
             if not layers:
                 raise self.fail("GeoPackage 中没有图层")
             layer = self.kind.name if self.kind.name in layers else layers[0]
         return self._pyogrio(self.path, layer=layer)
 
     def _extract_shapefile(self, tmp: Path) -> Path:
+        check_archive(self.path, self.name, self.limits)
         try:
             with zipfile.ZipFile(self.path) as zf:
                 members = [m for m in zf.namelist() if not m.endswith("/")
-                           and not Path(m).name.startswith(".")]
+                           and not PurePosixPath(m.replace("\\", "/")).name.startswith(".")]
                 shps = [m for m in members if m.lower().endswith(".shp")]
                 if not shps:
                     raise self.fail("压缩包中没有 .shp 文件")
@@ -198,31 +365,70 @@ class _Reader:
                 missing = needed - present
                 if missing:
                     raise self.fail(f"压缩包中缺少 Shapefile 组成文件：{'、'.join(sorted(missing))}")
+                budget = self.limits.zip_max_uncompressed_mb * 1024 * 1024
                 for m in members:
                     if m.startswith(stem):
                         target = tmp / ("layer" + m[len(stem):].lower())
-                        target.write_bytes(zf.read(m))
+                        budget -= _copy_member(zf, m, target, budget)
         except zipfile.BadZipFile:
             raise self.fail("ZIP 文件已损坏或不完整") from None
+        except RuntimeError:  # an encrypted member
+            raise self.fail("压缩包有密码保护，请解除密码后再导入") from None
+        except NotImplementedError:
+            raise self.fail("压缩包使用了不支持的压缩方式：请用常见的 ZIP（Deflate）格式重新压缩") \
+                from None
+        except _TooBig:
+            raise self.fail(f"压缩包解压后超过上限 {self.limits.zip_max_uncompressed_mb} MB"
+                            "（配置 ZIP_MAX_UNCOMPRESSED_MB）：拒绝解压") from None
         return tmp / "layer.shp"
 
     def _read_shapefile(self, shp: Path) -> gpd.GeoDataFrame:
-        if shp.with_suffix(".cpg").exists() or shp.with_suffix(".CPG").exists():
-            return self._pyogrio(shp)
         # Decide in Python: GDAL drops or garbles bytes it cannot recode and only warns
-        # (once per process, from a callback that cannot raise).
-        encoding = _dbf_encoding(shp)
-        if encoding is None:
+        # (once per process, from a callback that cannot raise); a .cpg naming the wrong
+        # encoding would import mojibake.
+        cpg = next((p for p in (shp.with_suffix(".cpg"), shp.with_suffix(".CPG"))
+                    if p.exists()), None)
+        declared = _cpg_encoding(cpg) if cpg else None
+        found = _dbf_encoding(shp)
+        if declared is not None:
+            codec, cpg_text = declared
+            encoding = _cpg_check(self, codec, cpg_text, found, shp)
+        elif found is None:
             raise self.fail("无法识别的文件编码：请提供 .cpg 文件或使用 UTF-8/GBK 编码")
-        return self._pyogrio(shp, encoding=encoding)
+        else:
+            encoding = found
+        return self._pyogrio(shp, encoding=encoding, what="Shapefile")
 
-    def _pyogrio(self, path: Path, *, layer=None, encoding=None):
+    def _pyogrio(self, path: Path, *, layer=None, encoding=None, what: str | None = None):
+        what = what or {".gpkg": "GeoPackage", ".shp": "Shapefile"}.get(
+            path.suffix.lower(), "GeoJSON")
         try:
-            return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-        except UnicodeDecodeError:
-            raise self.fail("无法识别的文件编码") from None
+            count = pyogrio.read_info(path, layer=layer, encoding=encoding)["features"]
         except Exception as exc:
-            raise self.fail(f"文件无法读取，可能已损坏或不完整：{exc}") from None
+            raise self._gdal_failure(exc, what) from None
+        if count is not None and count > self.limits.max_features:
+            raise too_many(self.name, int(count), self.limits, "个要素")
+        try:
+            gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        except UnicodeDecodeError:
+            raise self.fail("属性表文字的编码无法识别：请存为 UTF-8 或 GBK 编码") from None
+        except Exception as exc:
+            raise self._gdal_failure(exc, what) from None
+        if len(gdf) > self.limits.max_features:
+            raise too_many(self.name, len(gdf), self.limits, "个要素")
+        return gdf
+
+    def _gdal_failure(self, exc: Exception, what: str) -> ValidationError:
+        """GDAL's English (with the temporary path in it) goes to the log; the person gets
+        Chinese, naming their file, with the line of a JSON syntax error when GDAL says."""
+        log.info("%s %s unreadable: %r", what, self.name, exc)
+        if isinstance(exc, UnicodeDecodeError):
+            return self.fail("属性表文字的编码无法识别：请存为 UTF-8 或 GBK 编码")
+        where = ""
+        m = re.search(r"line (\d+), character (\d+)", str(exc))
+        if m:
+            where = f"（第 {m.group(1)} 行第 {m.group(2)} 个字符附近格式错误）"
+        return self.fail(f"文件无法读取：不是有效的 {what} 文件，或文件已损坏或不完整{where}")
 
     # --- columns -------------------------------------------------------------------
 
@@ -246,8 +452,8 @@ class _Reader:
         wkt_col = next((cols[a] for a in WKT_ALIASES if a in cols), None)
         polygonal = set(self.kind.geometry) <= {"Polygon", "MultiPolygon"}
         if lon_col is not None and lat_col is not None and not (polygonal and wkt_col):
-            xs = pd.to_numeric(df[lon_col].str.strip(), errors="coerce")
-            ys = pd.to_numeric(df[lat_col].str.strip(), errors="coerce")
+            xs = _finite(pd.to_numeric(df[lon_col].str.strip(), errors="coerce"))
+            ys = _finite(pd.to_numeric(df[lat_col].str.strip(), errors="coerce"))
             if _survey_axes(xs.to_numpy(dtype=float), ys.to_numpy(dtype=float)):
                 # Chinese survey tables call the northing X and the easting Y.
                 xs, ys, lon_col, lat_col = ys, xs, lat_col, lon_col
@@ -287,6 +493,12 @@ class _Reader:
         geoms = gdf.geometry.values  # GeoSeries.notna() warns when some are empty
         valid = pd.Series(~(geoms.isna() | geoms.is_empty), index=gdf.index)
         xs = shapely.get_coordinates(gdf.geometry[valid].values)[:, 0]
+        if not xs.size:
+            # No usable coordinate at all (every one empty or not a number): those rows
+            # are reported as such, not as an unknown coordinate system.
+            self.used_crs = source or crsmod.STORED_CRS
+            self._bad_coords = pd.Series(False, index=gdf.index)
+            return gdf.set_crs(crsmod.STORED_CRS, allow_override=True)
         if source not in (crsmod.GCJ02, crsmod.BD09):
             try:
                 source = crsmod.resolve_projected(source, xs)
@@ -311,7 +523,9 @@ class _Reader:
         try:
             out = crsmod.to_stored(gdf, source)
         except Exception as exc:
-            raise self.fail(f"坐标转换失败（{crsmod.describe(source)}）：{exc}") from None
+            log.info("%s: transform from %s failed: %r", self.name, source, exc)
+            raise self.fail(f"坐标转换失败（{crsmod.describe(source)}）：请核对坐标系和坐标值") \
+                from None
         if not geographic:
             self._check_lonlat(out, valid, projected_from=source)
         return out
@@ -348,7 +562,8 @@ class _Reader:
         try:
             pts = crsmod.to_stored(pts, self.used_crs)
         except Exception as exc:
-            raise self.fail(f"中心点坐标转换失败：{exc}") from None
+            log.info("%s: centre transform failed: %r", self.name, exc)
+            raise self.fail("中心点坐标转换失败：请核对坐标系和中心经纬度") from None
         lon[given], lat[given] = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
         outside = given & ~((lon >= crsmod.CHINA_LON[0]) & (lon <= crsmod.CHINA_LON[1])
                             & (lat >= crsmod.CHINA_LAT[0]) & (lat <= crsmod.CHINA_LAT[1]))
@@ -483,6 +698,11 @@ class _Reader:
                              f"{msg}（{s.iloc[idx]} > {b.iloc[idx]}）")
 
 
+def _finite(values: pd.Series) -> pd.Series:
+    """Numbers with inf/-inf as missing (reported like any other non-number)."""
+    return values.where(np.isfinite(values.astype(float)))
+
+
 def _number(text: str) -> float | None:
     """A finite number written by a person ("1,200", "35.0"), else None."""
     try:
@@ -505,27 +725,139 @@ def _survey_axes(xs: np.ndarray, ys: np.ndarray) -> bool:
     return bool(1e6 <= mx < 7e6 and (1e5 <= my < 1e6 or 1e7 <= my < 1e8))
 
 
+class _TooBig(Exception):
+    pass
+
+
+def _copy_member(zf: zipfile.ZipFile, member: str, target: Path, budget: int) -> int:
+    """Stream one member to ``target`` (never whole in memory), at most ``budget`` bytes;
+    returns the bytes written."""
+    written = 0
+    with zf.open(member) as src, target.open("wb") as dst:
+        while True:
+            chunk = src.read(1 << 20)
+            if not chunk:
+                return written
+            written += len(chunk)
+            if written > budget:
+                raise _TooBig
+            dst.write(chunk)
+
+
+def _sheet_has_formulas(wb, ws) -> bool:
+    """Whether the sheet's XML holds a formula element (``<f>``), read as a stream: most
+    workbooks have none and need no cell-by-cell pass."""
+    archive = getattr(wb, "_archive", None)
+    member = getattr(ws, "_worksheet_path", None)
+    if archive is None or member is None:
+        return True
+    pattern = re.compile(rb"<(?:\w+:)?f[\s>/]")
+    tail = b""
+    with archive.open(member) as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                return False
+            if pattern.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+
+
+def _csv_error_zh(exc: Exception) -> str:
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if m:
+        return f"：第 {m.group(2)} 行有 {m.group(3)} 列，而表头只有 {m.group(1)} 列"
+    return ""
+
+
+# .cpg text -> the encoding name GDAL (iconv) and Python both know
+_CPG_NAMES = {
+    "UTF8": "UTF-8", "65001": "UTF-8",
+    "GBK": "GB18030", "CP936": "GB18030", "936": "GB18030", "ANSI936": "GB18030",
+    "GB2312": "GB18030", "GB18030": "GB18030", "54936": "GB18030", "EUCCN": "GB18030",
+    "BIG5": "BIG5", "CP950": "BIG5", "950": "BIG5",
+    "88591": "ISO-8859-1", "ISO88591": "ISO-8859-1", "LATIN1": "ISO-8859-1",
+    "1252": "CP1252", "CP1252": "CP1252", "ANSI1252": "CP1252", "WINDOWS1252": "CP1252",
+}
+
+
+def _cpg_encoding(cpg: Path) -> tuple[str, str] | None:
+    """(encoding, the .cpg's own text) for a .cpg naming an encoding we know, else None
+    (the encoding is then found from the bytes, as without a .cpg)."""
+    try:
+        text = cpg.read_bytes()[:100].decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
+    key = re.sub(r"[\s_\-]", "", text).upper()
+    if key in _CPG_NAMES:
+        return _CPG_NAMES[key], text
+    return None
+
+
+def _cpg_check(reader: _Reader, codec: str, cpg_text: str, found: str | None,
+               shp: Path) -> str:
+    """The .cpg's encoding when the .dbf's text decodes in it; a mismatch (the text is
+    UTF-8 while the .cpg says GBK, or the other way round) is refused naming the .cpg,
+    rather than imported as mojibake."""
+    names, records = _dbf_parts(shp)
+    if all(n.isascii() for n in names) and records.isascii():
+        return codec
+    utf8 = found == "UTF-8"
+    if codec == "UTF-8":
+        if utf8:
+            return codec
+        actual = "GBK" if found == "GB18030" else None
+    else:
+        if not utf8 and _decodes(names, records, codec):
+            return codec
+        actual = "UTF-8" if utf8 else ("GBK" if found == "GB18030" else None)
+    shown = "GBK" if codec == "GB18030" else codec
+    fix = (f"请把 .cpg 文件的内容改为 {actual}，或删除 .cpg 文件（将自动识别编码）后重新打包导入"
+           if actual else "请确认属性表的编码后改正 .cpg 文件，或存为 UTF-8 编码")
+    seen = f"实际是 {actual} 编码" if actual else f"不是 {shown} 编码"
+    raise reader.fail(f".cpg 文件写明属性表编码为“{cpg_text}”（{shown}），但属性表（.dbf）中的文字"
+                      f"{seen}，按 .cpg 读会成为乱码：{fix}")
+
+
+def _dbf_parts(shp: Path) -> tuple[list[bytes], bytes]:
+    """The text bytes of the .dbf next to ``shp``: field names and records."""
+    dbf = next((p for p in (shp.with_suffix(".dbf"), shp.with_suffix(".DBF")) if p.exists()),
+               None)
+    raw = dbf.read_bytes() if dbf else b""
+    if len(raw) < 32:
+        return [], b""
+    header_len = int.from_bytes(raw[8:10], "little")
+    names = [raw[start:start + 11].split(b"\0")[0]
+             for start in range(32, max(header_len - 1, 32), 32)]
+    return names, raw[header_len:]
+
+
+def _decodes(names: list[bytes], records: bytes, encoding: str) -> bool:
+    """Whether the .dbf's text decodes in ``encoding``. A field name holds 10 bytes, so
+    a writer may have cut its last character in half: that tail is allowed."""
+    import codecs
+
+    try:
+        for name in names:
+            codecs.getincrementaldecoder(encoding)().decode(name, final=False)
+        records.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
 def _dbf_encoding(shp: Path) -> str | None:
     """The encoding that decodes every text byte of the .dbf next to ``shp``.
 
     UTF-8 when the field names and records decode as UTF-8, else GB18030 (a superset of
     GBK); ``None`` when neither does. A missing or short .dbf is left to GDAL to report.
     """
-    dbf = next((p for p in (shp.with_suffix(".dbf"), shp.with_suffix(".DBF")) if p.exists()),
-               None)
-    raw = dbf.read_bytes() if dbf else b""
-    if len(raw) < 32:
+    names, records = _dbf_parts(shp)
+    if not names and not records:
         return "UTF-8"
-    header_len = int.from_bytes(raw[8:10], "little")
-    names = b"".join(raw[start:start + 11].split(b"\0")[0]
-                     for start in range(32, max(header_len - 1, 32), 32))
-    text = names + raw[header_len:]
     for encoding in ("UTF-8", "GB18030"):
-        try:
-            text.decode(encoding)
+        if _decodes(names, records, encoding):
             return encoding
-        except UnicodeDecodeError:
-            continue
     return None
 
 

@@ -10,22 +10,40 @@ basemap, layers in CGCS2000) and draws all of its geometry through it:
 - ``finish_map`` adds what closes every map: the layer switcher, the legend with its notes
   (the 示例数据 note among them) and ``window.geoservice`` for page scripts.
 
+Text from data (names, codes, messages, reasons, file names, titles) reaches a map one
+way: builders pass plain text, and ``safe_text`` turns it into HTML entities for every
+character that means something in HTML, in a JavaScript string, in a template literal
+(Folium's ``Tooltip`` puts its text into `` `…` ``) or in a Jinja template (Folium renders
+what each element wrote a second time as a template, so ``{{ … }}`` in a name would run on
+the server). Where it is applied, once:
+
+- marker tooltips (``TextTooltip``), ``DivIcon`` HTML, layer names (``finish_map``) and
+  the legend (``legend``);
+- every string property of a GeoJSON layer (``geojson_data``, ``geojson_layer``); its
+  tooltip and popup (``TextGeoJsonTooltip``, ``TextGeoJsonPopup``) decode the entities and
+  show the value as a text node, never as HTML, so a value loaded later as it is stored
+  (not made safe) is shown as text too.
+
 This package never imports ``geoservice``: the web tier builds the settings from its
 configuration and hands them in.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+from branca.element import MacroElement
+from folium.features import GeoJsonPopup, GeoJsonTooltip
+from folium.template import Template
 
 from layers.crs import GCJ02, from_stored, wgs_to_gcj
 
 from .assets import DEFAULT_PREFIX, use_local_assets
-from .style import LayerRegistry, MetricScale, legend
 
 CGCS2000 = "cgcs2000"
 BASEMAP_CRS = (CGCS2000, GCJ02)
@@ -105,7 +123,8 @@ def base_map(bounds, settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
     use_local_assets(m, settings.asset_prefix)
     MetricScale().add_to(m)
     if settings.basemap_url:
-        folium.TileLayer(tiles=settings.basemap_url, attr=settings.attribution or "底图",
+        # the attribution is plain text (docs/settings.md), shown as HTML by Leaflet
+        folium.TileLayer(tiles=settings.basemap_url, attr=safe_text(settings.attribution or "底图"),
                          name="底图", overlay=False, control=True).add_to(m)
     minx, miny, maxx, maxy = bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
@@ -115,8 +134,204 @@ def base_map(bounds, settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
 def finish_map(m: folium.Map, *, title: str, entries: list[tuple[str, str, str]],
                notes: list[str], registry: list[tuple[str, folium.map.Layer]]) -> folium.Map:
     """The layer switcher, the legend (``title``, ``entries``, ``notes`` as plain text)
-    and ``window.geoservice`` (the map and the ``registry`` layers by key)."""
+    and ``window.geoservice`` (the map and the ``registry`` layers by key).
+
+    Layer names are plain text too: the switcher shows them as HTML, so they are made
+    safe here, once, for every layer of the map.
+    """
+    for layer in _layers(m):
+        if layer.layer_name:
+            layer.layer_name = safe_text(layer.layer_name)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     legend(title, entries, list(notes)).add_to(m)
     LayerRegistry(registry).add_to(m)
     return m
+
+
+def _layers(element):
+    for child in element._children.values():
+        if isinstance(child, folium.map.Layer):
+            yield child
+        yield from _layers(child)
+
+
+# --- text from data -------------------------------------------------------------------
+
+# Every character that means something in HTML (text and attributes), in a JavaScript
+# string ('…', "…") or in a template literal (`…`, ${…}, escapes), or in a Jinja template,
+# as an HTML entity: the browser shows the character, no parser acts on it.
+_SAFE = str.maketrans({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "`": "&#96;",
+    "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;",
+    "\r": "&#13;", "\n": "&#10;", "\u2028": "&#8232;", "\u2029": "&#8233;",
+})
+
+
+def safe_text(value) -> str:
+    """Text from data made safe wherever Folium and Leaflet put it: HTML text and
+    attributes, JavaScript strings, template literals and Folium's second Jinja pass
+    (None/NaN become empty).
+
+    The result is HTML that reads as the original text: ``${a}`` shows as ``${a}``,
+    ``<b>`` as ``<b>``.
+    """
+    return as_text(value).translate(_SAFE)
+
+
+def as_text(value) -> str:
+    """A value from data as plain text: empty for None/NaN."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+class TextTooltip(folium.Tooltip):
+    """A tooltip showing ``text`` (plain text from data) as written: Folium's ``Tooltip``
+    puts its text into a template literal as HTML, so the text is made safe here."""
+
+    def __init__(self, text, **kwargs):
+        super().__init__(safe_text(text), **kwargs)
+
+
+# The table of a GeoJSON tooltip or popup, built from the feature's properties with text
+# nodes (Folium's own builds HTML from them in a template literal). A value's entities
+# are decoded in a <textarea> (its content is never parsed as elements), then shown as text.
+_TEXT_TABLE = """
+    function (layer) {
+        var div = L.DomUtil.create('div');
+        var decoder = document.createElement('textarea');
+        var fields = {{ this.fields|tojson }};
+        var aliases = {{ this.aliases|tojson }};
+        var props = (layer.feature && layer.feature.properties) || {};
+        var table = L.DomUtil.create('table', '', div);
+        fields.forEach(function (field, i) {
+            var row = L.DomUtil.create('tr', '', table);
+            {% if this.labels %}L.DomUtil.create('th', '', row).textContent = aliases[i];{% endif %}
+            var value = props[field];
+            if (value === null || value === undefined) { value = ''; }
+            else if (typeof value === 'object') { value = JSON.stringify(value); }
+            {% if this.localize %}else if (typeof value === 'number') { value = value.toLocaleString(); }{% endif %}
+            decoder.innerHTML = String(value);
+            L.DomUtil.create('td', '', row).textContent = decoder.value;
+        });
+        return div;
+    }"""
+
+
+class TextGeoJsonTooltip(GeoJsonTooltip):
+    """``GeoJsonTooltip`` whose labels and values are shown as text, never as HTML."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindTooltip("
+        + _TEXT_TABLE + ", {{ this.tooltip_options|tojavascript }});{% endmacro %}")
+
+
+class TextGeoJsonPopup(GeoJsonPopup):
+    """``GeoJsonPopup`` whose labels and values are shown as text, never as HTML."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindPopup("
+        + _TEXT_TABLE + ", {{ this.popup_options|tojavascript }});{% endmacro %}")
+
+
+def geojson_data(frame: gpd.GeoDataFrame) -> dict:
+    """``frame`` (already as drawn) as a GeoJSON dict: every string property made safe
+    (``safe_text``), numbers as they are, NaN as null."""
+    data = json.loads(frame.to_json(drop_id=True, na="null"))
+    for feature in data["features"]:
+        props = feature.get("properties") or {}
+        feature["properties"] = {k: safe_text(v) if isinstance(v, str) else v
+                                 for k, v in props.items()}
+    return data
+
+
+def geojson_layer(frame: gpd.GeoDataFrame, *, name: str,
+                  tooltip: list[tuple[str, str]] | None = None,
+                  popup: list[tuple[str, str]] | None = None,
+                  tooltip_options: dict | None = None, popup_options: dict | None = None,
+                  **kwargs) -> folium.GeoJson:
+    """A GeoJSON layer of ``frame`` (already as drawn, see ``MapSettings.frame``).
+
+    ``tooltip`` and ``popup`` are (property, label) pairs: the properties' values (plain
+    text or numbers, as in ``frame``; made safe by ``geojson_data``) and the labels are
+    shown as text. ``name`` is the layer's plain-text name; other keyword arguments go to
+    ``folium.GeoJson`` (a style function sees the safe values).
+    """
+    data = geojson_data(frame)
+    drawn = bool(data["features"])
+    tip = pop = None
+    if tooltip and drawn:
+        fields, labels = zip(*tooltip, strict=True)
+        tip = TextGeoJsonTooltip(list(fields), aliases=list(labels), **(tooltip_options or {}))
+    if popup and drawn:
+        fields, labels = zip(*popup, strict=True)
+        pop = TextGeoJsonPopup(list(fields), aliases=list(labels), **(popup_options or {}))
+    return folium.GeoJson(data, name=name, tooltip=tip, popup=pop, **kwargs)
+
+
+# --- what every map carries -----------------------------------------------------------
+
+def legend(title: str, entries: list[tuple[str, str, str]], notes: list[str]) -> MacroElement:
+    """A fixed legend box: ``entries`` are (colour, shape 'fill'|'line'|'dot', label).
+
+    Titles, labels and notes are plain text, made safe here; the box is passed to the
+    template as a value (never as template source, so no text is read as Jinja).
+    """
+    rows = []
+    for color, shape, label in entries:
+        if shape == "line":
+            sym = f'<span class="gs-sym" style="border:2px solid {color};background:none"></span>'
+        elif shape == "dot":
+            sym = f'<span class="gs-sym gs-dot" style="background:{color}"></span>'
+        else:
+            sym = (f'<span class="gs-sym" style="background:{color};opacity:.6;'
+                   f'border:1px solid {color}"></span>')
+        rows.append(f"<div>{sym}{safe_text(label)}</div>")
+    note_html = "".join(f'<div class="gs-legend-note">{safe_text(n)}</div>' for n in notes)
+    # <details>: a click on the title folds the legend away when it hides part of the map.
+    body = (f'<div class="gs-legend" id="gs-legend"><details open>'
+            f'<summary class="gs-legend-title" title="点击收起/展开图例">{safe_text(title)}</summary>'
+            f"{''.join(rows)}{note_html}</details></div>")
+    return Legend(body)
+
+
+class Legend(MacroElement):
+    """The legend box (HTML built by ``legend``)."""
+
+    _template = Template("{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}")
+
+    def __init__(self, body: str):
+        super().__init__()
+        self._name = "Legend"
+        self.body = body
+
+
+class LayerRegistry(MacroElement):
+    """Exposes the map and its layers to page scripts as ``window.geoservice``."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        window.geoservice = window.geoservice || {};
+        window.geoservice.map = {{ this._parent.get_name() }};
+        window.geoservice.layers = {
+        {%- for key, layer in this.layers %}
+            {{ key|tojson }}: {{ layer.get_name() }},
+        {%- endfor %}
+        };
+        {% endmacro %}
+    """)
+
+    def __init__(self, layers: list[tuple[str, folium.map.Layer]]):
+        super().__init__()
+        self._name = "LayerRegistry"
+        self.layers = layers
+
+
+class MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, position: "bottomright"}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)

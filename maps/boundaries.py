@@ -9,8 +9,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
-from .style import COLORS, escape_text
+from .base import (
+    DEFAULT_SETTINGS,
+    MapSettings,
+    as_text,
+    base_map,
+    drawn_bounds,
+    finish_map,
+    geojson_layer,
+    safe_text,
+)
+from .style import COLORS
 
 SEVERITY_COLORS = {"error": "#d7301f", "warning": "#fd8d3c", "info": "#3182bd"}
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -24,15 +33,13 @@ def _bounds(settings: MapSettings, *frames) -> tuple:
 
 def _units_layer(units: gpd.GeoDataFrame, name: str, color: str,
                  settings: MapSettings) -> folium.GeoJson:
-    u = gpd.GeoDataFrame({"name": units["name"].map(escape_text),
-                          "code": units["code"].map(escape_text)},
+    u = gpd.GeoDataFrame({"name": units["name"], "code": units["code"]},
                          geometry=settings.frame(units).geometry.values, crs=4326)
-    return folium.GeoJson(
-        u.__geo_interface__, name=name,
+    return geojson_layer(
+        u, name=name,
         style_function=lambda f: {"color": color, "weight": 1, "fillColor": color,
                                   "fillOpacity": 0.08},
-        tooltip=(folium.GeoJsonTooltip(["name", "code"], aliases=["名称", "代码"], sticky=True)
-                 if len(u) else None),
+        tooltip=[("name", "名称"), ("code", "代码")], tooltip_options={"sticky": True},
     )
 
 
@@ -42,7 +49,7 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
                    settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
     """Draw a boundary review.
 
-    ``findings`` carries ``type``, ``severity``, ``message`` (plain text, escaped here) and
+    ``findings`` carries ``type``, ``severity``, ``message`` (plain text) and
     a geometry (None for findings without a place); each map feature gets property ``fid``
     = the finding's row position, which the page's table uses to zoom (a multi-point
     finding is drawn as one marker per point, all with its fid). ``lines`` carries
@@ -64,18 +71,17 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
         kind = np.where((kind == "shared") & (a != b), "township", kind)
     lgdf = gpd.GeoDataFrame({
         "kind": kind,
-        "label": [f"{escape_text(a)}—{escape_text(b)}" for a, b in
+        "label": [f"{as_text(a)}—{as_text(b)}" for a, b in
                   zip(ln["name_a"], ln["name_b"], strict=True)],
         "length": [f"{km:,.2f} 千米" for km in ln["length_km"]],
     }, geometry=ln.geometry.values, crs=4326)
-    lines_layer = folium.GeoJson(
-        lgdf.__geo_interface__, name=f"界线（{len(lgdf)}）",
+    lines_layer = geojson_layer(
+        lgdf, name=f"界线（{len(lgdf)}）",
         style_function=lambda f: {
             "color": OUTER_COLOR if f["properties"]["kind"] == "outer" else SHARED_COLOR,
             "weight": {"shared": 3, "township": 5}.get(f["properties"]["kind"], 2),
             "dashArray": "6 4" if f["properties"]["kind"] == "outer" else None},
-        tooltip=(folium.GeoJsonTooltip(["label", "length"], aliases=["界线", "长度"])
-                 if len(lgdf) else None),
+        tooltip=[("label", "界线"), ("length", "长度")],
     )
     lines_layer.add_to(m)
     labels = folium.FeatureGroup(name="界线长度标注")
@@ -91,7 +97,7 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
         cls = "gs-line-label" + (" gs-line-outer" if kind == "outer" else "")
         # data-km lets the page show only the labels of lines long enough at the zoom.
         folium.Marker([mid.y, mid.x], icon=folium.DivIcon(
-            html=f'<div class="{cls}" data-km="{float(km):.3f}">{escape_text(length)}</div>',
+            html=f'<div class="{cls}" data-km="{float(km):.3f}">{safe_text(length)}</div>',
             icon_size=(80, 16),
             icon_anchor=(40, 8), class_name="gs-line-label-icon")).add_to(labels)
     labels.add_to(m)
@@ -102,8 +108,8 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     fgdf = gpd.GeoDataFrame({
         "fid": f["fid"].to_numpy(), "type": f["type"].to_numpy(),
         "severity": f["severity"].to_numpy(),
-        "label": [escape_text(type_labels.get(t, t)) for t in f["type"]],
-        "message": f["message"].map(escape_text).to_numpy(),
+        "label": [type_labels.get(t, t) for t in f["type"]],
+        "message": f["message"].to_numpy(),
     }, geometry=settings.frame(f).geometry.values, crs=4326)
     # Leaflet cannot bind a tooltip to a multi-point's marker group: one marker per point,
     # all carrying the finding's fid.
@@ -111,16 +117,15 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     if multi.any():
         fgdf = pd.concat([fgdf[~multi], fgdf[multi].explode(index_parts=False)],
                          ignore_index=True)
-    findings_layer = folium.GeoJson(
-        fgdf.__geo_interface__, name=f"问题（{len(findings)}）",
+    findings_layer = geojson_layer(
+        fgdf, name=f"问题（{len(findings)}）",
         marker=folium.CircleMarker(radius=7, weight=2, fill=True),
         style_function=lambda feat: {
             "color": SEVERITY_COLORS.get(feat["properties"]["severity"], "#d7301f"),
             "fillColor": SEVERITY_COLORS.get(feat["properties"]["severity"], "#d7301f"),
             "weight": 2, "fillOpacity": 0.6},
         highlight_function=lambda feat: {"weight": 4},
-        tooltip=(folium.GeoJsonTooltip(["label", "message"], aliases=["问题", "说明"])
-                 if len(fgdf) else None),
+        tooltip=[("label", "问题"), ("message", "说明")],
     )
     findings_layer.add_to(m)
     tol = summary.get("tolerances", {})
@@ -152,14 +157,13 @@ def merge_map(units: gpd.GeoDataFrame, before: gpd.GeoDataFrame, after: gpd.GeoD
     context.add_to(m)
     after_layer = _units_layer(after, "合并后", "#31a354", settings)
     after_layer.add_to(m)
-    b = gpd.GeoDataFrame({"name": before["name"].map(escape_text),
-                          "code": before["code"].map(escape_text)},
+    b = gpd.GeoDataFrame({"name": before["name"], "code": before["code"]},
                          geometry=settings.frame(before).geometry.values, crs=4326)
-    before_layer = folium.GeoJson(
-        b.__geo_interface__, name="合并前",
+    before_layer = geojson_layer(
+        b, name="合并前",
         style_function=lambda f: {"color": "#de2d26", "weight": 2, "dashArray": "6 4",
                                   "fillOpacity": 0.0},
-        tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=["合并前", "代码"]),
+        tooltip=[("name", "合并前"), ("code", "代码")],
     )
     before_layer.add_to(m)
     return finish_map(m, title=title,

@@ -10,8 +10,16 @@ import numpy as np
 
 from layers.schema import KINDS
 
-from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
-from .style import COLORS, escape_text
+from .base import (
+    DEFAULT_SETTINGS,
+    MapSettings,
+    base_map,
+    drawn_bounds,
+    finish_map,
+    geojson_layer,
+)
+from .style import COLORS, shaded_villages
+from .viewport import ViewSource, kind_viewport_layer, legend_note
 
 COVERED = "#31a354"
 UNCOVERED = "#de2d26"
@@ -43,11 +51,18 @@ def access_classes(values: np.ndarray, k: int = 5) -> tuple[np.ndarray, list[str
 
 def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summary: dict, *,
                  shading: str = "covered", title: str, notes: list[str] | None = None,
-                 settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
+                 settings: MapSettings = DEFAULT_SETTINGS,
+                 facilities_by_view: ViewSource | None = None,
+                 facility_where: dict[str, list] | None = None) -> folium.Map:
     """Draw a coverage result.
 
-    ``villages`` carries ``covered`` and ``access_per_1000`` columns (and escaped display
-    columns ``name``, ``code``); ``facilities`` carries ``name`` and ``supply``;
+    ``facilities_by_view``: the facility layer is too large to put into the page; its
+    points and service circles are drawn by view from that source once zoomed in
+    (``maps.viewport``), keeping only features matching ``facility_where`` (e.g. the level
+    the analysis used); ``facilities`` is then not drawn.
+
+    ``villages`` carries ``covered`` and ``access_per_1000`` columns (and plain-text
+    ``name``, ``code``); ``facilities`` carries ``name`` and ``supply``;
     ``summary`` gives ``radius_m`` and the target. ``shading`` is ``covered`` or ``access``.
     ``settings``: basemap and GCJ-02 shift (``maps.base``).
     """
@@ -65,29 +80,39 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
         v["_fill"] = np.where(v["covered"], COVERED, UNCOVERED)
         entries.append((COVERED, "fill", "已覆盖村(社区)"))
         entries.append((UNCOVERED, "fill", "未覆盖村(社区)"))
-    v["name"], v["code"] = v["name"].map(escape_text), v["code"].map(escape_text)
     v["_covered"] = np.where(v["covered"], "是", "否")
     v["_nearest"] = v["nearest_m"].map(lambda d: "" if d != d else f"{d:,.0f} 米")
     v["_access"] = v["access_per_1000"].map(lambda a: f"{a:.2f}")
 
-    village_layer = folium.GeoJson(
+    village_layer = shaded_villages(
         v[["code", "name", "_fill", "_covered", "_nearest", "_access", "elderly_population",
-           "geometry"]].__geo_interface__,
+           "geometry"]],
         name=f"村(社区)覆盖（{int(v['covered'].sum())}/{len(v)}）",
-        style_function=lambda f: {"color": "#555", "weight": 1, "fillOpacity": 0.55,
-                                  "fillColor": f["properties"]["_fill"]},
-        highlight_function=lambda f: {"weight": 3},
-        tooltip=folium.GeoJsonTooltip(["name", "_covered", "_nearest"],
-                                      aliases=["村(社区)", "是否覆盖", "最近设施"], sticky=True),
-        popup=folium.GeoJsonPopup(
-            ["name", "code", "elderly_population", "_covered", "_nearest", "_access"],
-            aliases=["名称", "代码", "60岁以上人口", "是否覆盖", "到最近设施", "可达性(床位/千名老年人)"]),
-    )
+        tooltip=[("name", "村(社区)"), ("_covered", "是否覆盖"), ("_nearest", "最近设施")],
+        popup=[("name", "名称"), ("code", "代码"), ("elderly_population", "60岁以上人口"),
+               ("_covered", "是否覆盖"), ("_nearest", "到最近设施"),
+               ("_access", "可达性(床位/千名老年人)")])
     village_layer.add_to(m)
 
     layer_kind = summary["layer"]
     color = COLORS[layer_kind]
     radius_m = float(summary["radius_m"])
+    supply_label = "剩余墓穴数" if layer_kind == "cemeteries" else "床位数"
+    if facilities_by_view is not None:
+        fac_view, _ = kind_viewport_layer(
+            facilities_by_view, shifted=settings.shifted, asset_prefix=settings.asset_prefix,
+            circle_m=radius_m, where=facility_where,
+            style={"color": "#222", "fillColor": color, "fillOpacity": 0.9, "weight": 1,
+                   "radius": 5},
+            color_by=None)
+        fac_view.add_to(m)
+        entries.append((color, "dot", KINDS[layer_kind].label))
+        entries.append((color, "line", f"服务半径 {radius_m:,.0f} 米"))
+        legend_notes = [f"服务半径：{radius_m:,.0f} 米（{summary.get('inputs', {}).get('radius_from', '')}）"
+                        .replace("（）", ""), f"目标：{summary['target']:.0%}",
+                        legend_note(facilities_by_view)] + list(notes or [])
+        return finish_map(m, title=title, entries=entries, notes=legend_notes,
+                          registry=[("villages", village_layer), ("facilities", fac_view)])
     f = facilities.copy()
     f["geometry"] = f.geometry.representative_point()
     f = settings.frame(f)
@@ -96,17 +121,15 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
         folium.Circle(location=[geom.y, geom.x], radius=radius_m, color=color, weight=1,
                       fill=True, fill_opacity=0.05, interactive=False).add_to(circles)
     circles.add_to(m)
-    f["name"] = f["name"].map(escape_text)
     f["_supply"] = f["supply"].map(lambda s: f"{s:,.0f}")
-    supply_label = "剩余墓穴数" if layer_kind == "cemeteries" else "床位数"
-    fac_layer = folium.GeoJson(
-        f[["name", "_supply", "supply", "geometry"]].__geo_interface__,
+    fac_layer = geojson_layer(
+        f[["name", "_supply", "supply", "geometry"]],
         name=f"{KINDS[layer_kind].label}（{len(f)}）",
         marker=folium.CircleMarker(radius=5, weight=1, fill=True),
         style_function=lambda feat: {
             "color": "#222", "fillColor": color, "fillOpacity": 0.9, "weight": 1,
             "radius": 4 + min(float(feat["properties"]["supply"] or 0), 400) ** 0.5 / 1.5},
-        tooltip=folium.GeoJsonTooltip(["name", "_supply"], aliases=["设施", supply_label]),
+        tooltip=[("name", "设施"), ("_supply", supply_label)],
     )
     fac_layer.add_to(m)
     entries.append((color, "dot", f"{KINDS[layer_kind].label}（大小表示{supply_label}）"))

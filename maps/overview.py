@@ -7,8 +7,17 @@ import geopandas as gpd
 
 from layers.schema import KINDS
 
-from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
+from .base import (
+    DEFAULT_SETTINGS,
+    MapSettings,
+    TextGeoJsonPopup,
+    TextGeoJsonTooltip,
+    base_map,
+    drawn_bounds,
+    finish_map,
+)
 from .style import COLORS, LEVEL_COLORS, display_frame, field_labels, to_geojson
+from .viewport import ViewSource, kind_viewport_layer, legend_note
 
 # Drawing order: areas first, then lines, then points on top.
 ORDER = ["exclusion_zones", "townships", "villages", "cemeteries", "candidates",
@@ -18,7 +27,8 @@ HIDDEN_AT_START = {"place_labels", "candidates", "exclusion_zones", "boundary_ma
 
 def overview_map(layers: dict[str, gpd.GeoDataFrame], *, title: str,
                  notes: list[str] | None = None,
-                 settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
+                 settings: MapSettings = DEFAULT_SETTINGS,
+                 by_view: dict[str, ViewSource] | None = None) -> folium.Map:
     """Draw every given layer (stored CRS, EPSG:4490) on one map.
 
     Parameters
@@ -27,19 +37,31 @@ def overview_map(layers: dict[str, gpd.GeoDataFrame], *, title: str,
     title : legend title (plain text; escaped here).
     notes : lines under the legend (e.g. the 示例数据 note and inputs).
     settings : basemap, attribution and the GCJ-02 shift (see ``maps.base``).
+    by_view : kind name -> where the features of a view come from, for layers too large
+        to put into the page (``maps.viewport``); they are drawn once zoomed in.
     """
-    order = ORDER + sorted(k for k in layers if k not in ORDER)
+    by_view = {k: v for k, v in (by_view or {}).items() if k not in layers and v.features}
+    order = ORDER + sorted(k for k in [*layers, *by_view] if k not in ORDER)
     present = [k for k in order if k in layers and len(layers[k])]
     drawn = {k: settings.frame(layers[k]) for k in present}
     m = base_map(drawn_bounds(*drawn.values()), settings)
     registry = []
     entries = []
-    for kind in present:
-        layer, entry = _layer(kind, drawn[kind])
+    notes = list(notes or [])
+    for kind in order:
+        if kind in by_view:
+            layer, entry = kind_viewport_layer(
+                by_view[kind], shifted=settings.shifted, show=kind not in HIDDEN_AT_START,
+                asset_prefix=settings.asset_prefix)
+            notes.append(legend_note(by_view[kind]))
+        elif kind in drawn:
+            layer, entry = _layer(kind, drawn[kind])
+        else:
+            continue
         layer.add_to(m)
         registry.append((kind, layer))
         entries.extend(entry)
-    return finish_map(m, title=title, entries=entries, notes=notes or [], registry=registry)
+    return finish_map(m, title=title, entries=entries, notes=notes, registry=registry)
 
 
 def _layer(kind: str, gdf: gpd.GeoDataFrame):
@@ -49,10 +71,11 @@ def _layer(kind: str, gdf: gpd.GeoDataFrame):
     color = COLORS.get(kind, "#525252")
     name = f"{lk.label}（{len(gdf)}）"
     tooltip_fields = [f for f in ("name", "code", "number") if f in fields][:2] or fields[:1]
-    tooltip = folium.GeoJsonTooltip(
+    # text from data: made safe by to_geojson, shown as text by these (maps.base)
+    tooltip = TextGeoJsonTooltip(
         fields=tooltip_fields, aliases=[KINDS[kind].field(f).label for f in tooltip_fields],
         sticky=True)
-    popup = folium.GeoJsonPopup(fields=fields, aliases=aliases, max_width=320)
+    popup = TextGeoJsonPopup(fields=fields, aliases=aliases, max_width=320)
     show = kind not in HIDDEN_AT_START
     is_point = set(gdf.geom_type.unique()) <= {"Point", "MultiPoint"}
     entries = []

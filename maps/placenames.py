@@ -6,8 +6,18 @@ from __future__ import annotations
 import folium
 import geopandas as gpd
 
-from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
-from .style import escape_text
+from .base import (
+    DEFAULT_SETTINGS,
+    MapSettings,
+    TextTooltip,
+    as_text,
+    base_map,
+    drawn_bounds,
+    finish_map,
+    geojson_layer,
+    safe_text,
+)
+from .viewport import ViewSource, kind_viewport_layer, legend_note
 
 # finding type -> (colour, Chinese label); "ok" for labels without a problem
 STATUS_COLORS = {
@@ -19,34 +29,49 @@ STATUS_COLORS = {
     "duplicate_label": ("#377eb8", "重复标注"),
     "missing": ("#e7298a", "缺失标注（村中心）"),
 }
+VIEW_LABEL_COLOR = "#bdbdbd"  # every stored label, drawn by view when the layer is large
 
 
 def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
                    missing: gpd.GeoDataFrame, summary: dict, *, title: str,
                    notes: list[str] | None = None,
-                   settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
+                   settings: MapSettings = DEFAULT_SETTINGS,
+                   labels_by_view: ViewSource | None = None) -> folium.Map:
     """``villages`` (code, name, problems), ``labels`` (label_id, name, status,
     official_name, distance_m) and ``missing`` (code, official_name; points), stored CRS.
-    ``settings``: basemap and GCJ-02 shift (``maps.base``)."""
+    ``settings``: basemap and GCJ-02 shift (``maps.base``).
+    ``labels_by_view``: the stored label layer is too large for the page; all its labels
+    are drawn by view from that source once zoomed in (``maps.viewport``), under
+    ``labels`` (then only the labels the page must show, e.g. those with a problem)."""
     v = settings.frame(villages)[["code", "name", "problems", "geometry"]].copy()
     lab = settings.frame(labels).copy()
     m = base_map(drawn_bounds(v, lab, default=(103.0, 29.0, 105.0, 31.0)), settings)
-    for col in ("code", "name", "problems"):
-        v[col] = v[col].map(escape_text)
-    village_layer = folium.GeoJson(
-        v.__geo_interface__, name=f"村(社区)（{len(v)}）",
+    village_layer = geojson_layer(
+        v, name=f"村(社区)（{len(v)}）",
         style_function=lambda f: {"color": "#666", "weight": 1, "fillColor": "#ffffff",
                                   "fillOpacity": 0.15},
-        tooltip=folium.GeoJsonTooltip(["name", "code", "problems"],
-                                      aliases=["村(社区)", "代码", "问题"], sticky=True))
+        tooltip=[("name", "村(社区)"), ("code", "代码"), ("problems", "问题")],
+        tooltip_options={"sticky": True})
     village_layer.add_to(m)
 
     lab["c_color"] = lab["status"].map(lambda s: STATUS_COLORS.get(s, STATUS_COLORS["ok"])[0])
     lab["c_status"] = lab["status"].map(lambda s: STATUS_COLORS.get(s, STATUS_COLORS["ok"])[1])
-    lab["c_name"] = lab["name"].map(escape_text)
-    lab["c_official"] = lab["official_name"].map(escape_text)
+    lab["c_name"] = lab["name"].map(as_text)
+    lab["c_official"] = lab["official_name"].map(as_text)
     lab["c_dist"] = [_distance_text(s, d) for s, d in zip(lab["status"], lab["distance_m"],
                                                           strict=True)]
+    registry = [("villages", village_layer)]
+    extra_entries, view_notes = [], []
+    if labels_by_view is not None:
+        all_labels, _ = kind_viewport_layer(
+            labels_by_view, shifted=settings.shifted, asset_prefix=settings.asset_prefix,
+            name=f"全部地图标注（{labels_by_view.features:,}，按视野加载）",
+            style={"color": "#222", "fillColor": VIEW_LABEL_COLOR, "fillOpacity": 0.8,
+                   "weight": 1, "radius": 4})
+        all_labels.add_to(m)
+        registry.append(("all_labels", all_labels))
+        extra_entries.append((VIEW_LABEL_COLOR, "dot", "全部地图标注（放大后按视野显示，不按核查结果着色）"))
+        view_notes.append(legend_note(labels_by_view))
     label_layer = folium.FeatureGroup(name=f"地图标注（{len(lab)}）")
     for row in lab.itertuples():
         marker = folium.CircleMarker(
@@ -55,12 +80,12 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         body = f"{row.c_name}（{row.c_status}）"
         if row.status in ("wrong_name", "former_name") and row.c_official:
             # the official name beside the wrong label, always shown
-            folium.Tooltip(f"{row.c_name} → {row.c_official}", permanent=True,
-                           direction="right", class_name="gs-official").add_to(marker)
+            TextTooltip(f"{row.c_name} → {row.c_official}", permanent=True,
+                        direction="right", class_name="gs-official").add_to(marker)
         else:
-            folium.Tooltip(body + (f"，{row.c_dist}" if row.c_dist else "")).add_to(marker)
+            TextTooltip(body + (f"，{row.c_dist}" if row.c_dist else "")).add_to(marker)
         marker.options["labelId"] = int(row.label_id)
-        marker.options["status"] = str(row.status)
+        marker.options["status"] = safe_text(row.status)
         marker.add_to(label_layer)
     label_layer.add_to(m)
 
@@ -70,17 +95,17 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     for row in miss.itertuples():
         marker = folium.CircleMarker(location=[row.geometry.y, row.geometry.x], radius=7,
                                      weight=2, color=color, fill=False, dash_array="3")
-        folium.Tooltip(f"{escape_text(row.official_name)}：缺失标注").add_to(marker)
-        marker.options["code"] = str(row.code)
+        TextTooltip(f"{as_text(row.official_name)}：缺失标注").add_to(marker)
+        marker.options["code"] = safe_text(row.code)
         marker.add_to(miss_layer)
     miss_layer.add_to(m)
 
-    entries = [(c, "dot", label) for c, label in STATUS_COLORS.values()]
+    entries = [(c, "dot", label) for c, label in STATUS_COLORS.values()] + extra_entries
     legend_notes = [f"位置容差：{summary['tolerance_m']:,.0f} 米；搜索半径：{summary['search_radius_m']:,.0f} 米；"
                     f"近似名称阈值：{summary['fuzzy_threshold']:g}",
-                    "标注已由原始坐标系换算为 CGCS2000"] + list(notes or [])
+                    "标注已由原始坐标系换算为 CGCS2000"] + view_notes + list(notes or [])
     return finish_map(m, title=title, entries=entries, notes=legend_notes,
-                      registry=[("villages", village_layer), ("labels", label_layer),
+                      registry=[*registry, ("labels", label_layer),
                                 ("missing", miss_layer)])
 
 

@@ -11,8 +11,17 @@ import pandas as pd
 
 from layers.schema import KINDS
 
-from .base import DEFAULT_SETTINGS, MapSettings, base_map, drawn_bounds, finish_map
-from .style import COLORS, escape_text
+from .base import (
+    DEFAULT_SETTINGS,
+    MapSettings,
+    TextTooltip,
+    base_map,
+    drawn_bounds,
+    finish_map,
+    geojson_layer,
+)
+from .style import COLORS, shaded_villages
+from .viewport import ViewSource, kind_viewport_layer, legend_note
 
 COVERED_BEFORE = "#a1d99b"
 NEWLY_COVERED = "#fd8d3c"
@@ -48,14 +57,20 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                townships: gpd.GeoDataFrame | None = None,
                exclusion_zones: gpd.GeoDataFrame | None = None,
                legend_notes: list[str] | None = None, notes: list[str] | None = None,
-               settings: MapSettings = DEFAULT_SETTINGS) -> folium.Map:
+               settings: MapSettings = DEFAULT_SETTINGS,
+               facilities_by_view: ViewSource | None = None,
+               facility_where: dict[str, list] | None = None) -> folium.Map:
     """Draw a siting result.
+
+    ``facilities_by_view``: the existing facility layer is too large for the page; it is
+    drawn by view from that source once zoomed in (``maps.viewport``), keeping features
+    matching ``facility_where``, and ``facilities`` is not drawn.
 
     ``villages`` carries ``covered_before``, ``covered_after`` and ``new_site_rank``;
     ``sites`` ``rank``, ``name``, ``lon``, ``lat``, ``marginal_elderly``; ``excluded``
     ``name``, ``reason``, ``rule`` and its Chinese ``rule_label`` (the result carries it);
     ``summary`` gives ``radius_m``; exclusion zone types are named by the layer schema.
-    Text from data is escaped here.
+    Text from data is plain text; ``maps.base`` makes it safe where it is shown.
     ``legend_notes`` are plain-text lines (problem, K, solver ...) put under the legend.
     ``settings``: basemap and GCJ-02 shift (``maps.base``); ``lon``/``lat`` of the sites
     are CGCS2000 and shifted like every geometry.
@@ -68,9 +83,8 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
 
     if townships is not None and len(townships):
         t = settings.frame(townships)
-        tl = folium.GeoJson(
-            gpd.GeoDataFrame({"name": t["name"].map(escape_text)}, geometry=t.geometry.values,
-                             crs=4326).__geo_interface__,
+        tl = geojson_layer(
+            gpd.GeoDataFrame({"name": t["name"]}, geometry=t.geometry.values, crs=4326),
             name="乡镇界", style_function=lambda f: {"color": COLORS["townships"], "weight": 2.5,
                                                     "fill": False},
             interactive=False)
@@ -82,14 +96,14 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
         z = settings.frame(exclusion_zones)
         labels = KINDS["exclusion_zones"].field("zone_type").choices or {}
         zf = gpd.GeoDataFrame({
-            "_type": [escape_text(labels.get(k, k)) for k in z["zone_type"]],
-            "name": z["name"].map(escape_text) if "name" in z.columns else "",
+            "_type": [labels.get(k, k) for k in z["zone_type"]],
+            "name": z["name"] if "name" in z.columns else "",
         }, geometry=z.geometry.values, crs=4326)
-        zl = folium.GeoJson(
-            zf.__geo_interface__, name=f"禁建区（{len(zf)}）",
+        zl = geojson_layer(
+            zf, name=f"禁建区（{len(zf)}）",
             style_function=lambda f: {"color": ZONE_COLOR, "weight": 1, "fillColor": ZONE_COLOR,
                                       "fillOpacity": 0.25, "dashArray": "4"},
-            tooltip=folium.GeoJsonTooltip(["_type", "name"], aliases=["禁建区类型", "名称"]))
+            tooltip=[("_type", "禁建区类型"), ("name", "名称")])
         zl.add_to(m)
         registry.append(("zones", zl))
         entries.append((ZONE_COLOR, "fill", "禁建区"))
@@ -105,23 +119,16 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     v["_nearest"] = v["nearest_m_after"].map(
         lambda d: "" if d is None or d != d else f"{float(d):,.0f} 米")
     vf = gpd.GeoDataFrame({
-        "code": v["code"].map(escape_text), "name": v["name"].map(escape_text),
+        "code": v["code"], "name": v["name"],
         "elderly_population": [_plain(x) for x in v["elderly_population"]],
         "_fill": v["_fill"], "_status": v["_status"], "_rank": v["_rank"], "_new": v["_new"],
         "_nearest": v["_nearest"],
     }, geometry=v.geometry.values, crs=4326)
-    village_layer = folium.GeoJson(
-        vf.__geo_interface__,
-        name=f"村(社区)（新增覆盖 {int(vf['_new'].sum())} 个）",
-        style_function=lambda f: {"color": "#555", "weight": 1, "fillOpacity": 0.55,
-                                  "fillColor": f["properties"]["_fill"]},
-        highlight_function=lambda f: {"weight": 3},
-        tooltip=folium.GeoJsonTooltip(["name", "_status", "_rank"],
-                                      aliases=["村(社区)", "覆盖", "覆盖它的新站"], sticky=True),
-        popup=folium.GeoJsonPopup(
-            ["name", "code", "elderly_population", "_status", "_rank", "_nearest"],
-            aliases=["名称", "代码", "60岁以上人口", "覆盖", "覆盖它的新站", "新增后到最近设施"]),
-    )
+    village_layer = shaded_villages(
+        vf, name=f"村(社区)（新增覆盖 {int(vf['_new'].sum())} 个）",
+        tooltip=[("name", "村(社区)"), ("_status", "覆盖"), ("_rank", "覆盖它的新站")],
+        popup=[("name", "名称"), ("code", "代码"), ("elderly_population", "60岁以上人口"),
+               ("_status", "覆盖"), ("_rank", "覆盖它的新站"), ("_nearest", "新增后到最近设施")])
     village_layer.add_to(m)
     registry.append(("villages", village_layer))
     entries += [(COVERED_BEFORE, "fill", "新增前已覆盖的村(社区)"),
@@ -130,16 +137,23 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
 
     color = COLORS.get(layer, "#d7301f")
     label = KINDS[layer].label
-    if len(facilities):
+    if facilities_by_view is not None:
+        fac_layer, _ = kind_viewport_layer(
+            facilities_by_view, shifted=settings.shifted, asset_prefix=settings.asset_prefix,
+            where=facility_where, color_by=None, radius_by=None,
+            name=f"现有{label}（{facilities_by_view.features:,}，按视野加载）",
+            style={"color": "#222", "fillColor": color, "fillOpacity": 0.9, "weight": 1,
+                   "radius": 6})
+        notes = [legend_note(facilities_by_view), *(notes or [])]
+    elif len(facilities):
         f = _points(facilities, settings)
-        ff = gpd.GeoDataFrame({"name": f["name"].map(escape_text)}, geometry=f.geometry.values,
-                              crs=4326)
-        fac_layer = folium.GeoJson(
-            ff.__geo_interface__, name=f"现有{label}（{len(ff)}）",
+        ff = gpd.GeoDataFrame({"name": f["name"]}, geometry=f.geometry.values, crs=4326)
+        fac_layer = geojson_layer(
+            ff, name=f"现有{label}（{len(ff)}）",
             marker=folium.CircleMarker(radius=6, weight=1, fill=True),
             style_function=lambda feat: {"color": "#222", "fillColor": color,
                                          "fillOpacity": 0.9, "weight": 1, "radius": 6},
-            tooltip=folium.GeoJsonTooltip(["name"], aliases=[f"现有{label}"]))
+            tooltip=[("name", f"现有{label}")])
     else:
         fac_layer = folium.FeatureGroup(name=f"现有{label}（0）")
     fac_layer.add_to(m)
@@ -154,14 +168,13 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
             c = c[~c["chosen"].astype(bool)]
         if len(c):
             c = _points(c, settings)
-            cf = gpd.GeoDataFrame({"name": c["name"].map(escape_text)},
-                                  geometry=c.geometry.values, crs=4326)
-            cand_layer = folium.GeoJson(
-                cf.__geo_interface__, name=f"未选中的候选点（{len(cf)}）", show=False,
+            cf = gpd.GeoDataFrame({"name": c["name"]}, geometry=c.geometry.values, crs=4326)
+            cand_layer = geojson_layer(
+                cf, name=f"未选中的候选点（{len(cf)}）", show=False,
                 marker=folium.CircleMarker(radius=3, weight=1, fill=True),
                 style_function=lambda feat: {"color": CANDIDATE_COLOR, "fillColor": "#fff",
                                              "fillOpacity": 1, "weight": 1, "radius": 3},
-                tooltip=folium.GeoJsonTooltip(["name"], aliases=["候选点"]))
+                tooltip=[("name", "候选点")])
             cand_layer.add_to(m)
             registry.append(("candidates", cand_layer))
             entries.append((CANDIDATE_COLOR, "dot", "未选中的候选点（可在图层中打开）"))
@@ -170,18 +183,17 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     if excluded is not None and len(excluded):
         e = _points(excluded, settings)
         ef = gpd.GeoDataFrame({
-            "name": e["name"].map(escape_text),
-            "_rule": (e["rule_label"] if "rule_label" in e.columns else e["rule"])
-            .map(escape_text),
-            "_reason": e["reason"].map(escape_text),
+            "name": e["name"],
+            "_rule": e["rule_label"] if "rule_label" in e.columns else e["rule"],
+            "_reason": e["reason"],
         }, geometry=e.geometry.values, crs=4326)
-        ex_group = folium.GeoJson(
-            ef.__geo_interface__, name=f"排除的候选点（{len(ef)}）",
+        ex_group = geojson_layer(
+            ef, name=f"排除的候选点（{len(ef)}）",
             marker=folium.CircleMarker(radius=6, weight=1, fill=True),
             style_function=lambda feat: {"color": "#616161", "fillColor": EXCLUDED_COLOR,
                                          "fillOpacity": 0.8, "weight": 1, "radius": 6},
-            tooltip=folium.GeoJsonTooltip(["name", "_reason"], aliases=["排除的候选点", "原因"],
-                                          sticky=False, class_name="gs-excluded-tip"))
+            tooltip=[("name", "排除的候选点"), ("_reason", "原因")],
+            tooltip_options={"sticky": False, "class_name": "gs-excluded-tip"})
         ex_group.add_to(m)
         registry.append(("excluded", ex_group))
         entries.append((EXCLUDED_COLOR, "dot", "排除的候选点（悬停查看原因）"))
@@ -198,13 +210,13 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
             gain_text = "" if gain is None else f"；新增覆盖老年人口 {float(gain):,.0f}"
             if bool(getattr(row, "no_gain", False)):
                 gain_text += "（不再增加，可不建）"
-            tip = escape_text(f"第 {int(row.rank)} 号：{row.name}{gain_text}")
+            tip = f"第 {int(row.rank)} 号：{row.name}{gain_text}"
             folium.Marker(
                 location=[lat, lon],
                 icon=folium.DivIcon(html=_RANK_HTML.format(color=SITE_COLOR, rank=int(row.rank)),
                                     icon_size=(24, 24), icon_anchor=(12, 12),
                                     class_name="gs-rank-icon"),
-                tooltip=folium.Tooltip(tip),
+                tooltip=TextTooltip(tip),
             ).add_to(markers)
     circles.add_to(m)
     markers.add_to(m)

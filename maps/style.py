@@ -1,16 +1,14 @@
-"""Shared styling: colours, layer styles, escaped popups and tooltips, legends."""
+"""Shared styling: colours, layer display frames, the shaded village layer."""
 
 from __future__ import annotations
-
-import html
-import json
 
 import folium
 import geopandas as gpd
 import pandas as pd
-from branca.element import MacroElement, Template
 
 from layers.schema import KINDS
+
+from .base import as_text, geojson_data, geojson_layer
 
 # One colour per layer kind (and per level/kind value where it matters).
 COLORS = {
@@ -34,10 +32,8 @@ LEVEL_COLORS = {
 
 
 def display_frame(gdf: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
-    """A copy ready for a map: the kind's fields as display text, HTML-escaped.
-
-    Values from data are escaped here, once, because Folium's tooltips and popups put
-    property values into the page as HTML.
+    """A copy ready for a map: the kind's fields as display text (choices by their label,
+    yes/no in Chinese) as plain text; ``to_geojson`` makes it safe for the page.
     """
     lk = KINDS[kind]
     out = gpd.GeoDataFrame(geometry=gdf.geometry.values, crs=gdf.crs, index=gdf.index)
@@ -49,7 +45,7 @@ def display_frame(gdf: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
             col = col.map(lambda v, c=f.choices: c.get(v, v))
         elif f.dtype == "bool":
             col = col.map(lambda v: "是" if v is True else ("否" if v is False else v))
-        out[f.name] = col.map(escape_text)
+        out[f.name] = col.map(as_text)
     # Raw values a style function needs (never shown as HTML).
     for key in ("level", "kind", "beds"):
         if key in gdf.columns:
@@ -58,76 +54,23 @@ def display_frame(gdf: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     return out
 
 
-def escape_text(value) -> str:
-    """Data text made safe for HTML (None/NaN become empty)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return html.escape(str(value))
-
-
 def field_labels(gdf: gpd.GeoDataFrame, kind: str) -> tuple[list[str], list[str]]:
     lk = KINDS[kind]
     fields = [f.name for f in lk.fields if f.name in gdf.columns]
     return fields, [lk.field(n).label for n in fields]
 
 
-def legend(title: str, entries: list[tuple[str, str, str]], notes: list[str]) -> MacroElement:
-    """A fixed legend box: ``entries`` are (colour, shape 'fill'|'line'|'dot', label).
-
-    Titles, labels and notes are escaped here; callers pass plain text.
-    """
-    rows = []
-    for color, shape, label in entries:
-        if shape == "line":
-            sym = f'<span class="gs-sym" style="border:2px solid {color};background:none"></span>'
-        elif shape == "dot":
-            sym = f'<span class="gs-sym gs-dot" style="background:{color}"></span>'
-        else:
-            sym = (f'<span class="gs-sym" style="background:{color};opacity:.6;'
-                   f'border:1px solid {color}"></span>')
-        rows.append(f"<div>{sym}{html.escape(label)}</div>")
-    note_html = "".join(f'<div class="gs-legend-note">{html.escape(n)}</div>' for n in notes)
-    # <details>: a click on the title folds the legend away when it hides part of the map.
-    body = (f'<div class="gs-legend" id="gs-legend"><details open>'
-            f'<summary class="gs-legend-title" title="点击收起/展开图例">{html.escape(title)}</summary>'
-            f"{''.join(rows)}{note_html}</details></div>")
-    el = MacroElement()
-    el._template = Template(
-        "{% macro html(this, kwargs) %}" + body + "{% endmacro %}"
-    )
-    return el
-
-
-class LayerRegistry(MacroElement):
-    """Exposes the map and its layers to page scripts as ``window.geoservice``."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        window.geoservice = window.geoservice || {};
-        window.geoservice.map = {{ this._parent.get_name() }};
-        window.geoservice.layers = {
-        {%- for key, layer in this.layers %}
-            {{ key|tojson }}: {{ layer.get_name() }},
-        {%- endfor %}
-        };
-        {% endmacro %}
-    """)
-
-    def __init__(self, layers: list[tuple[str, folium.map.Layer]]):
-        super().__init__()
-        self._name = "LayerRegistry"
-        self.layers = layers
-
-
-class MetricScale(MacroElement):
-    """A scale bar in metres and kilometres only."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        L.control.scale({imperial: false, position: "bottomright"}).addTo({{ this._parent.get_name() }});
-        {% endmacro %}
-    """)
-
-
 def to_geojson(gdf: gpd.GeoDataFrame) -> dict:
-    return json.loads(gdf.to_crs(4326).to_json(drop_id=True))
+    """``gdf`` as GeoJSON in lon/lat, every string property made safe (``maps.base``)."""
+    return geojson_data(gdf.to_crs(4326))
+
+
+def shaded_villages(frame: gpd.GeoDataFrame, *, name: str, tooltip: list[tuple[str, str]],
+                    popup: list[tuple[str, str]]) -> folium.GeoJson:
+    """Villages filled by their ``_fill`` colour (covered, newly covered, access class …),
+    outlined grey, thicker on hover; ``tooltip``/``popup`` are (property, label) pairs."""
+    return geojson_layer(
+        frame, name=name, tooltip=tooltip, popup=popup, tooltip_options={"sticky": True},
+        style_function=lambda f: {"color": "#555", "weight": 1, "fillOpacity": 0.55,
+                                  "fillColor": f["properties"]["_fill"]},
+        highlight_function=lambda f: {"weight": 3})

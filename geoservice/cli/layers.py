@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -20,22 +21,39 @@ KIND_HELP = "，".join(f"{k}={v.label}" for k, v in KINDS.items())
               help="输入坐标系：EPSG 代码（如 EPSG:4490、EPSG:4544）、gcj02 或 bd09。"
                    "默认：文件自带坐标系；表格为 CGCS2000 经纬度；8 位横坐标按带号识别。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.option("--problems-csv", "problems_csv", type=click.Path(dir_okay=False), default=None,
+              help="文件被拒绝时，把完整的问题清单写入此 CSV 文件（屏幕上只列出前若干处，"
+                   "条数见配置 PROBLEMS_SHOWN）。")
 @click.pass_context
-def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_json: bool) -> None:
+def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_json: bool,
+               problems_csv: str | None) -> None:
+    from geoservice import config as config_mod
+    from geoservice.reports.xlsx import csv_field
     from layers import LayerError, ValidationError, import_file
+    from layers.errors import problems_csv as to_csv
 
     store = open_workspace(ctx)
+    try:
+        limits = config_mod.import_limits()
+        shown = config_mod.setting("PROBLEMS_SHOWN")
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     if not as_json:
         click.echo(f"正在读取并校验 {file}（{KINDS[kind].label}）…", err=True)
     try:
-        version = import_file(store, kind, file, crs=crs)
+        version = import_file(store, kind, file, crs=crs, limits=limits)
     except ValidationError as exc:
+        summary = exc.summary(shown)
+        if problems_csv:
+            try:
+                Path(problems_csv).write_bytes(to_csv(exc.problems, escape=csv_field))
+            except OSError as err:
+                raise click.ClickException(
+                    f"无法写入问题清单“{problems_csv}”：{err.strerror or '写入失败'}") from None
         if as_json:
-            echo_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})
+            echo_json({"ok": False, **summary, "problems_csv": problems_csv})
         else:
-            click.echo(f"导入被拒绝，共 {len(exc.problems)} 处问题，工作空间未改变：", err=True)
-            for p in exc.problems:
-                click.echo(f"  {p}", err=True)
+            _echo_problems(exc, summary, problems_csv)
         sys.exit(1)
     except LayerError as exc:
         raise click.ClickException(str(exc)) from None
@@ -44,6 +62,20 @@ def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_jso
     else:
         click.echo(f"已导入“{KINDS[kind].label}”第 {version.version} 版，共 {version.features} 个要素"
                    f"（输入坐标系 {version.source_crs}）。")
+
+
+def _echo_problems(exc, summary: dict, problems_csv: str | None) -> None:
+    click.echo(f"导入被拒绝，共 {summary['problem_count']} 处问题，工作空间未改变：", err=True)
+    for p in exc.problems[:summary["problems_shown"]]:
+        click.echo(f"  {p}", err=True)
+    if summary["problems_truncated"]:
+        click.echo(f"（仅列出前 {summary['problems_shown']} 处）各类问题的数量：", err=True)
+        for c in summary["problem_counts"]:
+            click.echo(f"  {c['count']:>8} 处  {c['kind']}", err=True)
+    if problems_csv:
+        click.echo(f"完整问题清单已写入 {problems_csv}", err=True)
+    elif summary["problems_truncated"]:
+        click.echo("用 --problems-csv 文件名.csv 可得到完整问题清单。", err=True)
 
 
 @click.command("layers", help="列出工作空间中的图层、要素数和版本。")

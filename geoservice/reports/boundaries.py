@@ -15,7 +15,7 @@ from openpyxl import Workbook
 
 from geoservice.analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult
 from geoservice.analysis.boundaries.merge import MergeResult
-from geoservice.reports.xlsx import DEMO_MARK, to_bytes, write_frame, write_summary
+from geoservice.reports.xlsx import DEMO_MARK, csv_bytes, to_bytes, write_frame, write_summary
 from geoservice.services.params import DEFAULT
 
 LINE_KIND_LABELS = {"shared": "共有界线", "outer": "外界线（县界）"}
@@ -143,12 +143,13 @@ def lines_shapefile_zip(result: BoundaryResult) -> bytes:
         cpg = path.with_suffix(".cpg")
         if not cpg.exists():
             cpg.write_text("UTF-8")
-        alias = "字段,中文名\n" + "".join(f"{k},{v}\n" for k, v in LINE_FIELDS.items())
+        alias = csv_bytes(pd.DataFrame({"字段": list(LINE_FIELDS),
+                                        "中文名": list(LINE_FIELDS.values())}))
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in sorted(Path(tmp).iterdir()):
                 zf.write(f, f.name)
-            zf.writestr("fields_zh.csv", alias.encode("utf-8-sig"))
+            zf.writestr("fields_zh.csv", alias)
         return buf.getvalue()
 
 

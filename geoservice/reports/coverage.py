@@ -9,6 +9,7 @@ from geoservice.analysis.coverage import CoverageResult
 from geoservice.analysis.vocabulary import WEIGHTINGS, level_label
 from geoservice.reports.xlsx import (
     DEMO_MARK,
+    csv_bytes,
     relabel,
     to_bytes,
     write_frame,
@@ -111,8 +112,7 @@ def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
 
 
 def coverage_csv(result: CoverageResult) -> bytes:
-    """The village table as CSV (UTF-8 with BOM, so Excel shows the Chinese)."""
+    """The village table as CSV (UTF-8 with BOM, so Excel shows the Chinese), the inputs
+    as ``#`` comment lines."""
     villages = pd.DataFrame(result.villages.drop(columns="geometry"))
-    frame = _frame(villages, VILLAGE_HEADERS)
-    head = "".join(f"# {label}: {value}\n" for label, value in summary_rows(result)[:9])
-    return (head + frame.to_csv(index=False)).encode("utf-8-sig")
+    return csv_bytes(_frame(villages, VILLAGE_HEADERS), summary_rows(result)[:9])

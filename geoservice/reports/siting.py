@@ -14,7 +14,9 @@ from geoservice.analysis.vocabulary import PROBLEM_LABELS, WEIGHT_LABELS, level_
 from geoservice.reports.xlsx import (
     DEMO_MARK,
     PERCENT,
+    append_row,
     cell,
+    csv_bytes,
     relabel,
     to_bytes,
     write_frame,
@@ -162,11 +164,10 @@ def siting_xlsx(run: SitingRun) -> bytes:
     ws.title = "汇总"
     write_summary(ws, summary_rows(run), rate_labels=RATE_LABELS)
     ws.append([])
-    ws.append(["覆盖变化", "新增前", "新增后"])
-    for c in ws[ws.max_row]:
+    for c in append_row(ws, ["覆盖变化", "新增前", "新增后"]):
         c.font = Font(bold=True)
     for label, before, after in change_rows(run):
-        ws.append([label, cell(before), cell(after)])
+        append_row(ws, [label, before, after])
         if label in RATE_LABELS:
             for col in (2, 3):
                 ws.cell(ws.max_row, col).number_format = PERCENT
@@ -181,10 +182,7 @@ def siting_xlsx(run: SitingRun) -> bytes:
 def siting_csv(run: SitingRun) -> bytes:
     """The suggested sites as CSV (UTF-8 with BOM), inputs as ``#`` comment lines."""
     frame = _frame(site_frame(run), SITE_HEADERS)
-    frame = frame.map(cell)
-    head = "".join(f"# {label}: {'' if value is None else value}\n"
-                   for label, value in summary_rows(run))
-    return (head + frame.to_csv(index=False)).encode("utf-8-sig")
+    return csv_bytes(frame.map(cell), summary_rows(run))
 
 
 def report_name(run: SitingRun, ext: str) -> str:

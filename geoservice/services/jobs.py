@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from geoservice.errors import Cancelled, http_status, is_readable
+from geoservice.errors import Cancelled, TooManyRequests, http_status, message_for
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 STATE_LABELS = {"queued": "排队中", "running": "计算中", "done": "已完成", "failed": "失败",
@@ -42,6 +42,7 @@ class Job:
     started: str | None = None
     finished: str | None = None
     cancel_requested: bool = False
+    owner: str | None = field(default=None, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _t0: float = field(default_factory=time.monotonic, repr=False)
@@ -69,18 +70,37 @@ class Job:
 
 
 class JobRunner:
-    """Runs jobs in threads, at most ``max_running`` at once; keeps the last ``max_jobs``."""
+    """Runs jobs in threads, at most ``max_running`` at once; keeps the last ``max_jobs``.
 
-    def __init__(self, max_jobs: int = 20, max_running: int = 2):
+    The queue is bounded: at most ``max_waiting`` unfinished jobs (queued or running) in all,
+    and ``max_per_owner`` for one owner (the user, or the client address before accounts);
+    a submit beyond that raises :class:`~geoservice.errors.TooManyRequests` (HTTP 429) and
+    starts nothing.
+    """
+
+    def __init__(self, max_jobs: int = 20, max_running: int = 2, *, max_waiting: int = 8,
+                 max_per_owner: int = 3):
         self.max_jobs = int(max_jobs)
+        self.max_waiting = max(1, int(max_waiting))
+        self.max_per_owner = max(1, int(max_per_owner))
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, int(max_running)))
 
     def submit(self, work: Callable[[Callable, Callable], object], *, params: dict | None = None,
-               label: str = "") -> Job:
-        job = Job(id=uuid.uuid4().hex[:12], label=label, params=dict(params or {}))
+               label: str = "", owner: str | None = None) -> Job:
+        job = Job(id=uuid.uuid4().hex[:12], label=label, params=dict(params or {}), owner=owner)
         with self._lock:
+            unfinished = [j for j in self._jobs.values() if j.state not in FINISHED]
+            if len(unfinished) >= self.max_waiting:
+                raise TooManyRequests(
+                    f"计算队列已满：已有 {len(unfinished)} 个选址任务在排队或计算"
+                    f"（上限 {self.max_waiting}），请等其中一些完成后再提交")
+            mine = [j for j in unfinished if owner is not None and j.owner == owner]
+            if len(mine) >= self.max_per_owner:
+                raise TooManyRequests(
+                    f"您已有 {len(mine)} 个选址任务在排队或计算（每人上限 {self.max_per_owner}），"
+                    "请等其中一些完成或取消后再提交")
             self._jobs[job.id] = job
             self._prune()
         thread = threading.Thread(target=self._run, args=(job, work), daemon=True,
@@ -147,11 +167,8 @@ class JobRunner:
                 if isinstance(exc, Cancelled) or job.cancel_requested:
                     self._finish(job, "cancelled", message="已取消，取消前尚未找到可行解")
                 else:
-                    status = http_status(exc)
-                    readable = status < 500 or is_readable(exc)
-                    self._finish(job, "failed", error=str(exc).split("\n")[0] if readable
-                                 else "服务器内部错误", status=status,
-                                 message="计算失败")
+                    self._finish(job, "failed", error=message_for(exc),
+                                 status=http_status(exc), message="计算失败")
                 return
             summary = getattr(getattr(result, "result", result), "summary", None) or {}
             if job.cancel_requested or summary.get("cancelled"):

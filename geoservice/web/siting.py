@@ -20,6 +20,7 @@ from geoservice.analysis.vocabulary import (
     PROBLEM_LABELS,
     PROBLEM_SHORT,
     WEIGHT_LABELS,
+    level_field,
 )
 from geoservice.errors import BadParameter, InvalidInput, NotFound, http_status
 from geoservice.reports.siting import (
@@ -45,8 +46,9 @@ from geoservice.services.siting import (
     siting_time_limit_default,
 )
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import map_settings, workspace_store
+from geoservice.web.common import json_object, map_settings, workspace_store
 from geoservice.web.coverage import level_choices
+from geoservice.web.pages import inline_max, large_layer, map_layers
 from layers import KINDS
 from maps import map_parts, overview_map
 from maps.siting import siting_map
@@ -60,7 +62,9 @@ def _setup(state) -> None:
     cfg = state.app.config
     state.app.extensions["siting_jobs"] = JobRunner(
         max_jobs=int(cfg.get("SITING_MAX_JOBS", 20)),
-        max_running=int(cfg.get("SITING_MAX_RUNNING", 1)))
+        max_running=int(cfg.get("SITING_MAX_RUNNING", 1)),
+        max_waiting=int(cfg.get("SITING_MAX_WAITING", 8)),
+        max_per_owner=int(cfg.get("SITING_MAX_PER_USER", 3)))
 
 
 def runner() -> JobRunner:
@@ -71,11 +75,7 @@ def runner() -> JobRunner:
 def _body() -> dict:
     """Parameters from a JSON body, a form or the query string (in that order)."""
     if request.is_json:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise BadParameter("请求体应为 JSON 对象，如 {\"layer\": \"elderly_service_points\", "
-                               "\"add\": 3}")
-        return data
+        return json_object('{"layer": "elderly_service_points", "add": 3}')
     if request.form:
         out = {k: v for k, v in request.form.items() if k != "rank"}
         if "rank" in request.form:
@@ -105,7 +105,12 @@ def _submit(params) -> Job:
         return run_siting(workspace, params, progress=progress, cancel=cancel)
 
     label = f"{PROBLEM_SHORT[params.problem]} · {KINDS[params.layer].label}"
-    return runner().submit(work, params=params.query(), label=label)
+    return runner().submit(work, params=params.query(), label=label, owner=job_owner())
+
+
+def job_owner() -> str:
+    """Whose job this is, for the per-user queue limit: the client address (until accounts)."""
+    return request.remote_addr or "local"
 
 
 def _job(job_id: str) -> Job:
@@ -267,11 +272,16 @@ def _result_context(run: SitingRun, info) -> dict:
         f"服务半径：{p.radius_m:,.0f} 米（{s.get('inputs', {}).get('radius_from', '')}）",
         f"求解：{'最优' if s.get('optimal') else '未证明最优'}，间隙 {float(s.get('gap') or 0):.2%}",
     ]
+    # An existing facility layer too large for the page is drawn by view.
+    by_view = large_layer(workspace_store(), p.layer) \
+        if len(run.facilities) > inline_max() else None
+    where = {level_field(p.layer): [p.level]} if by_view and p.level else None
     m = siting_map(run.result.villages, run.facilities, run.result.sites, run.result.excluded,
                    s, layer=p.layer, candidates=run.result.candidates,
                    townships=run.townships, exclusion_zones=run.exclusion_zones,
                    title=f"{info['title']} · {KINDS[p.layer].label}选址建议",
-                   legend_notes=legend_notes, notes=info["notes"], settings=map_settings())
+                   legend_notes=legend_notes, notes=info["notes"], settings=map_settings(),
+                   facilities_by_view=by_view, facility_where=where)
     sites = site_frame(run)
     return {
         "no_gain_text": "不再缩短距离" if p.problem == "pmedian" else "不再增加覆盖",
@@ -284,11 +294,10 @@ def _result_context(run: SitingRun, info) -> dict:
 
 def _overview(info) -> dict:
     store = workspace_store()
-    present = store.current_versions()
     wanted = ["townships", "villages", *FACILITY_LAYERS, "candidates", "exclusion_zones"]
-    layers = {k: store.read(k) for k in wanted if k in present}
+    layers, by_view = map_layers(store, wanted)  # large layers: drawn by view
     m = overview_map(layers, title=f"{info['title']} · 选址建议", notes=info["notes"],
-                     settings=map_settings())
+                     settings=map_settings(), by_view=by_view)
     return {"map": map_parts(m)}
 
 

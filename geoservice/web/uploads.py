@@ -1,17 +1,31 @@
-"""The upload page: import a layer file from the browser."""
+"""The upload page: import a layer file from the browser.
+
+A rejected file's problems are shown capped (the first ``PROBLEMS_SHOWN`` and the count of
+each kind); the whole list is kept as a CSV file in the server's temporary folder for
+``PROBLEMS_TTL_S`` seconds under a random token, downloadable from
+``/upload/problems/<token>.csv`` (the page's link, the API's ``problems_csv``). The file is
+on disk, not in a process's memory, so any server process on the machine can serve it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from geoservice.errors import BadParameter
+from geoservice import config as config_mod
+from geoservice.errors import BadParameter, NotFound
+from geoservice.reports.xlsx import csv_field
 from geoservice.web.common import workspace_store
 from layers import KINDS, ValidationError, import_file
 from layers.crs import OFFSET_SYSTEMS
+from layers.errors import problems_csv
 from layers.readers import GEO_SUFFIXES, SUPPORTED, TABLE_SUFFIXES
 
 bp = Blueprint("uploads", __name__)
@@ -25,6 +39,16 @@ CRS_CHOICES = [
     ("EPSG:4544", "EPSG:4544 CGCS2000 3度带 中央经线105°（无带号）"),
     ("EPSG:4523", "EPSG:4523 CGCS2000 3度带 第35带（横坐标带号 35）"),
 ]
+
+PROBLEMS_DIR = Path(tempfile.gettempdir()) / "geoservice-problems"
+PROBLEMS_TTL_S = 3600
+PROBLEMS_KEEP = 50  # at most this many lists are kept (the oldest go first)
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def import_limits():
+    """The configured import limits (``layers.readers.ImportLimits``)."""
+    return config_mod.import_limits(current_app.config)
 
 
 @contextlib.contextmanager
@@ -43,6 +67,59 @@ def saved_upload():
         yield path, filename
 
 
+# --- the problems of a rejected file ----------------------------------------------------
+
+def save_problems(exc: ValidationError) -> str:
+    """Keep the whole problem list as CSV for a while; returns its token."""
+    PROBLEMS_DIR.mkdir(parents=True, exist_ok=True)
+    _prune()
+    token = uuid.uuid4().hex
+    part = PROBLEMS_DIR / f"{token}.part"
+    part.write_bytes(problems_csv(exc.problems, escape=csv_field))
+    os.replace(part, PROBLEMS_DIR / f"{token}.csv")
+    return token
+
+
+def _prune() -> None:
+    try:
+        files = sorted(PROBLEMS_DIR.glob("*.csv"), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return
+    now = time.time()
+    for i, f in enumerate(files):
+        with contextlib.suppress(OSError):
+            if now - f.stat().st_mtime > PROBLEMS_TTL_S or len(files) - i >= PROBLEMS_KEEP:
+                f.unlink()
+
+
+def problems_summary(exc: ValidationError) -> dict:
+    """The capped view of a rejected file's problems (``PROBLEMS_SHOWN`` of them, the count
+    of each kind) with the link to the whole list as CSV."""
+    shown = config_mod.setting("PROBLEMS_SHOWN", current_app.config)
+    out = exc.summary(shown)
+    out["problems_csv"] = url_for("uploads.problems_download", token=save_problems(exc))
+    return out
+
+
+def problems_json(exc: ValidationError, status: int = 400) -> tuple[dict, int]:
+    """The JSON body of a rejected upload: ``error`` (first line), ``status``, the total,
+    the count of each kind, the first problems and the CSV link."""
+    return {"error": str(exc).split("\n")[0], "status": status,
+            **problems_summary(exc)}, status
+
+
+@bp.get("/upload/problems/<token>.csv")
+def problems_download(token: str):
+    """The whole problem list of a rejected upload, as CSV (UTF-8 with BOM, for Excel)."""
+    path = PROBLEMS_DIR / f"{token}.csv"
+    if not _TOKEN.fullmatch(token) or not path.is_file():
+        raise NotFound(f"问题清单已过期或不存在（保留 {PROBLEMS_TTL_S // 60} 分钟）：请重新导入文件以生成")
+    return Response(path.read_bytes(), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="import_problems.csv"'})
+
+
+# --- the page -------------------------------------------------------------------------
+
 @bp.route("/upload", methods=["GET", "POST"])
 def upload():
     kinds = [(k, v.label, v.geometry_label) for k, v in KINDS.items()]
@@ -57,8 +134,12 @@ def upload():
     try:
         with saved_upload() as (path, filename):
             version = import_file(workspace_store(), kind, path,
-                                  crs=request.form.get("crs") or None, filename=filename)
+                                  crs=request.form.get("crs") or None, filename=filename,
+                                  limits=import_limits())
     except ValidationError as exc:
-        return render_template("upload.html", problems=exc.problems, **context), 400
+        summary = problems_summary(exc)
+        return render_template("upload.html", rejected=summary,
+                               problems=exc.problems[:summary["problems_shown"]],
+                               **context), 400
     return render_template("upload.html", imported=version, kind_label=KINDS[kind].label,
                            **context)

@@ -70,14 +70,16 @@ class LayerStore(Protocol):
 
 
 def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | None = None,
-                filename: str | None = None) -> LayerVersion:
+                filename: str | None = None, limits=None) -> LayerVersion:
     """Read, validate and store one file as the new current version of ``kind``.
 
+    ``limits`` (:class:`layers.readers.ImportLimits`): the service's configured limits on
+    zip archives and feature counts; the readers' defaults when None.
     Raises ``ValidationError`` (nothing written) when the file has any problem.
     """
     from ..readers import read_layer
 
-    gdf = read_layer(path, kind, crs=crs, filename=filename)
+    gdf = read_layer(path, kind, crs=crs, filename=filename, limits=limits)
     return store.write(kind, gdf, source=gdf.attrs["source"], source_crs=gdf.attrs["source_crs"])
 
 

@@ -178,10 +178,16 @@ def test_upload_errors_speak_of_the_check_in_chinese(demo_app):
         assert not any(w in error for w in ("codec", "Excel", "engine", "decode"))
     # no CRS given and none to detect: the message names this check's option
     r = client.post("/api/placenames", data={
-        "file": (io.BytesIO("名称,x,y\n柳溪村,abc,30\n".encode()), "c.csv")},
+        "file": (io.BytesIO("名称,x,y\n柳溪村,5000,3000\n".encode()), "c.csv")},
         content_type="multipart/form-data")
     text = " ".join(p["message"] for p in r.get_json()["problems"])
     assert r.status_code == 400 and "--crs " not in text and "--labels-crs" in text
+    # a coordinate that is not a number is reported as such, not as an unknown system
+    r = client.post("/api/placenames", data={
+        "file": (io.BytesIO("名称,x,y\n柳溪村,abc,30\n".encode()), "c.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 400
+    assert [p["message"] for p in r.get_json()["problems"]] == ["坐标“abc”不是数字"]
 
 
 def test_a_file_naming_another_system_than_the_one_chosen_is_refused(demo_app):

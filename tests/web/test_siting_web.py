@@ -445,3 +445,22 @@ def test_a_stopping_job_says_so_on_the_page(demo_app):
     assert 'id="cancel-wait" >' in text and "正在停止…</button>" in text
     release.set()
     assert job.wait(10) and job.state == "cancelled"
+
+
+def test_a_full_queue_answers_429_in_chinese(demo_workspace):
+    app = create_app({"WORKSPACE": str(demo_workspace), "SITING_MAX_RUNNING": 1,
+                      "SITING_MAX_WAITING": 2, "SITING_MAX_PER_USER": 5})
+    c = app.test_client()
+    runner = app.extensions["siting_jobs"]
+    gate = threading.Event()
+    blockers = [runner.submit(lambda p, cancel: gate.wait(10), owner="x") for _ in range(2)]
+    store = open_store(demo_workspace)
+    before = store.current_versions()
+    r = c.post("/api/siting/jobs", json=MCLP)
+    assert r.status_code == 429 and "队列已满" in r.get_json()["error"]
+    page = c.post("/siting", data={k: str(v) for k, v in MCLP.items()})
+    assert page.status_code == 429 and "队列已满" in page.get_data(as_text=True)
+    gate.set()
+    assert all(b.wait(10) for b in blockers)
+    assert c.post("/api/siting/jobs", json=MCLP).status_code == 202
+    assert open_store(demo_workspace).current_versions() == before

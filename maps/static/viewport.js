@@ -1,0 +1,249 @@
+/* Layers too large for the page, drawn by view (maps/viewport.py).
+ *
+ * Zoomed in to options.minZoom or further, the layer asks the layer API for the features
+ * of the current view (bbox, limit) after every move and draws them; zoomed out it draws
+ * nothing and a note on the map says "放大后显示（共 N 个要素）". Text from data is only
+ * ever put into the page as text nodes (textContent), never as HTML.
+ */
+(function () {
+  "use strict";
+
+  function thousands(n) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
+  // CGCS2000/WGS84 -> GCJ-02, as layers/crs.py (coordTransform) does it.
+  var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI;
+  function tlat(x, y) {
+    var r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    r += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    r += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
+    r += (160.0 * Math.sin(y / 12.0 * PI) + 320 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
+    return r;
+  }
+  function tlng(x, y) {
+    var r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    r += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    r += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
+    r += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
+    return r;
+  }
+  function wgsToGcj(lng, lat) {
+    if (!(lng > 73.66 && lng < 135.05 && lat > 3.86 && lat < 53.55)) { return [lng, lat]; }
+    var dlat = tlat(lng - 105.0, lat - 35.0), dlng = tlng(lng - 105.0, lat - 35.0);
+    var rad = lat / 180.0 * PI, magic = Math.sin(rad);
+    magic = 1 - EE * magic * magic;
+    var sq = Math.sqrt(magic);
+    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sq) * PI);
+    dlng = (dlng * 180.0) / (A / sq * Math.cos(rad) * PI);
+    return [lng + dlng, lat + dlat];
+  }
+
+  function shiftCoords(coords) {
+    if (typeof coords[0] === "number") { return wgsToGcj(coords[0], coords[1]); }
+    return coords.map(shiftCoords);
+  }
+
+  var Viewport = L.FeatureGroup.extend({
+    initialize: function (options) {
+      L.FeatureGroup.prototype.initialize.call(this, []);
+      L.setOptions(this, options);
+      this.state = "idle";          // idle | zoomed_out | loading | ready | error
+      this.matched = null;          // features in the last view (numberMatched)
+      this.returned = 0;            // features drawn for the last view
+      this.requests = 0;            // view requests sent
+      this._seq = 0;
+      this._abort = null;
+      this._renderer = L.canvas({padding: 0.3});
+    },
+
+    onAdd: function (map) {
+      L.FeatureGroup.prototype.onAdd.call(this, map);
+      var note = L.control({position: "bottomright"});
+      var self = this;
+      note.onAdd = function () {
+        var div = L.DomUtil.create("div", "gs-viewport-note");
+        div.setAttribute("data-kind", self.options.kind);
+        L.DomEvent.disableClickPropagation(div);
+        return div;
+      };
+      this._note = note.addTo(map);
+      map.on("moveend", this._update, this);
+      this._update();
+    },
+
+    onRemove: function (map) {
+      map.off("moveend", this._update, this);
+      this._cancel();
+      if (this._note) { this._note.remove(); this._note = null; }
+      this.clearLayers();
+      this.state = "idle";
+      L.FeatureGroup.prototype.onRemove.call(this, map);
+    },
+
+    _setNote: function (text) {
+      if (!this._note) { return; }
+      var div = this._note.getContainer();
+      div.textContent = text || "";
+      div.style.display = text ? "" : "none";
+    },
+
+    _cancel: function () {
+      this._seq += 1;
+      if (this._abort) { this._abort.abort(); this._abort = null; }
+    },
+
+    _update: function () {
+      var map = this._map, o = this.options;
+      if (!map) { return; }
+      this._cancel();
+      if (map.getZoom() < o.minZoom) {
+        this.clearLayers();
+        this.matched = null;
+        this.returned = 0;
+        this.state = "zoomed_out";
+        this._setNote(o.label + "：放大后显示（共 " + thousands(o.total) + " 个要素）");
+        this.fire("viewstate", {state: this.state});
+        return;
+      }
+      var b = map.getBounds();
+      // On a GCJ-02 map the view is in GCJ-02 and the store in CGCS2000: widen the box by
+      // more than the shift (under 0.01 degree) so that nothing at the edge is missed.
+      var pad = o.shifted ? 0.01 : 0;
+      var box = [Math.max(-180, b.getWest() - pad), Math.max(-90, b.getSouth() - pad),
+                 Math.min(180, b.getEast() + pad), Math.min(90, b.getNorth() + pad)];
+      var url = o.url + (o.url.indexOf("?") >= 0 ? "&" : "?") + "bbox=" +
+        box.map(function (v) { return v.toFixed(6); }).join(",") + "&limit=" + o.limit;
+      var seq = this._seq, self = this;
+      var controller = window.AbortController ? new AbortController() : null;
+      this._abort = controller;
+      this.state = "loading";
+      this.requests += 1;
+      this._setNote(o.label + "：正在加载当前视野的要素……");
+      fetch(url, {credentials: "same-origin", signal: controller ? controller.signal : undefined,
+                  headers: {Accept: "application/geo+json, application/json"}})
+        .then(function (r) {
+          if (!r.ok) { throw new Error("HTTP " + r.status); }
+          return r.json();
+        })
+        .then(function (body) {
+          if (seq !== self._seq || !self._map) { return; }
+          self._abort = null;
+          self._draw(body);
+        })
+        .catch(function (err) {
+          if (seq !== self._seq || (err && err.name === "AbortError")) { return; }
+          self.state = "error";
+          self._setNote(o.label + "：当前视野的要素加载失败，请稍后移动地图重试");
+          self.fire("viewstate", {state: self.state});
+        });
+    },
+
+    _accepts: function (props) {
+      var where = this.options.where;
+      if (!where) { return true; }
+      for (var key in where) {
+        if (Object.prototype.hasOwnProperty.call(where, key) &&
+            where[key].indexOf(props[key]) < 0) { return false; }
+      }
+      return true;
+    },
+
+    _draw: function (body) {
+      var o = this.options, self = this, drawn = 0;
+      this.clearLayers();
+      (body.features || []).forEach(function (f) {
+        if (!f || !f.geometry) { return; }
+        var props = f.properties || {};
+        if (!self._accepts(props)) { return; }
+        var layer = self._feature(f, props);
+        if (layer) { self.addLayer(layer); drawn += 1; }
+      });
+      this.matched = body.numberMatched;
+      this.returned = drawn;
+      this.state = "ready";
+      if (body.numberMatched > body.numberReturned) {
+        this._setNote(o.label + "：当前视野共 " + thousands(body.numberMatched) + " 个要素，显示其中 " +
+          thousands(body.numberReturned) + " 个，请继续放大");
+      } else {
+        this._setNote("");
+      }
+      this.fire("viewstate", {state: this.state, matched: this.matched, returned: drawn});
+    },
+
+    _style: function (props) {
+      var o = this.options, s = L.extend({}, o.style);
+      if (o.colorBy) {
+        var c = o.colorBy[1][props[o.colorBy[0]]];
+        if (c) { s.color = c; s.fillColor = c; }
+      }
+      return s;
+    },
+
+    _feature: function (f, props) {
+      var o = this.options, g = f.geometry, s = this._style(props), layer;
+      if (o.shifted) { g = {type: g.type, coordinates: shiftCoords(g.coordinates)}; }
+      if (g.type === "Point") {
+        var radius = s.radius || 4;
+        if (o.radiusBy) {
+          var v = Number(props[o.radiusBy]) || 0;
+          radius = 4 + Math.sqrt(Math.min(Math.max(v, 0), 200));
+        }
+        var latlng = L.latLng(g.coordinates[1], g.coordinates[0]);
+        layer = L.circleMarker(latlng, L.extend({}, s, {radius: radius, renderer: this._renderer}));
+        if (o.circleM) {
+          var group = L.featureGroup([
+            L.circle(latlng, {radius: o.circleM, color: s.color, weight: 1, fill: true,
+                              fillOpacity: 0.05, interactive: false, renderer: this._renderer}),
+            layer]);
+          this._bind(layer, props);
+          return group;
+        }
+      } else {
+        layer = L.geoJSON({type: "Feature", geometry: g, properties: props}, {
+          style: function () { return s; },
+          pointToLayer: function (feature, ll) {
+            return L.circleMarker(ll, L.extend({}, s, {radius: s.radius || 5}));
+          },
+        });
+      }
+      this._bind(layer, props);
+      return layer;
+    },
+
+    _text: function (field, value) {
+      var o = this.options;
+      if (value === null || value === undefined) { return ""; }
+      if (o.choices[field] && Object.prototype.hasOwnProperty.call(o.choices[field], value)) {
+        return String(o.choices[field][value]);
+      }
+      if (o.bools.indexOf(field) >= 0 && typeof value === "boolean") { return value ? "是" : "否"; }
+      if (typeof value === "object") { return JSON.stringify(value); }
+      return String(value);
+    },
+
+    _table: function (pairs, props) {
+      var div = L.DomUtil.create("div"), table = L.DomUtil.create("table", "", div), self = this;
+      pairs.forEach(function (p) {
+        var row = L.DomUtil.create("tr", "", table);
+        L.DomUtil.create("th", "", row).textContent = p[1];
+        L.DomUtil.create("td", "", row).textContent = self._text(p[0], props[p[0]]);
+      });
+      return div;
+    },
+
+    _bind: function (layer, props) {
+      var o = this.options, self = this;
+      if (o.tooltip.length) {
+        layer.bindTooltip(function () { return self._table(o.tooltip, props); }, {sticky: true});
+      }
+      if (o.popup.length) {
+        layer.bindPopup(function () { return self._table(o.popup, props); }, {maxWidth: 320});
+      }
+    },
+  });
+
+  L.geoserviceViewport = function (options) { return new Viewport(options); };
+  L.GeoserviceViewport = Viewport;
+  L.geoserviceViewport.wgsToGcj = wgsToGcj;  // the shift of a GCJ-02 basemap, for checks
+}());
