@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+from geoservice.errors import GeoserviceError
 from layers.demo import DEMO_WORKSPACE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +79,10 @@ IMPORT_LIMIT_KEYS = ("IMPORT_MAX_FEATURES", "ZIP_MAX_UNCOMPRESSED_MB", "ZIP_MAX_
                      "ZIP_MAX_MEMBERS", "PROBLEMS_SHOWN")
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(GeoserviceError, ValueError):
+    """A setting with a wrong value: refused at start (the message names the setting)."""
+
+    status = 500
 
 
 def default_workspace() -> Path:

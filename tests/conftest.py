@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import shutil
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fixtures import build_tiny_workspace  # noqa: E402
+from fixtures import LiveServer, build_tiny_workspace  # noqa: E402
 
 from geoservice import create_app  # noqa: E402
 from geoservice.config import DEMO_WORKSPACE  # noqa: E402
@@ -49,21 +47,6 @@ def demo_app(demo_workspace):
 @pytest.fixture
 def tiny_app(tiny_workspace):
     return create_app({"WORKSPACE": str(tiny_workspace)})
-
-
-class LiveServer:
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ and written to the files people would bring (GeoJSON, CSV with Chinese headers).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point, box
+from werkzeug.serving import make_server
 
 from layers import import_file, open_store
 
@@ -91,3 +93,23 @@ def run_cli(*args, env: dict | None = None, timeout: float = 180):
     return subprocess.run([sys.executable, "-m", "geoservice", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        runner = self.app.extensions.get("siting_jobs")
+        for job in runner.jobs() if runner else []:  # never leave a solve running
+            runner.cancel(job.id)
+            job.wait(60)
+        self.server.shutdown()
+        self.thread.join(timeout=10)

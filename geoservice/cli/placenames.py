@@ -42,6 +42,7 @@ def command(ctx, labels, labels_crs, aliases, readings, tolerance, radius, thres
             raise click.ClickException(f"参数 {option}：找不到文件“{value}”")
     if xlsx is not None and (Path(xlsx).is_dir() or not Path(xlsx).parent.is_dir()):
         raise click.ClickException(f"参数 --xlsx：无法写出“{xlsx}”（目录不存在或这是一个目录）")
+    from geoservice import config as config_mod
     from geoservice.reports.placenames import placenames_xlsx, summary_rows
     from geoservice.services.placenames import placenames_params, run_placenames
 
@@ -49,7 +50,8 @@ def command(ctx, labels, labels_crs, aliases, readings, tolerance, radius, thres
     try:
         params = placenames_params(tolerance, radius, threshold)
         result = run_placenames(store, params, labels_path=labels, labels_crs=labels_crs,
-                                aliases_path=aliases, readings_path=readings)
+                                aliases_path=aliases, readings_path=readings,
+                                limits=config_mod.import_limits())
     except ValidationError as exc:
         click.echo(f"标注文件有 {len(exc.problems)} 处问题，未进行核查：", err=True)
         for p in exc.problems:

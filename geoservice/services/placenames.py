@@ -72,20 +72,22 @@ def placenames_params(tolerance=None, radius=None, threshold=None) -> Placenames
     return PlacenamesParams(tol, rad, thr)
 
 
-def read_labels_file(path: str | Path, crs: str | None, filename: str | None = None):
+def read_labels_file(path: str | Path, crs: str | None, filename: str | None = None,
+                     limits=None):
     """A label file as place_labels in CGCS2000 (``layers.labels.read_label_file``); a file
     with problems raises :class:`LabelFileRejected` naming this check's options."""
     try:
-        return read_label_file(path, crs, filename)
+        return read_label_file(path, crs, filename, limits)
     except ValidationError as exc:
         raise LabelFileRejected(exc.problems) from None
 
 
-def read_aliases_file(path: str | Path, filename: str | None = None) -> pd.DataFrame:
+def read_aliases_file(path: str | Path, filename: str | None = None,
+                      limits=None) -> pd.DataFrame:
     """Former names from CSV or XLSX (``layers.labels.read_aliases``); BadParameter naming
     the file and row when they cannot be used."""
     try:
-        return read_aliases(path, filename)
+        return read_aliases(path, filename, limits)
     except TableRejected as exc:
         raise BadParameter(str(exc)) from None
 
@@ -97,8 +99,11 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
                    aliases_path: str | Path | None = None,
                    aliases_filename: str | None = None,
                    readings_path: str | Path | None = None,
-                   labels_optional: bool = False) -> PlacenamesResult:
+                   labels_optional: bool = False, limits=None) -> PlacenamesResult:
     """Run the check on the workspace's villages and the stored or given labels.
+
+    ``limits`` (``layers.readers.ImportLimits``): the configured limits for the label and
+    former-name files (archive sizes, feature count); the readers' defaults when None.
 
     ``labels_optional`` (the page): a workspace without a place_labels layer still gets the
     roster checks and the romanisation, with no label findings, instead of NotFound.
@@ -114,7 +119,7 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
     labels_given = True
     if labels_path is not None:
         try:
-            labels = read_labels_file(labels_path, labels_crs, labels_filename)
+            labels = read_labels_file(labels_path, labels_crs, labels_filename, limits)
         except crsmod.CRSInputError as exc:
             raise BadParameter(f"参数 labels-crs：{exc}") from None
         labels_source = f"上传文件 {labels_filename or Path(labels_path).name}"
@@ -133,7 +138,7 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
             labels_source = (f"工作空间“{label_kind}”图层（place_labels）"
                              f"第 {versions['place_labels'].version} 版")
     if aliases_path is not None:
-        aliases = read_aliases_file(aliases_path, aliases_filename)
+        aliases = read_aliases_file(aliases_path, aliases_filename, limits)
         aliases_source = f"文件 {aliases_filename or Path(aliases_path).name}"
     elif demo and DEMO_ALIASES.exists():
         aliases = read_aliases_file(DEMO_ALIASES)

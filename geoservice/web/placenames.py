@@ -17,7 +17,13 @@ from geoservice.services.placenames import placenames_params, run_placenames
 from geoservice.services.workspace import workspace_info
 from geoservice.web.common import map_settings, workspace_store
 from geoservice.web.pages import inline_max, large_layer
-from geoservice.web.uploads import CRS_CHOICES, problems_json, problems_summary, saved_upload
+from geoservice.web.uploads import (
+    CRS_CHOICES,
+    import_limits,
+    problems_json,
+    problems_summary,
+    saved_upload,
+)
 from layers import LayerError, ValidationError
 from maps.placenames import STATUS_COLORS, placenames_map
 from maps.render import map_parts
@@ -57,7 +63,7 @@ def _run(upload: bool, page: bool = False):
     with saved_upload() as (path, filename), _saved_aliases() as (apath, aname):
         result = run_placenames(store, params, labels_path=path, labels_crs=crs,
                                 labels_filename=filename, aliases_path=apath,
-                                aliases_filename=aname)
+                                aliases_filename=aname, limits=import_limits())
     return params, result, filename
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from contextlib import contextmanager
 
 # The flags our CI uses: no background traffic, no sandbox (root), no GPU.
 CHROMIUM_FLAGS = [
@@ -24,3 +27,33 @@ def requested_urls(driver) -> list[str]:
 
 def console_errors(driver) -> list[dict]:
     return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+@contextmanager
+def start_chromium(*, init_script: str | None = None):
+    """A fresh headless Chromium (Debian's chromium + chromium-driver) with a private
+    profile, browser and network logs; ``init_script`` runs before any page script.
+    Fails (never skips) when Chromium is not installed."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    assert binary and driver_path, (
+        "找不到 chromium / chromedriver：请安装 Debian 软件包 chromium 和 chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="gs-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    if init_script:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": init_script})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -4,16 +4,14 @@ it says how many features there are, zoomed in it fetches and draws the view's f
 from __future__ import annotations
 
 import shutil
-import tempfile
-import threading
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from chromium import CHROMIUM_FLAGS, console_errors, requested_urls
+from chromium import console_errors, requested_urls, start_chromium
+from fixtures import LiveServer
 from selenium.webdriver.support.ui import WebDriverWait
-from werkzeug.serving import make_server
 
 from geoservice import create_app
 from geoservice.config import DEMO_WORKSPACE
@@ -42,47 +40,16 @@ def big_workspace(tmp_path_factory):
     return path
 
 
-class _Server:
-    url = ""
-
-
 @pytest.fixture(scope="module")
 def big_server(big_workspace):
-    server = make_server("127.0.0.1", 0, create_app({"WORKSPACE": str(big_workspace)}),
-                         threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    live = _Server()
-    live.url = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with LiveServer(create_app({"WORKSPACE": str(big_workspace)})) as live:
         yield live
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def driver():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    assert binary and driver_path, "找不到 chromium / chromedriver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="gs-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    d = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    d.set_page_load_timeout(60)
-    try:
+    with start_chromium() as d:
         yield d
-    finally:
-        d.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 LAYER = "window.geoservice.layers.elderly_service_points"

@@ -16,17 +16,15 @@ import html
 import json
 import re
 import shutil
-import tempfile
-import threading
 import urllib.request
 from urllib.parse import urlencode
 
 import geopandas as gpd
 import pytest
-from chromium import CHROMIUM_FLAGS, console_errors
+from chromium import console_errors, start_chromium
+from fixtures import LiveServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from werkzeug.serving import make_server
 
 from geoservice import create_app
 from geoservice.config import DEMO_WORKSPACE
@@ -94,44 +92,15 @@ def app(workspace):
 
 @pytest.fixture(scope="module")
 def server(app):
-    live = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, daemon=True)
-    thread.start()
-    live.url = f"http://127.0.0.1:{live.server_port}"
-    try:
+    with LiveServer(app) as live:
         yield live
-    finally:
-        for job in app.extensions["siting_jobs"].jobs():  # never leave a solve running
-            app.extensions["siting_jobs"].cancel(job.id)
-            job.wait(60)
-        live.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def chrome():
     """One headless Chromium for the module, alerts trapped before any page script."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    assert binary and driver_path, "找不到 chromium / chromedriver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="gs-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.set_page_load_timeout(60)
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": TRAP})
-    try:
+    with start_chromium(init_script=TRAP) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _server_title(url: str) -> str:

@@ -4,18 +4,17 @@ a long solve. Console clean; no request leaves 127.0.0.1."""
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import urlparse
 
 import geopandas as gpd
 import numpy as np
 import pytest
 from chromium import console_errors, requested_urls
+from fixtures import LiveServer
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from shapely.geometry import Point, box
-from werkzeug.serving import make_server
 
 from geoservice import create_app
 from layers import open_store
@@ -171,17 +170,8 @@ def grid_server(tmp_path):
     path = tmp_path / "grid.gpkg"
     _grid_workspace(path)
     app = create_app({"WORKSPACE": str(path)})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        for job in app.extensions["siting_jobs"].jobs():  # never leave a solve running
-            app.extensions["siting_jobs"].cancel(job.id)
-            job.wait(60)
-        server.shutdown()
-        thread.join(timeout=10)
+    with LiveServer(app) as live:
+        yield live.url, app
 
 
 def test_a_long_solve_shows_progress_and_can_be_cancelled(browser, grid_server):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -209,3 +210,17 @@ def test_a_file_naming_another_system_than_the_one_chosen_is_refused(demo_app):
         r = client.post("/api/placenames", data={"crs": crs, "file": (io.BytesIO(raw), "a.csv")},
                         content_type="multipart/form-data")
         assert r.status_code == 200 and r.get_json()["summary"]["counts"]["misplaced"] == 2
+
+
+def test_a_label_upload_obeys_the_configured_feature_limit(demo_workspace):
+    from geoservice import create_app
+
+    app = create_app({"WORKSPACE": str(demo_workspace), "IMPORT_MAX_FEATURES": 3})
+    labels = open_store(demo_workspace).read("place_labels").head(5)
+    csv = "名称,经度,纬度\n" + "".join(f"{n},{p.x:.8f},{p.y:.8f}\n" for n, p in
+                                      zip(labels["name"], labels.geometry, strict=True))
+    r = app.test_client().post("/api/placenames", data={
+        "file": (io.BytesIO(csv.encode("utf-8")), "five.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 400
+    assert "IMPORT_MAX_FEATURES" in json.dumps(r.get_json(), ensure_ascii=False)
