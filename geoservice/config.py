@@ -32,10 +32,11 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "MAX_UPLOAD_MB": (200, int, "上传文件大小上限，MB [GEOSERVICE_MAX_UPLOAD_MB]"),
     "ASSET_MAX_AGE": (86400, int, "地图脚本和样式的浏览器缓存时间，秒"),
     "API_PAGE_DEFAULT": (1000, int,
-                         "图层要素接口 /api/layers/<kind> 每页默认要素数（limit 缺省值）"
+                         "图层要素接口 /api/layers/<kind> 和 OGC API 要素 /ogcapi/collections/<cid>/items"
+                         " 每页默认要素数（limit 缺省值）"
                          " [GEOSERVICE_API_PAGE_DEFAULT]"),
     "API_PAGE_MAX": (10000, int,
-                     "图层要素接口每页最多要素数（limit 上限） [GEOSERVICE_API_PAGE_MAX]"),
+                     "图层要素接口和 OGC API 要素每页最多要素数（limit 上限） [GEOSERVICE_API_PAGE_MAX]"),
     "MAP_INLINE_MAX_FEATURES": (5000, int,
                                 "地图页面直接载入的图层最多要素数；超过时该图层不随页面载入，"
                                 "放大到 MAP_VIEWPORT_MIN_ZOOM 级后按视野从 /api/layers/<kind> 加载"
@@ -56,6 +57,19 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "PROBLEMS_SHOWN": (200, int,
                        "导入被拒绝时页面、接口和命令行列出的问题数（另给出各类问题的数量，"
                        "完整清单可下载 CSV） [GEOSERVICE_PROBLEMS_SHOWN]"),
+    "SERVER_THREADS": (8, int,
+                       "python run.py 的工作线程数（waitress），即同时处理的请求数"
+                       " [GEOSERVICE_SERVER_THREADS]；也可用 --threads 指定"),
+    "ACCESS_LOG": (1, int,
+                   "访问日志：1 为每个请求在标准错误输出记一行（时间、客户端地址、方法、路径、状态、"
+                   "字节数、耗时），0 为不记 [GEOSERVICE_ACCESS_LOG]"),
+    "TRUSTED_PROXIES": (0, int,
+                        "服务前面可信的反向代理层数（如 nginx 为 1）[GEOSERVICE_TRUSTED_PROXIES]；"
+                        "大于 0 时采信代理传来的 X-Forwarded-Proto/-For/-Host（判断 HTTPS、"
+                        "客户端地址）；直接对外服务时必须为 0，否则客户端可伪造这些请求头"),
+    "SECRET_KEY": ("", str,
+                   "会话签名密钥 [GEOSERVICE_SECRET_KEY]；为空时每个工作空间首次启动自动生成一次，"
+                   "保存在工作空间旁的 <工作空间文件>.secret_key 文件（权限 0600）中，此后一直使用"),
 }
 
 ENV = {
@@ -73,6 +87,10 @@ ENV = {
     "ZIP_MAX_RATIO": "GEOSERVICE_ZIP_MAX_RATIO",
     "ZIP_MAX_MEMBERS": "GEOSERVICE_ZIP_MAX_MEMBERS",
     "PROBLEMS_SHOWN": "GEOSERVICE_PROBLEMS_SHOWN",
+    "SERVER_THREADS": "GEOSERVICE_SERVER_THREADS",
+    "ACCESS_LOG": "GEOSERVICE_ACCESS_LOG",
+    "TRUSTED_PROXIES": "GEOSERVICE_TRUSTED_PROXIES",
+    "SECRET_KEY": "GEOSERVICE_SECRET_KEY",
 }
 
 IMPORT_LIMIT_KEYS = ("IMPORT_MAX_FEATURES", "ZIP_MAX_UNCOMPRESSED_MB", "ZIP_MAX_RATIO",
@@ -150,6 +168,12 @@ def load(config: dict | None = None) -> dict:
     for key in IMPORT_LIMIT_KEYS:
         if out[key] < 1:
             raise ConfigError(f"配置项 {key} 应为正整数，而不是“{out[key]}”")
+    if out["SERVER_THREADS"] < 1:
+        raise ConfigError(f"配置项 SERVER_THREADS 应为正整数，而不是“{out['SERVER_THREADS']}”")
+    if out["ACCESS_LOG"] not in (0, 1):
+        raise ConfigError(f"配置项 ACCESS_LOG 只能是 1 或 0，而不是“{out['ACCESS_LOG']}”")
+    if out["TRUSTED_PROXIES"] < 0:
+        raise ConfigError(f"配置项 TRUSTED_PROXIES 应为 0 或正整数，而不是“{out['TRUSTED_PROXIES']}”")
     if out["WORKSPACE"] is None:
         out["WORKSPACE"] = str(default_workspace())
     return out

@@ -15,7 +15,14 @@ from openpyxl import Workbook
 
 from geoservice.analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult
 from geoservice.analysis.boundaries.merge import MergeResult
-from geoservice.reports.xlsx import DEMO_MARK, csv_bytes, to_bytes, write_frame, write_summary
+from geoservice.reports.xlsx import (
+    DEMO_MARK,
+    csv_bytes,
+    to_bytes,
+    workbook,
+    write_frame,
+    write_summary,
+)
 from geoservice.services.params import DEFAULT
 
 LINE_KIND_LABELS = {"shared": "共有界线", "outer": "外界线（县界）"}
@@ -103,22 +110,12 @@ def register_frame(result: BoundaryResult) -> pd.DataFrame:
 
 def boundaries_xlsx(result: BoundaryResult) -> bytes:
     """汇总 (inputs and tolerances), 问题清单, 界线登记表."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "汇总"
-    write_summary(ws, summary_rows(result))
-    write_frame(wb.create_sheet("问题清单"), findings_frame(result))
-    write_frame(wb.create_sheet("界线登记表"), register_frame(result))
-    return to_bytes(wb)
+    return workbook(("汇总", summary_rows(result)), ("问题清单", findings_frame(result)),
+                    ("界线登记表", register_frame(result)))
 
 
 def lines_xlsx(result: BoundaryResult) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "界线登记表"
-    write_frame(ws, register_frame(result))
-    write_summary(wb.create_sheet("汇总"), summary_rows(result))
-    return to_bytes(wb)
+    return workbook(("界线登记表", register_frame(result)), ("汇总", summary_rows(result)))
 
 
 def lines_geojson(result: BoundaryResult) -> bytes:

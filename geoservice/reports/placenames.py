@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
 from pyproj import Transformer
 
 from geoservice.analysis.placenames import FINDING_TYPES, PlacenamesResult
 from geoservice.analysis.placenames.check import LABEL_TYPES, ROSTER_TYPES
-from geoservice.reports.xlsx import DEMO_MARK, to_bytes, write_frame, write_summary
+from geoservice.reports.xlsx import DEMO_MARK, workbook
 from layers import crs as crsmod
 
 CORRECTION_TYPES = ("missing",) + LABEL_TYPES
@@ -95,11 +94,5 @@ def romanization_frame(result: PlacenamesResult) -> pd.DataFrame:
 
 
 def placenames_xlsx(result: PlacenamesResult) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "更正清单"
-    write_frame(ws, correction_frame(result))
-    write_frame(wb.create_sheet("名册问题"), roster_frame(result))
-    write_frame(wb.create_sheet("罗马字母拼写"), romanization_frame(result))
-    write_summary(wb.create_sheet("汇总"), summary_rows(result))
-    return to_bytes(wb)
+    return workbook(("更正清单", correction_frame(result)), ("名册问题", roster_frame(result)),
+                    ("罗马字母拼写", romanization_frame(result)), ("汇总", summary_rows(result)))

@@ -159,6 +159,20 @@ def write_summary(ws, rows: Iterable[tuple[str, object]], *,
     ws.column_dimensions["B"].width = 70
 
 
+def workbook(*sheets: tuple[str, object]) -> bytes:
+    """A report workbook from ``(title, content)`` pairs, in order: a DataFrame becomes a
+    table sheet, a list of ``(label, value)`` rows a summary sheet."""
+    wb = Workbook()
+    for i, (title, content) in enumerate(sheets):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        ws.title = title
+        if isinstance(content, pd.DataFrame):
+            write_frame(ws, content)
+        else:
+            write_summary(ws, content)
+    return to_bytes(wb)
+
+
 def to_bytes(wb: Workbook) -> bytes:
     """The workbook as XLSX; every text cell of every sheet made text (:func:`as_text`)
     first, whichever way it was written: reports never write formulas."""

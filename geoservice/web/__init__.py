@@ -7,14 +7,16 @@ from flask import Flask, jsonify, render_template, request
 from geoservice.errors import ValidationError as _ValidationError
 from geoservice.errors import http_status, message_for
 from geoservice.registry import ANALYSES
-from geoservice.web import api, assets, pages, uploads
+from geoservice.web import api, assets, ogcapi, pages, server, uploads
 
 
 def register(app: Flask) -> None:
+    server.install(app)  # security headers, session cookies, secret key, trusted proxy
     app.register_blueprint(assets.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(ogcapi.bp)
     for analysis in ANALYSES:
         app.register_blueprint(analysis.blueprint())
 

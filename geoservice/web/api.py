@@ -11,8 +11,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from geoservice.errors import BadParameter
 from geoservice.services.workspace import workspace_info
 from geoservice.web.common import workspace_store
-from geoservice.web.uploads import import_limits, problems_json, saved_upload
-from layers import ValidationError, get_kind, import_file
+from geoservice.web.uploads import import_upload, problems_json
+from layers import ValidationError, get_kind
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -102,10 +102,7 @@ def layer_import(kind: str):
     each kind and the link to the whole list as CSV (never the whole list inline)."""
     kind = _kind(kind)
     try:
-        with saved_upload() as (path, filename):
-            version = import_file(workspace_store(), kind, path,
-                                  crs=request.form.get("crs") or None, filename=filename,
-                                  limits=import_limits())
+        version = import_upload(kind)
     except ValidationError as exc:
         body, status = problems_json(exc)
         return jsonify(body), status

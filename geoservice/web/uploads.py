@@ -46,6 +46,14 @@ PROBLEMS_KEEP = 50  # at most this many lists are kept (the oldest go first)
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
+def import_upload(kind: str):
+    """Import the uploaded ``file`` as a new version of ``kind`` (form field ``crs``), with
+    the configured limits; ValidationError when it is refused (nothing stored)."""
+    with saved_upload() as (path, filename):
+        return import_file(workspace_store(), kind, path, crs=request.form.get("crs") or None,
+                           filename=filename, limits=import_limits())
+
+
 def import_limits():
     """The configured import limits (``layers.readers.ImportLimits``)."""
     return config_mod.import_limits(current_app.config)
@@ -132,10 +140,7 @@ def upload():
     if kind not in KINDS:
         raise BadParameter(f"未知的图层类型“{kind}”")
     try:
-        with saved_upload() as (path, filename):
-            version = import_file(workspace_store(), kind, path,
-                                  crs=request.form.get("crs") or None, filename=filename,
-                                  limits=import_limits())
+        version = import_upload(kind)
     except ValidationError as exc:
         summary = problems_summary(exc)
         return render_template("upload.html", rejected=summary,
