@@ -2,7 +2,8 @@
 
 Production server: waitress (pure Python, Windows and Linux), with an access log on stderr.
 ``--debug`` serves with Flask's development server instead (debugger, tracebacks): only on
-a developer's own machine.
+a developer's own machine. On a workspace without accounts it says how to create the first
+admin; the demo workspace gets an ``admin`` account whose generated password is printed once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(config or None)
     threads = app.config["SERVER_THREADS"]
     print(f"工作空间：{app.config['WORKSPACE']}", flush=True)
+    _first_run(app)
 
     if args.debug:
         print("开发调试模式（Flask 开发服务器，出错时显示错误详情）：不要在单位部署时使用", flush=True)
@@ -64,6 +66,16 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.close()
         print("服务已停止", flush=True)
+
+
+def _first_run(app) -> None:
+    """A workspace without accounts: the hint to create the first admin, or (the demo) the
+    generated admin password, shown this once."""
+    from geoservice.services.accounts import first_run
+
+    message = first_run(app.extensions["geoservice"]["store"])
+    if message:
+        print(message, flush=True)
 
 
 def _shown(host: str) -> str:

@@ -70,6 +70,10 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "SECRET_KEY": ("", str,
                    "会话签名密钥 [GEOSERVICE_SECRET_KEY]；为空时每个工作空间首次启动自动生成一次，"
                    "保存在工作空间旁的 <工作空间文件>.secret_key 文件（权限 0600）中，此后一直使用"),
+    "ANONYMOUS_READ": (None, int,
+                       "不登录能否查看地图和分析 [GEOSERVICE_ANONYMOUS_READ]：1 可以，0 不可以（页面转到"
+                       "登录页，接口返回 401）；不设时示例县工作空间为 1，其他工作空间为 0。"
+                       "任何修改都需要登录"),
 }
 
 ENV = {
@@ -91,6 +95,7 @@ ENV = {
     "ACCESS_LOG": "GEOSERVICE_ACCESS_LOG",
     "TRUSTED_PROXIES": "GEOSERVICE_TRUSTED_PROXIES",
     "SECRET_KEY": "GEOSERVICE_SECRET_KEY",
+    "ANONYMOUS_READ": "GEOSERVICE_ANONYMOUS_READ",
 }
 
 IMPORT_LIMIT_KEYS = ("IMPORT_MAX_FEATURES", "ZIP_MAX_UNCOMPRESSED_MB", "ZIP_MAX_RATIO",
@@ -125,6 +130,8 @@ def setting(key: str, values: dict | None = None):
         value = os.environ.get(env) if env else None
         if value in (None, ""):
             value = default
+    if value is None:
+        return None
     try:
         return typ(value)
     except (TypeError, ValueError):
@@ -174,6 +181,8 @@ def load(config: dict | None = None) -> dict:
         raise ConfigError(f"配置项 ACCESS_LOG 只能是 1 或 0，而不是“{out['ACCESS_LOG']}”")
     if out["TRUSTED_PROXIES"] < 0:
         raise ConfigError(f"配置项 TRUSTED_PROXIES 应为 0 或正整数，而不是“{out['TRUSTED_PROXIES']}”")
+    if out["ANONYMOUS_READ"] not in (None, 0, 1):
+        raise ConfigError(f"配置项 ANONYMOUS_READ 只能是 1 或 0，而不是“{out['ANONYMOUS_READ']}”")
     if out["WORKSPACE"] is None:
         out["WORKSPACE"] = str(default_workspace())
     return out

@@ -12,9 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fixtures import LiveServer, build_tiny_workspace  # noqa: E402
+from fixtures import LiveServer, build_tiny_workspace, make_app  # noqa: E402
 
-from geoservice import create_app  # noqa: E402
 from geoservice.config import DEMO_WORKSPACE  # noqa: E402
 
 
@@ -41,12 +40,16 @@ def demo_workspace(tmp_path) -> Path:
 
 @pytest.fixture
 def demo_app(demo_workspace):
-    return create_app({"WORKSPACE": str(demo_workspace)})
+    """The app on the demo county; its test clients act as an admin account (API token):
+    ``app.test_client(token=None)`` is anonymous, ``token=`` another account."""
+    return make_app({"WORKSPACE": str(demo_workspace)})
 
 
 @pytest.fixture
 def tiny_app(tiny_workspace):
-    return create_app({"WORKSPACE": str(tiny_workspace)})
+    """The app on the tiny county (ANONYMOUS_READ off by default: not a demo workspace);
+    its test clients act as an admin account, like ``demo_app``'s."""
+    return make_app({"WORKSPACE": str(tiny_workspace)})
 
 
 @pytest.fixture

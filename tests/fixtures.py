@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from flask.testing import FlaskClient
 from shapely.geometry import Point, box
 from werkzeug.serving import make_server
 
@@ -113,3 +114,56 @@ class LiveServer:
             job.wait(60)
         self.server.shutdown()
         self.thread.join(timeout=10)
+
+
+# --- accounts: tests act as a real account --------------------------------------------------
+
+PASSWORD = "test-password-1"  # every test account's password
+ADMIN = "admin"
+
+
+class TokenClient(FlaskClient):
+    """A test client sending ``Authorization: Bearer <token>`` with every request: the
+    app's default token (``default_token``, an admin's) unless ``token=`` is given;
+    ``app.test_client(token=None)`` is anonymous."""
+
+    default_token: str | None = None
+
+    def __init__(self, *args, token: str | None | type(...) = ..., **kwargs):
+        super().__init__(*args, **kwargs)
+        self.token = self.default_token if token is ... else token
+        if self.token:
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
+
+
+_TOKENS: dict[tuple[str, str], str] = {}  # (workspace, account) -> its API token
+
+
+def add_account(app, name: str, role: str, password: str = PASSWORD) -> str:
+    """An account in the app's workspace (created once); returns its API token (the same
+    one for every app on that workspace: a new token would end the others')."""
+    from geoservice.services import accounts
+
+    store = app.extensions["geoservice"]["store"]
+    key = (str(app.config["WORKSPACE"]), name)
+    if store.user(name) is None:
+        accounts.add_user(store, name, role, password)
+    token = _TOKENS.get(key)
+    if not token or accounts.user_for_token(store, token) is None:
+        token = _TOKENS[key] = accounts.new_token(store, name)
+    return token
+
+
+def sign_in(app, name: str = ADMIN, role: str = "admin"):
+    """The app's test clients act as account ``name`` (an admin unless said) through its
+    API token; returns the app."""
+    token = add_account(app, name, role)
+    app.test_client_class = type("SignedInClient", (TokenClient,), {"default_token": token})
+    return app
+
+
+def make_app(config: dict):
+    """``create_app(config)`` with an admin account whose token its test clients send."""
+    from geoservice import create_app
+
+    return sign_in(create_app(config))

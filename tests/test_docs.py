@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from geoservice import create_app
+from fixtures import make_app  # create_app with an admin signed in (API token)
+
 from geoservice.cli import main as cli_main
 from geoservice.config import SETTINGS
 from layers.schema import KINDS
@@ -32,7 +33,7 @@ def test_every_setting_is_documented():
 
 def test_every_route_is_documented(tiny_workspace):
     text = (DOCS / "api.md").read_text(encoding="utf-8")
-    app = create_app({"WORKSPACE": str(tiny_workspace)})
+    app = make_app({"WORKSPACE": str(tiny_workspace)})
     for rule in app.url_map.iter_rules():
         assert f"`{rule.rule}`" in text, rule.rule
 

@@ -23,7 +23,10 @@ zh.install()
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "import": ("geoservice.cli.layers", "import_cmd", "导入图层文件（成为新版本，旧版本保留）。"),
     "layers": ("geoservice.cli.layers", "layers_cmd", "列出工作空间中的图层、要素数和版本。"),
+    "restore": ("geoservice.cli.layers", "restore_cmd", "恢复图层的旧版本（成为新版本，不删除任何版本）。"),
     **{a.name: (f"geoservice.cli.{a.name}", "command", a.summary) for a in ANALYSES},
+    "users": ("geoservice.cli.users", "users_cmd", "管理用户账号：新建、列出、停用、改密码、角色、API 令牌。"),
+    "audit": ("geoservice.cli.audit", "audit_cmd", "查看操作记录（谁在何时做了什么），可筛选、导出 XLSX。"),
 }
 
 

@@ -93,6 +93,7 @@ def command(ctx, layer, area, width, marker, area_sum, snap, outline, as_json, x
 @click.pass_context
 def merge_cmd(ctx, codes, name, code, layer, as_json, apply, xlsx) -> None:
     from geoservice.reports.boundaries import merge_rows, merge_xlsx
+    from geoservice.services.accounts import cli_actor
     from geoservice.services.boundaries import (
         applied_dict,
         apply_merge_to_store,
@@ -103,7 +104,9 @@ def merge_cmd(ctx, codes, name, code, layer, as_json, apply, xlsx) -> None:
     store = open_workspace(ctx)
     params = merge_params(codes, name, code, layer)
     if apply:
-        result, versions = apply_merge_to_store(store, params)
+        # As the CLI actor (the operating-system user): the versions record it and the
+        # service writes the merge_apply audit row.
+        result, versions = apply_merge_to_store(store, params, actor=cli_actor())
     else:
         result, versions = run_merge(store, params), []
     if xlsx:

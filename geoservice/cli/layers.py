@@ -1,4 +1,6 @@
-"""`python -m geoservice import|layers`: layers in, and what the workspace holds."""
+"""`python -m geoservice import|restore|layers`: layers in, an old version back, and what
+the workspace holds. Changes go through ``geoservice.services.layers`` as the CLI actor
+(the operating-system user), so each is checked and written to the audit trail."""
 
 from __future__ import annotations
 
@@ -29,7 +31,9 @@ def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_jso
                problems_csv: str | None) -> None:
     from geoservice import config as config_mod
     from geoservice.reports.xlsx import csv_field
-    from layers import LayerError, ValidationError, import_file
+    from geoservice.services.accounts import cli_actor
+    from geoservice.services.layers import import_layer
+    from layers import LayerError, ValidationError
     from layers.errors import problems_csv as to_csv
 
     store = open_workspace(ctx)
@@ -41,7 +45,7 @@ def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_jso
     if not as_json:
         click.echo(f"正在读取并校验 {file}（{KINDS[kind].label}）…", err=True)
     try:
-        version = import_file(store, kind, file, crs=crs, limits=limits)
+        version = import_layer(store, cli_actor(), kind, file, crs=crs, limits=limits)
     except ValidationError as exc:
         summary = exc.summary(shown)
         if problems_csv:
@@ -76,6 +80,26 @@ def _echo_problems(exc, summary: dict, problems_csv: str | None) -> None:
         click.echo(f"完整问题清单已写入 {problems_csv}", err=True)
     elif summary["problems_truncated"]:
         click.echo("用 --problems-csv 文件名.csv 可得到完整问题清单。", err=True)
+
+
+@click.command("restore", short_help="恢复图层的旧版本（成为新版本，不删除任何版本）。",
+               help="把图层的第 N 版恢复为当前数据：写入一个与第 N 版相同的新版本，所有版本都保留，"
+                    f"并写入操作记录。图层类型：{KIND_HELP}")
+@click.argument("kind", type=click.Choice(list(KINDS)))
+@click.argument("n", type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出新版本。")
+@click.pass_context
+def restore_cmd(ctx: click.Context, kind: str, n: int, as_json: bool) -> None:
+    from geoservice.services.accounts import cli_actor
+    from geoservice.services.layers import restore_version
+
+    store = open_workspace(ctx)
+    version = restore_version(store, cli_actor(), kind, n)
+    if as_json:
+        echo_json({"ok": True, "restored": n, "version": version.to_dict()})
+    else:
+        click.echo(f"已把“{KINDS[kind].label}”第 {n} 版恢复为第 {version.version} 版（当前版本），"
+                   f"共 {version.features} 个要素；旧版本全部保留。")
 
 
 @click.command("layers", help="列出工作空间中的图层、要素数和版本。")

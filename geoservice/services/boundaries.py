@@ -163,12 +163,20 @@ def run_merge(store: LayerStore, params: MergeParams) -> MergeResult:
                           inputs=_inputs(store, kinds))
 
 
-def apply_merge_to_store(store: LayerStore, params: MergeParams):
+def apply_merge_to_store(store: LayerStore, params: MergeParams, *, actor=None):
     """Simulate again on the current data and write the result as a new layer version
     (a township merge also writes the recoded villages, in the same step).
 
+    With ``actor`` (``services.accounts.Actor``: the web and the CLI pass one) the role is
+    checked first (``merge_apply``: 界线审查人员 or 管理员), the versions record who wrote
+    them and the audit trail gets a ``merge_apply`` row per layer written.
+
     Returns ``(result, versions)``: the new version of ``params.layer`` first.
     """
+    if actor is not None:
+        from geoservice.services.accounts import require
+
+        require(actor, "merge_apply")
     result = run_merge(store, params)
     same = [c for c in result.name_check.get("conflicts", []) if c.get("reason") == "重名"]
     if same:
@@ -177,10 +185,24 @@ def apply_merge_to_store(store: LayerStore, params: MergeParams):
         listed = "、".join(f"{c['name']}（{c['code']}）" for c in same)
         raise BadParameter(f"参数 name（合并后的新名称）“{result.new_name}”与 {listed} 重名，不能应用；"
                            "请换一个名称后再模拟")
-    return result, apply_merge(store, result)  # a failed write raises StoreError
+    before = store.current_versions()
+    versions = apply_merge(store, result, user=actor.name if actor else "")  # or StoreError
+    if actor is not None:
+        from geoservice.services import audit
+
+        what = f"{'、'.join(result.codes)} 合并为 {result.new_code} {result.new_name}"
+        for v in versions:
+            old = before.get(v.kind)
+            audit.record(store, actor, "merge_apply", layer=v.kind,
+                         before=old.version if old else None, after=v.version,
+                         params={"layer": params.layer, "codes": list(params.codes),
+                                 "name": params.name, "code": result.new_code},
+                         result=f"{what}，成为第 {v.version} 版")
+    return result, versions
 
 
-def apply_merge(store: LayerStore, result: MergeResult, *, note: str = "") -> list:
+def apply_merge(store: LayerStore, result: MergeResult, *, note: str = "",
+                user: str = "") -> list:
     """Write the layers a merge changes as new versions (old versions kept).
 
     A township merge with recoded villages (or a merge that moves facilities'
@@ -194,8 +216,8 @@ def apply_merge(store: LayerStore, result: MergeResult, *, note: str = "") -> li
     items = result.layers_to_write()
     if len(items) == 1:
         return [store.write(result.layer, result.layer_after, source=source,
-                            source_crs=STORED_CRS)]
-    return store.write_many(items, source=source, source_crs=STORED_CRS)
+                            source_crs=STORED_CRS, user=user)]
+    return store.write_many(items, source=source, source_crs=STORED_CRS, user=user)
 
 
 def applied_dict(versions) -> dict | None:

@@ -3,11 +3,18 @@
 No Flask here: the web layer keeps one :class:`JobRunner` per app and calls it. A job is a
 callable ``work(progress, cancel) -> result`` where ``progress(fraction, message)`` reports
 (fraction 0-1, Chinese message) and ``cancel()`` says whether the user asked to stop.
+
+Given a store, the runner records every job in the workspace (``store.save_job``) when it is
+submitted, starts and finishes, the result pickled; a new runner over the same workspace
+(after a restart) loads the records: finished jobs keep their results, jobs that were
+queued or running show as ``interrupted`` (已中断) and can be submitted again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import pickle
 import threading
 import time
 import uuid
@@ -17,10 +24,13 @@ from dataclasses import dataclass, field
 
 from geoservice.errors import Cancelled, TooManyRequests, http_status, message_for
 
-STATES = ("queued", "running", "done", "failed", "cancelled")
+STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 STATE_LABELS = {"queued": "排队中", "running": "计算中", "done": "已完成", "failed": "失败",
-                "cancelled": "已取消"}
-FINISHED = ("done", "failed", "cancelled")
+                "cancelled": "已取消", "interrupted": "已中断"}
+FINISHED = ("done", "failed", "cancelled", "interrupted")
+INTERRUPTED_MESSAGE = "服务重启，计算中断"
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -79,13 +89,58 @@ class JobRunner:
     """
 
     def __init__(self, max_jobs: int = 20, max_running: int = 2, *, max_waiting: int = 8,
-                 max_per_owner: int = 3):
+                 max_per_owner: int = 3, store=None):
         self.max_jobs = int(max_jobs)
         self.max_waiting = max(1, int(max_waiting))
         self.max_per_owner = max(1, int(max_per_owner))
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, int(max_running)))
+        self.store = store  # a LayerStore: jobs are recorded in the workspace (or None)
+        if store is not None:
+            self._load()
+
+    # --- records in the workspace -----------------------------------------------------
+
+    def _load(self) -> None:
+        """The recorded jobs (the last ``max_jobs``): those that were queued or running when
+        the service stopped become ``interrupted`` (and are recorded so)."""
+        try:
+            records = self.store.job_records()
+        except Exception:  # noqa: BLE001 - a workspace without job records still serves
+            log.exception("could not read the job records")
+            return
+        for record in records[-self.max_jobs:] if self.max_jobs > 0 else []:
+            job = _job_from_record(record)
+            if job.state not in FINISHED:
+                job.state = "interrupted"
+                job.message = INTERRUPTED_MESSAGE
+                job.finished = job.finished or _now()
+                self._save(job)
+            job._done.set()
+            self._jobs[job.id] = job
+
+    def _save(self, job: Job) -> None:
+        """Record ``job`` in the workspace; a failed write is logged, the job goes on."""
+        if self.store is None:
+            return
+        with job._lock:
+            record = {"id": job.id, "owner": job.owner, "label": job.label,
+                      "state": job.state, "progress": job.progress, "message": job.message,
+                      "error": job.error, "params": job.params, "created": job.created,
+                      "started": job.started, "finished": job.finished, "result": None}
+            result = job.result
+        if result is not None:
+            # Pickled: the workspace is the office's own trusted file (whoever can write it
+            # can change every layer anyway); records are only ever read back from it.
+            try:
+                record["result"] = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - an unpicklable result is simply not kept
+                log.exception("could not pickle the result of job %s", job.id)
+        try:
+            self.store.save_job(record)
+        except Exception:  # noqa: BLE001 - the job itself is not affected
+            log.exception("could not record job %s", job.id)
 
     def submit(self, work: Callable[[Callable, Callable], object], *, params: dict | None = None,
                label: str = "", owner: str | None = None) -> Job:
@@ -103,6 +158,7 @@ class JobRunner:
                     "请等其中一些完成或取消后再提交")
             self._jobs[job.id] = job
             self._prune()
+        self._save(job)
         thread = threading.Thread(target=self._run, args=(job, work), daemon=True,
                                   name=f"siting-job-{job.id}")
         thread.start()
@@ -145,6 +201,7 @@ class JobRunner:
                 job.state = "running"
                 job.started = _now()
                 job.message = "开始计算"
+            self._save(job)
 
             def progress(fraction: float, message: str = "") -> None:
                 with job._lock:
@@ -188,7 +245,27 @@ class JobRunner:
             if state == "done":
                 job.progress = 1.0
             job.message = message
+        self._save(job)
         job._done.set()
         with self._lock:
             self._prune()
+
+
+def _job_from_record(record: dict) -> Job:
+    """A :class:`Job` as recorded (``JobRunner._save``); its result unpickled."""
+    result = None
+    if record.get("result"):
+        try:
+            # The workspace is the office's own trusted file: see JobRunner._save.
+            result = pickle.loads(record["result"])  # noqa: S301
+        except Exception:  # noqa: BLE001 - e.g. written by another version of the code
+            log.exception("could not read the result of job %s", record.get("id"))
+    state = record.get("state") if record.get("state") in STATES else "interrupted"
+    return Job(id=str(record["id"]), label=record.get("label") or "",
+               params=dict(record.get("params") or {}), state=state,
+               progress=float(record.get("progress") or 0.0),
+               message=record.get("message") or "", result=result,
+               error=record.get("error"), created=record.get("created") or _now(),
+               started=record.get("started"), finished=record.get("finished"),
+               owner=record.get("owner"))
 

@@ -305,13 +305,21 @@ def planned_rows(run: SitingRun, ranks: list[int], *, scenario: str,
 
 
 def accept_sites(store: LayerStore, run: SitingRun, ranks: list[int], *, scenario: str,
-                 note: str = ""):
+                 note: str = "", actor=None):
     """Add chosen sites to the ``planned_sites`` scenario layer as a new version.
 
     Existing planned rows are kept; a site already planned in the same scenario for the
     same facility layer (same position) is not added twice. The real facility layers
     are never touched. Returns (LayerVersion, added count, skipped count).
+
+    With ``actor`` (``services.accounts.Actor``: the web and the CLI pass one) the role is
+    checked first (``accept_plan``: 规划人员 or 管理员), the version records who wrote it and
+    the audit trail gets an ``accept_plan`` row (versions before and after).
     """
+    if actor is not None:
+        from geoservice.services.accounts import require
+
+        require(actor, "accept_plan")
     scenario = text(scenario)
     if not scenario:
         raise BadParameter("参数 scenario（规划方案名称）不能为空")
@@ -342,7 +350,22 @@ def accept_sites(store: LayerStore, run: SitingRun, ranks: list[int], *, scenari
         new_all = new
     if skipped and skipped == len(ranks):
         raise BadParameter(f"所选站点已在规划方案“{scenario}”中，未重复添加")
+    before = current_version(store, "planned_sites")
     version = store.write("planned_sites", new_all,
                           source=f"选址建议（{PROBLEM_SHORT[run.params.problem]}）接受",
-                          source_crs="EPSG:4490")
+                          source_crs="EPSG:4490", user=actor.name if actor else "")
+    if actor is not None:
+        from geoservice.services import audit
+
+        audit.record(store, actor, "accept_plan", layer="planned_sites", before=before,
+                     after=version.version,
+                     params={**run.params.query(), "ranks": list(ranks), "scenario": scenario},
+                     result=f"规划方案“{scenario}”新增 {len(new)} 处"
+                            + (f"，{skipped} 处已在方案中" if skipped else "")
+                            + f"，成为第 {version.version} 版")
     return version, len(new), skipped
+
+
+def current_version(store: LayerStore, kind: str) -> int | None:
+    v = store.current_versions().get(kind)
+    return v.version if v else None

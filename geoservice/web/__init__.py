@@ -7,16 +7,18 @@ from flask import Flask, jsonify, render_template, request
 from geoservice.errors import ValidationError as _ValidationError
 from geoservice.errors import http_status, message_for
 from geoservice.registry import ANALYSES
-from geoservice.web import api, assets, ogcapi, pages, server, uploads
+from geoservice.web import api, assets, auth, history, ogcapi, pages, server, uploads
 
 
 def register(app: Flask) -> None:
     server.install(app)  # security headers, session cookies, secret key, trusted proxy
+    auth.install(app)  # accounts: sessions, API tokens, read access, CSRF, /login
     app.register_blueprint(assets.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ogcapi.bp)
+    app.register_blueprint(history.bp)  # 操作记录, 版本历史
     for analysis in ANALYSES:
         app.register_blueprint(analysis.blueprint())
 

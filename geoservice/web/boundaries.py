@@ -28,6 +28,7 @@ from geoservice.services.boundaries import (
 )
 from geoservice.services.params import choice
 from geoservice.services.workspace import workspace_info
+from geoservice.web.auth import require_actor
 from geoservice.web.common import json_object, map_settings, workspace_store
 from maps import map_parts
 from maps.boundaries import boundaries_map, merge_map
@@ -142,9 +143,10 @@ def _truthy(v) -> bool:
 @bp.post("/api/boundaries/merge")
 def api_merge():
     src = _merge_source()
+    actor = require_actor("merge_apply") if _truthy(src.get("apply", "")) else None
     params = merge_params(src.get("codes"), src.get("name"), src.get("code"), src.get("layer"))
-    if _truthy(src.get("apply", "")):
-        result, versions = apply_merge_to_store(workspace_store(), params)
+    if actor is not None:
+        result, versions = apply_merge_to_store(workspace_store(), params, actor=actor)
         body = result.to_dict()
         body["applied"] = applied_dict(versions)
         return jsonify(body), 201
@@ -175,9 +177,11 @@ def merge_page():
                "applied": None, "applied_villages": None, "error": None}
     if not form["codes"] and not form["name"]:
         return render_template("boundaries_merge.html", **context)
+    actor = require_actor("merge_apply") \
+        if request.method == "POST" and _truthy(src.get("apply", "")) else None
     params = merge_params(form["codes"], form["name"], form["code"], form["layer"])
-    if request.method == "POST" and _truthy(src.get("apply", "")):
-        result, versions = apply_merge_to_store(store, params)
+    if actor is not None:
+        result, versions = apply_merge_to_store(store, params, actor=actor)
         context["applied"] = versions[0]
         context["applied_villages"] = versions[1] if len(versions) > 1 else None
     else:

@@ -3,6 +3,8 @@ cancel, map and tables, the accept-to-scenario action and the downloads."""
 
 from __future__ import annotations
 
+import threading
+
 from flask import (
     Blueprint,
     Response,
@@ -34,6 +36,8 @@ from geoservice.reports.siting import (
     siting_xlsx,
 )
 from geoservice.reports.xlsx import XLSX_MIME
+from geoservice.services import audit
+from geoservice.services.accounts import Forbidden
 from geoservice.services.jobs import FINISHED, Job, JobRunner
 from geoservice.services.siting import (
     SitingRun,
@@ -46,6 +50,7 @@ from geoservice.services.siting import (
     siting_time_limit_default,
 )
 from geoservice.services.workspace import workspace_info
+from geoservice.web.auth import current_actor, require_actor
 from geoservice.web.common import json_object, map_settings, workspace_store
 from geoservice.web.coverage import level_choices
 from geoservice.web.pages import inline_max, large_layer, map_layers
@@ -64,7 +69,8 @@ def _setup(state) -> None:
         max_jobs=int(cfg.get("SITING_MAX_JOBS", 20)),
         max_running=int(cfg.get("SITING_MAX_RUNNING", 1)),
         max_waiting=int(cfg.get("SITING_MAX_WAITING", 8)),
-        max_per_owner=int(cfg.get("SITING_MAX_PER_USER", 3)))
+        max_per_owner=int(cfg.get("SITING_MAX_PER_USER", 3)),
+        store=state.app.extensions["geoservice"]["store"])  # jobs recorded in the workspace
 
 
 def runner() -> JobRunner:
@@ -85,7 +91,8 @@ def _body() -> dict:
 
 
 def _params_only(data: dict) -> dict:
-    return {k: v for k, v in data.items() if k not in ("job", "ranks", "scenario", "note")}
+    return {k: v for k, v in data.items()
+            if k not in ("job", "ranks", "scenario", "note", "csrf_token")}
 
 
 def _check_layers(params) -> None:
@@ -97,26 +104,45 @@ def _check_layers(params) -> None:
 
 
 def _submit(params) -> Job:
+    actor = require_actor("job_start")
     _check_layers(params)
     precheck_siting(workspace_store(), params)  # what the solve would refuse: refused now, not later
     workspace = workspace_store()  # the job thread has no app context: take the store along
 
+    label = f"{PROBLEM_SHORT[params.problem]} · {KINDS[params.layer].label}"
+    submitted: dict = {}
+    ready = threading.Event()
+
     def work(progress, cancel):
+        # The job_start row is written by the job's own thread before it reads any layer:
+        # a write from this process while GDAL reads the same GeoPackage can fail the read.
+        ready.wait(10)
+        job_id = submitted.get("id")
+        audit.record(workspace, actor, "job_start", layer=params.layer,
+                     params={**params.query(), "job": job_id}, result=f"任务 {job_id}：{label}")
         return run_siting(workspace, params, progress=progress, cancel=cancel)
 
-    label = f"{PROBLEM_SHORT[params.problem]} · {KINDS[params.layer].label}"
-    return runner().submit(work, params=params.query(), label=label, owner=job_owner())
+    try:
+        job = runner().submit(work, params=params.query(), label=label, owner=job_owner())
+        submitted["id"] = job.id
+    finally:
+        ready.set()
+    return job
 
 
 def job_owner() -> str:
-    """Whose job this is, for the per-user queue limit: the client address (until accounts)."""
+    """Whose job this is, for the per-user queue limit: the account's name when logged in
+    (session or token), else the client address."""
+    actor = current_actor()
+    if actor is not None:
+        return actor.name
     return request.remote_addr or "local"
 
 
 def _job(job_id: str) -> Job:
     job = runner().get(job_id)
     if job is None:
-        raise NotFound(f"选址任务“{job_id}”不存在或已过期（服务重启后不保留）")
+        raise NotFound(f"选址任务“{job_id}”不存在或已过期")
     return job
 
 
@@ -153,7 +179,11 @@ def _job_json(job: Job) -> dict:
 
 @bp.post("/api/siting")
 def api_siting():
+    # Synchronous, but it takes the solver like a job: the same role, audited.
+    actor = require_actor("job_start")
     params = params_from_mapping(_params_only(_body()))
+    audit.record(workspace_store(), actor, "job_start", layer=params.layer,
+                 params={**params.query(), "job": None}, result="同步计算（POST /api/siting）")
     return jsonify(run_siting(workspace_store(), params).to_dict())
 
 
@@ -181,8 +211,14 @@ def api_job_cancel(job_id: str):
 
 
 def _cancel(job_id: str):
-    _job(job_id)
+    actor = require_actor("job_cancel")
+    found = _job(job_id)
+    if actor.role != "admin" and found.owner not in (None, actor.name):
+        raise Forbidden(f"只能取消自己开始的选址任务；任务“{job_id}”不是您（{actor.name}）开始的，"
+                        "请联系“管理员”")
     job = runner().cancel(job_id)
+    audit.record(workspace_store(), actor, "job_cancel", params={"job": job_id},
+                 result=f"任务 {job_id}：{job.to_dict().get('state_label', '')}")
     return jsonify(_job_json(job)), 202
 
 
@@ -202,10 +238,11 @@ def _ranks(data: dict) -> list[int]:
 
 
 def _accept(data: dict):
+    actor = require_actor("accept_plan")  # before anything is solved
     run = _run_from_request(data)
     return run, *accept_sites(workspace_store(), run, _ranks(data),
                               scenario=str(data.get("scenario") or ""),
-                              note=str(data.get("note") or ""))
+                              note=str(data.get("note") or ""), actor=actor)
 
 
 @bp.post("/api/siting/accept")

@@ -22,8 +22,10 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from geoservice import config as config_mod
 from geoservice.errors import BadParameter, NotFound
 from geoservice.reports.xlsx import csv_field
+from geoservice.services.layers import import_layer
+from geoservice.web.auth import require_actor
 from geoservice.web.common import workspace_store
-from layers import KINDS, ValidationError, import_file
+from layers import KINDS, ValidationError
 from layers.crs import OFFSET_SYSTEMS
 from layers.errors import problems_csv
 from layers.readers import GEO_SUFFIXES, SUPPORTED, TABLE_SUFFIXES
@@ -48,10 +50,13 @@ _TOKEN = re.compile(r"[0-9a-f]{32}")
 
 def import_upload(kind: str):
     """Import the uploaded ``file`` as a new version of ``kind`` (form field ``crs``), with
-    the configured limits; ValidationError when it is refused (nothing stored)."""
+    the configured limits, by the current account (its role checked first: 401/403, and
+    audited); ValidationError when it is refused (nothing stored)."""
+    actor = require_actor("import", kind)  # before the upload is even saved
     with saved_upload() as (path, filename):
-        return import_file(workspace_store(), kind, path, crs=request.form.get("crs") or None,
-                           filename=filename, limits=import_limits())
+        return import_layer(workspace_store(), actor, kind, path,
+                            crs=request.form.get("crs") or None, filename=filename,
+                            limits=import_limits())
 
 
 def import_limits():

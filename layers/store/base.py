@@ -39,13 +39,14 @@ class LayerVersion:
     source_crs: str
     features: int
     current: bool
+    user: str = ""  # who wrote it (account, or the OS user of the CLI); "" before accounts
     # Where the store keeps it (a GeoPackage table name): internal, never serialised.
     table: str = field(default="", repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "version": self.version, "created": self.created,
                 "source": self.source, "source_crs": self.source_crs,
-                "features": self.features, "current": self.current}
+                "features": self.features, "current": self.current, "user": self.user}
 
 
 class LayerStore(Protocol):
@@ -63,15 +64,31 @@ class LayerStore(Protocol):
              bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame: ...
 
     def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
-              source_crs: str) -> LayerVersion: ...
+              source_crs: str, user: str = "") -> LayerVersion: ...
 
     def write_many(self, items: list[tuple[str, gpd.GeoDataFrame]], *, source: str,
-                   source_crs: str) -> list[LayerVersion]: ...
+                   source_crs: str, user: str = "") -> list[LayerVersion]: ...
+
+    # Accounts, the append-only audit trail and job records live in the workspace too.
+    def users(self) -> list[dict]: ...
+
+    def user(self, name: str) -> dict | None: ...
+
+    def save_user(self, record: dict) -> None: ...
+
+    def append_audit(self, row: dict) -> int: ...
+
+    def audit_rows(self, **filters) -> list[dict]: ...
+
+    def save_job(self, record: dict) -> None: ...
+
+    def job_records(self) -> list[dict]: ...
 
 
 def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | None = None,
-                filename: str | None = None, limits=None) -> LayerVersion:
-    """Read, validate and store one file as the new current version of ``kind``.
+                filename: str | None = None, limits=None, user: str = "") -> LayerVersion:
+    """Read, validate and store one file as the new current version of ``kind``, written
+    by ``user``.
 
     ``limits`` (:class:`layers.readers.ImportLimits`): the service's configured limits on
     zip archives and feature counts; the readers' defaults when None.
@@ -80,7 +97,8 @@ def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | No
     from ..readers import read_layer
 
     gdf = read_layer(path, kind, crs=crs, filename=filename, limits=limits)
-    return store.write(kind, gdf, source=gdf.attrs["source"], source_crs=gdf.attrs["source_crs"])
+    return store.write(kind, gdf, source=gdf.attrs["source"], source_crs=gdf.attrs["source_crs"],
+                       user=user)
 
 
 def layer_summary(store: LayerStore) -> list[dict]:

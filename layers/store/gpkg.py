@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import logging
 import re
 import sqlite3
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
 
 META_TABLE = "geoservice_versions"
 INFO_TABLE = "geoservice_info"
+USERS_TABLE = "geoservice_users"
+AUDIT_TABLE = "geoservice_audit"
+JOBS_TABLE = "geoservice_jobs"
+USER_FIELDS = ("name", "role", "password_hash", "token_hash", "active", "created", "changed")
+AUDIT_FIELDS = ("time", "user", "address", "action", "layer", "version_before",
+                "version_after", "params", "result")
+JOB_FIELDS = ("id", "owner", "label", "state", "progress", "message", "error", "params",
+              "created", "started", "finished", "result")
 
 
 _locks: dict[str, threading.Lock] = {}
@@ -44,6 +53,70 @@ def _lock_for(path: Path) -> threading.Lock:
     key = str(path.resolve())
     with _locks_guard:
         return _locks.setdefault(key, threading.Lock())
+
+
+class _ReadWriteLock:
+    """Readers share, a writer is alone (and waiting writers keep new readers out).
+
+    Why: GDAL (pyogrio) and Python's sqlite3 are two copies of SQLite in one process, and
+    SQLite's file locks are per process, so neither sees the other's locks: a GDAL read
+    during a sqlite3 write (or the reverse) can read a half-written page. Every read and
+    write of this file in this process therefore goes through this lock; between
+    processes SQLite's own locks (and the writer file lock) do the work. A thread that
+    holds the writer side may read."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None
+        self._waiting = 0
+
+    @contextmanager
+    def shared(self):
+        if self._writer == threading.get_ident():
+            yield
+            return
+        with self._cond:
+            while self._writer is not None or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    def acquire(self) -> None:
+        with self._cond:
+            self._waiting += 1
+            try:
+                while self._writer is not None or self._readers:
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+            self._writer = threading.get_ident()
+
+    def release(self) -> None:
+        with self._cond:
+            self._writer = None
+            self._cond.notify_all()
+
+
+_rw_locks: dict[str, _ReadWriteLock] = {}
+
+
+def _rw_lock_for(path: Path) -> _ReadWriteLock:
+    key = str(path.resolve())
+    with _locks_guard:
+        return _rw_locks.setdefault(key, _ReadWriteLock())
+
+
+def _user_dict(row) -> dict:
+    d = dict(zip(USER_FIELDS, row, strict=True))
+    d["active"] = bool(d["active"])
+    return d
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -76,6 +149,7 @@ class GeoPackageStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = _lock_for(self.path)
+        self._rw = _rw_lock_for(self.path)
         self._file_lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S,
                                    thread_local=False)
         if not self.path.exists():
@@ -89,9 +163,17 @@ class GeoPackageStore:
 
     # --- housekeeping ----------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30)
-        return con
+    @contextmanager
+    def _connect(self):
+        """A sqlite3 connection for one transaction: committed (or rolled back) and closed
+        on leaving, under the in-process read lock (or the writer's own lock)."""
+        with self._rw.shared():
+            con = sqlite3.connect(self.path, timeout=30)
+            try:
+                with con:
+                    yield con
+            finally:
+                con.close()
 
     @contextmanager
     def _writing(self, *, wait: bool = True):
@@ -109,7 +191,11 @@ class GeoPackageStore:
                 yield False  # busy, or a read-only folder: nothing to write anyway
                 return
             try:
-                yield True
+                self._rw.acquire()  # in this process: no reader in the file meanwhile
+                try:
+                    yield True
+                finally:
+                    self._rw.release()
             finally:
                 self._file_lock.release()
         finally:
@@ -132,8 +218,27 @@ class GeoPackageStore:
         con.execute(f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
             kind TEXT NOT NULL, version INTEGER NOT NULL, table_name TEXT NOT NULL,
             created TEXT NOT NULL, source TEXT, source_crs TEXT, features INTEGER,
-            current INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, version))""")
+            current INTEGER NOT NULL DEFAULT 0, user TEXT, PRIMARY KEY (kind, version))""")
+        columns = {r[1] for r in con.execute(f"PRAGMA table_info({META_TABLE})")}
+        if "user" not in columns:  # a workspace from before versions recorded who
+            con.execute(f"ALTER TABLE {META_TABLE} ADD COLUMN user TEXT")
         con.execute(f"CREATE TABLE IF NOT EXISTS {INFO_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
+        con.execute(f"""CREATE TABLE IF NOT EXISTS {USERS_TABLE} (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT, token_hash TEXT,
+            active INTEGER NOT NULL DEFAULT 1, created TEXT NOT NULL, changed TEXT)""")
+        con.execute(f"""CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, user TEXT NOT NULL,
+            address TEXT, action TEXT NOT NULL, layer TEXT, version_before INTEGER,
+            version_after INTEGER, params TEXT, result TEXT)""")
+        # Append-only: the database itself refuses to change or remove an audit row.
+        for verb in ("UPDATE", "DELETE"):
+            con.execute(f"""CREATE TRIGGER IF NOT EXISTS {AUDIT_TABLE}_no_{verb.lower()}
+                BEFORE {verb} ON {AUDIT_TABLE}
+                BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END""")
+        con.execute(f"""CREATE TABLE IF NOT EXISTS {JOBS_TABLE} (
+            id TEXT PRIMARY KEY, owner TEXT, label TEXT, state TEXT NOT NULL, progress REAL,
+            message TEXT, error TEXT, params TEXT, created TEXT, started TEXT, finished TEXT,
+            result BLOB)""")
 
     def _check(self) -> None:
         try:
@@ -141,9 +246,18 @@ class GeoPackageStore:
                 con.execute("SELECT count(*) FROM gpkg_contents").fetchone()
                 present = {r[0] for r in con.execute(
                     "SELECT name FROM sqlite_master WHERE type='table'")}
-            if META_TABLE not in present or INFO_TABLE not in present:
-                with self._writing(), self._connect() as con:
-                    self._ensure_tables(con)
+                columns = {r[1] for r in con.execute(f"PRAGMA table_info({META_TABLE})")}
+            needed = {META_TABLE, INFO_TABLE, USERS_TABLE, AUDIT_TABLE, JOBS_TABLE}
+            if not needed <= present or "user" not in columns:
+                try:
+                    with self._writing(), self._connect() as con:
+                        self._ensure_tables(con)
+                except (OSError, sqlite3.OperationalError) as exc:
+                    if META_TABLE not in present:
+                        raise StoreError(f"工作空间文件“{self.path.name}”只读，无法初始化") \
+                            from exc
+                    # A read-only workspace from before accounts: layers still read.
+                    log.warning("workspace %s is read-only: %s", self.path.name, exc)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"工作空间文件“{self.path.name}”不是有效的 GeoPackage") \
                 from exc
@@ -180,9 +294,10 @@ class GeoPackageStore:
         with self._connect() as con:
             rows = con.execute(
                 f"SELECT kind, version, table_name, created, source, source_crs, features,"
-                f" current FROM {META_TABLE} {where} ORDER BY kind, version", args).fetchall()
+                f" current, user FROM {META_TABLE} {where} ORDER BY kind, version",
+                args).fetchall()
         return [LayerVersion(r[0], r[1], r[3], r[4] or "", r[5] or "", r[6] or 0,
-                             bool(r[7]), table=r[2]) for r in rows]
+                             bool(r[7]), user=r[8] or "", table=r[2]) for r in rows]
 
     def current_versions(self) -> dict[str, LayerVersion]:
         return {v.kind: v for v in self._rows("WHERE current = 1")}
@@ -211,18 +326,22 @@ class GeoPackageStore:
         if not rows:
             what = f"第 {version} 版" if version is not None else "任何版本"
             raise LayerNotFound(f"工作空间中没有图层“{lk.label}”({kind})的{what}")
-        gdf = pyogrio.read_dataframe(self.path, layer=rows[0].table, bbox=bbox, fid_as_index=False)
+        with self._rw.shared():
+            gdf = pyogrio.read_dataframe(self.path, layer=rows[0].table, bbox=bbox,
+                                         fid_as_index=False)
         if gdf.crs is None:
             gdf = gdf.set_crs(STORED_CRS)
         return _with_field_types(gdf, lk)
 
     def write(self, kind: str, gdf: gpd.GeoDataFrame, *, source: str,
-              source_crs: str) -> LayerVersion:
-        """Store a validated layer as a new current version; keep the old ones."""
-        return self.write_many([(kind, gdf)], source=source, source_crs=source_crs)[0]
+              source_crs: str, user: str = "") -> LayerVersion:
+        """Store a validated layer as a new current version; keep the old ones. ``user``
+        is who wrote it (an account name, or the operating-system user of the CLI)."""
+        return self.write_many([(kind, gdf)], source=source, source_crs=source_crs,
+                               user=user)[0]
 
     def write_many(self, items: list[tuple[str, gpd.GeoDataFrame]], *, source: str,
-                   source_crs: str) -> list[LayerVersion]:
+                   source_crs: str, user: str = "") -> list[LayerVersion]:
         """Store several layers as new current versions in one step: all or nothing.
 
         Under the writer lock: every table is written first; one transaction then makes them
@@ -259,9 +378,9 @@ class GeoPackageStore:
                                         (kind,))
                             con.execute(
                                 f"INSERT INTO {META_TABLE} (kind, version, table_name,"
-                                f" created, source, source_crs, features, current)"
-                                f" VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-                                (kind, version, table, created, source, source_crs, n))
+                                f" created, source, source_crs, features, current, user)"
+                                f" VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                                (kind, version, table, created, source, source_crs, n, user))
                 except Exception:
                     for table in written:  # ours alone: the lock is still held
                         self._drop_table(table)
@@ -269,8 +388,101 @@ class GeoPackageStore:
         except Exception as exc:
             log.exception("write to %s failed", self.path.name)
             raise StoreError(_failure_message(exc)) from exc
-        return [LayerVersion(kind, version, created, source, source_crs, n, True, table=table)
-                for kind, version, table, n in planned]
+        return [LayerVersion(kind, version, created, source, source_crs, n, True, user=user,
+                             table=table) for kind, version, table, n in planned]
+
+    # --- users, audit trail, job records -----------------------------------------------
+
+    def users(self) -> list[dict]:
+        with self._connect() as con:
+            rows = con.execute(f"SELECT {', '.join(USER_FIELDS)} FROM {USERS_TABLE}"
+                               " ORDER BY name").fetchall()
+        return [_user_dict(r) for r in rows]
+
+    def user(self, name: str) -> dict | None:
+        with self._connect() as con:
+            row = con.execute(f"SELECT {', '.join(USER_FIELDS)} FROM {USERS_TABLE}"
+                              " WHERE name = ?", (name,)).fetchone()
+        return _user_dict(row) if row else None
+
+    def save_user(self, record: dict) -> None:
+        """Insert or replace one account (``USER_FIELDS``)."""
+        values = [record.get(f) for f in USER_FIELDS]
+        values[USER_FIELDS.index("active")] = 1 if record.get("active", True) else 0
+        with self._writing(), self._connect() as con:
+            con.execute(f"INSERT OR REPLACE INTO {USERS_TABLE} ({', '.join(USER_FIELDS)})"
+                        f" VALUES ({', '.join('?' * len(USER_FIELDS))})", values)
+
+    def append_audit(self, row: dict) -> int:
+        """Append one audit row (``AUDIT_FIELDS``; ``params`` a dict): its id. Rows are never
+        changed or removed (the database refuses)."""
+        values = [row.get(f) for f in AUDIT_FIELDS]
+        values[AUDIT_FIELDS.index("params")] = json.dumps(row.get("params") or {},
+                                                          ensure_ascii=False, default=str)
+        with self._writing(), self._connect() as con:
+            cur = con.execute(f"INSERT INTO {AUDIT_TABLE} ({', '.join(AUDIT_FIELDS)})"
+                              f" VALUES ({', '.join('?' * len(AUDIT_FIELDS))})", values)
+            return int(cur.lastrowid)
+
+    def audit_rows(self, *, user: str | None = None, action: str | None = None,
+                   layer: str | None = None, since: str | None = None,
+                   until: str | None = None, users: list[str] | None = None,
+                   layers: list[str] | None = None) -> list[dict]:
+        """Audit rows, newest first; ``since``/``until`` compare with the ISO time text
+        (a date ``2026-11-26`` selects from/through that day). ``users``/``layers``: rows of
+        any of these users or touching any of these layers (a viewer's own share)."""
+        where, args = [], []
+        for column, value in (("user", user), ("action", action), ("layer", layer)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if since:
+            where.append("time >= ?")
+            args.append(since)
+        if until:
+            where.append("time <= ?")
+            args.append(until if "T" in until else until + "T99")
+        either = []
+        if users is not None:
+            either.append(f"user IN ({', '.join('?' * len(users))})" if users else "0")
+            args.extend(users)
+        if layers is not None:
+            either.append(f"layer IN ({', '.join('?' * len(layers))})" if layers else "0")
+            args.extend(layers)
+        if either:
+            where.append("(" + " OR ".join(either) + ")")
+        sql = (f"SELECT id, {', '.join(AUDIT_FIELDS)} FROM {AUDIT_TABLE}"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC")
+        with self._connect() as con:
+            rows = con.execute(sql, args).fetchall()
+        out = []
+        for r in rows:
+            d = dict(zip(("id", *AUDIT_FIELDS), r, strict=True))
+            d["params"] = json.loads(d["params"] or "{}")
+            out.append(d)
+        return out
+
+    def save_job(self, record: dict) -> None:
+        """Insert or replace one job record (``JOB_FIELDS``; ``params`` a dict, ``result``
+        bytes or None)."""
+        values = [record.get(f) for f in JOB_FIELDS]
+        values[JOB_FIELDS.index("params")] = json.dumps(record.get("params") or {},
+                                                        ensure_ascii=False, default=str)
+        with self._writing(), self._connect() as con:
+            con.execute(f"INSERT OR REPLACE INTO {JOBS_TABLE} ({', '.join(JOB_FIELDS)})"
+                        f" VALUES ({', '.join('?' * len(JOB_FIELDS))})", values)
+
+    def job_records(self) -> list[dict]:
+        """Every recorded job, oldest first (``result`` as stored bytes or None)."""
+        with self._connect() as con:
+            rows = con.execute(f"SELECT {', '.join(JOB_FIELDS)} FROM {JOBS_TABLE}"
+                               " ORDER BY created, id").fetchall()
+        out = []
+        for r in rows:
+            d = dict(zip(JOB_FIELDS, r, strict=True))
+            d["params"] = json.loads(d["params"] or "{}")
+            out.append(d)
+        return out
 
     def _drop_table(self, table: str) -> None:
         """Remove a half-written version table so it leaves no trace."""

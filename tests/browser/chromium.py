@@ -57,3 +57,19 @@ def start_chromium(*, init_script: str | None = None):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def log_in(driver, server, name: str = "browser-admin", role: str = "admin") -> None:
+    """Log ``driver`` in through the real /login page of ``server`` (a ``LiveServer``) as
+    account ``name`` (created with ``role`` when missing)."""
+    from fixtures import PASSWORD, add_account
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    add_account(server.app, name, role)
+    driver.get(server.url + "/login")
+    driver.find_element(By.ID, "username").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login").click()
+    WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
+    assert driver.find_elements(By.ID, "account-name"), "登录失败"

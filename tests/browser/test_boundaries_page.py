@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
-from chromium import console_errors, requested_urls
+from chromium import console_errors, log_in, requested_urls
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -87,6 +87,7 @@ def test_findings_zoom_filter_and_labels(browser, broken_townships, demo_server)
 
 
 def test_merge_page_before_after_then_apply(browser, demo_server, demo_workspace):
+    log_in(browser, demo_server, "界线审查员", "boundary")  # applying needs the role
     browser.get(demo_server.url + "/boundaries/merge?layer=villages"
                 "&codes=511425102201,511425102208&name=汉阳村")
     WebDriverWait(browser, 30).until(

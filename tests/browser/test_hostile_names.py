@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import geopandas as gpd
 import pytest
 from chromium import console_errors, start_chromium
-from fixtures import LiveServer
+from fixtures import LiveServer, add_account
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -227,7 +227,10 @@ def test_coverage_page(chrome, server, counts):
 ], ids=["mclp", "cemetery"])
 def test_siting_result_page(chrome, server, app, counts, body):
     req = urllib.request.Request(server.url + "/api/siting/jobs", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": "Bearer " + add_account(
+                                              app, "规划员", "planner")},
+                                 method="POST")
     with urllib.request.urlopen(req, timeout=60) as r:
         job_id = json.loads(r.read())["id"]
     job = app.extensions["siting_jobs"].get(job_id)

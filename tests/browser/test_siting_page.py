@@ -4,12 +4,13 @@ a long solve. Console clean; no request leaves 127.0.0.1."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import geopandas as gpd
 import numpy as np
 import pytest
-from chromium import console_errors, requested_urls
+from chromium import console_errors, log_in, requested_urls
 from fixtures import LiveServer
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -47,6 +48,7 @@ def _set(driver, element_id: str, value: str) -> None:
 
 
 def test_form_starts_a_job_and_the_result_shows_numbered_sites(browser, demo_server):
+    log_in(browser, demo_server, "规划员", "planner")  # starting and accepting need the role
     browser.get(demo_server.url + "/siting")
     _map_ready(browser)
     _set(browser, "layer", "elderly_service_points")
@@ -106,6 +108,7 @@ def test_excluded_cemetery_candidate_shows_its_reason_on_hover(browser, demo_ser
                                                                demo_workspace):
     # the demo county carries the candidates and exclusion zones this page needs
     assert {"candidates", "exclusion_zones"} <= set(open_store(demo_workspace).current_versions())
+    log_in(browser, demo_server, "规划员", "planner")
     browser.get(demo_server.url + "/siting?layer=cemeteries&problem=cemetery&add=2"
                 "&candidates=candidates")
     _map_ready(browser)
@@ -176,6 +179,7 @@ def grid_server(tmp_path):
 
 def test_a_long_solve_shows_progress_and_can_be_cancelled(browser, grid_server):
     url, app = grid_server
+    log_in(browser, SimpleNamespace(url=url, app=app), "规划员", "planner")
     browser.get(url + "/siting?layer=elderly_service_points&problem=pmedian&add=30"
                 "&time_limit=300")
     _map_ready(browser)

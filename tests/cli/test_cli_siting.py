@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
-from fixtures import run_cli
+from fixtures import (
+    make_app,  # create_app with an admin signed in (API token)
+    run_cli,
+)
 from openpyxl import load_workbook
 
-from geoservice import create_app
 from geoservice.analysis.siting import siting
 from layers import open_store
 
@@ -37,7 +39,7 @@ def test_json_is_the_issue_shape_and_equals_function_and_api(demo_workspace):
     assert cli["summary"]["objective"] == direct.summary["objective"]
     assert [x["candidate"] for x in cli["sites"]] == list(direct.sites["candidate"])
 
-    api = create_app({"WORKSPACE": str(demo_workspace)}).test_client().post(
+    api = make_app({"WORKSPACE": str(demo_workspace)}).test_client().post(
         "/api/siting", json={"layer": "elderly_service_points", "radius": 2000,
                              "add": 3}).get_json()
     assert cli["sites"] == api["sites"] and cli["villages"] == api["villages"]

@@ -85,7 +85,7 @@ def test_a_version_never_shows_how_the_store_keeps_it(store):
     v = store.write("welfare_homes", homes(), source="a", source_crs="EPSG:4544")
     assert "table" not in v.to_dict()
     assert set(v.to_dict()) == {"kind", "version", "created", "source", "source_crs",
-                                "features", "current"}
+                                "features", "current", "user"}
 
 
 def test_the_api_exposes_no_table_names(tiny_app):
@@ -113,3 +113,50 @@ def test_the_registry_opens_a_registered_store(tmp_path):
     finally:
         registry._OPENERS[:] = before
     assert "probe" not in store_kinds()
+
+
+def test_a_version_records_who_wrote_it(store):
+    v = store.write("welfare_homes", homes(), source="a", source_crs="EPSG:4544", user="张三")
+    assert v.user == "张三" and store.versions("welfare_homes")[0].user == "张三"
+
+
+def test_accounts_are_kept(store):
+    assert store.users() == [] and store.user("张三") is None
+    store.save_user({"name": "张三", "role": "planner", "password_hash": "h", "active": True,
+                     "created": "2026-11-26T10:00:00+08:00"})
+    store.save_user({**store.user("张三"), "role": "admin", "active": False})
+    assert store.user("张三")["role"] == "admin" and store.user("张三")["active"] is False
+    assert [u["name"] for u in store.users()] == ["张三"]
+
+
+def test_the_audit_trail_is_append_only(store, tmp_path):
+    import sqlite3
+
+    first = store.append_audit({"time": "2026-11-26T10:00:00+08:00", "user": "张三",
+                                "action": "import", "layer": "villages", "version_after": 2,
+                                "params": {"file": "v.geojson"}, "result": "导入 58 个要素"})
+    store.append_audit({"time": "2026-11-27T09:00:00+08:00", "user": "李四",
+                        "action": "restore", "layer": "villages", "version_before": 2,
+                        "version_after": 3})
+    rows = store.audit_rows()
+    assert [r["id"] for r in rows] == [first + 1, first]  # newest first
+    assert rows[1]["params"] == {"file": "v.geojson"}
+    assert [r["user"] for r in store.audit_rows(user="张三")] == ["张三"]
+    assert [r["action"] for r in store.audit_rows(since="2026-11-27")] == ["restore"]
+    assert [r["action"] for r in store.audit_rows(until="2026-11-26")] == ["import"]
+    if hasattr(store, "path"):  # the database itself refuses to change history
+        con = sqlite3.connect(store.path)
+        for sql in ("UPDATE geoservice_audit SET user = 'x'", "DELETE FROM geoservice_audit"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                con.execute(sql)
+        con.close()
+    assert len(store.audit_rows()) == 2
+
+
+def test_job_records_are_kept(store):
+    store.save_job({"id": "j1", "state": "running", "params": {"add": 3},
+                    "created": "2026-11-26T10:00:00+08:00"})
+    store.save_job({"id": "j1", "state": "done", "params": {"add": 3}, "result": b"xyz",
+                    "created": "2026-11-26T10:00:00+08:00"})
+    (job,) = store.job_records()
+    assert job["state"] == "done" and job["result"] == b"xyz" and job["params"] == {"add": 3}

@@ -19,9 +19,9 @@ import zipfile
 import geopandas as gpd
 import pandas as pd
 import pytest
+from fixtures import make_app  # create_app with an admin signed in (API token)
 from openpyxl import Workbook, load_workbook
 
-from geoservice import create_app
 from geoservice.config import DEMO_WORKSPACE
 from geoservice.reports.boundaries import (
     boundaries_xlsx,
@@ -109,7 +109,7 @@ def produce_exports(path) -> dict[str, bytes]:
     """Every workbook and CSV the service writes, from the workspace at ``path``: through
     the services and reports, and through the app's download routes."""
     store = open_store(path)
-    client = create_app({"WORKSPACE": str(path)}).test_client()
+    client = make_app({"WORKSPACE": str(path)}).test_client()
     out: dict[str, bytes] = {}
 
     def get(url, **kw):

@@ -114,9 +114,9 @@ def test_features_come_in_pages_with_the_total_and_the_next_link(client):
 
 
 def test_the_page_size_has_a_default_and_a_maximum(tiny_workspace):
-    from geoservice import create_app
+    from fixtures import make_app  # create_app with an admin signed in (API token)
 
-    app = create_app({"WORKSPACE": str(tiny_workspace), "API_PAGE_DEFAULT": 2,
+    app = make_app({"WORKSPACE": str(tiny_workspace), "API_PAGE_DEFAULT": 2,
                       "API_PAGE_MAX": 3})
     client = app.test_client()
     body = client.get("/api/layers/villages").get_json()

@@ -11,8 +11,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from fixtures import make_app  # create_app with an admin signed in (API token)
 
-from geoservice import create_app
 from geoservice.config import DEMO_WORKSPACE
 from layers import open_store
 
@@ -46,7 +46,7 @@ def big_workspace(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def big_client(big_workspace):
-    return create_app({"WORKSPACE": str(big_workspace)}).test_client()
+    return make_app({"WORKSPACE": str(big_workspace)}).test_client()
 
 
 def _in(text: str, html: str) -> bool:
@@ -87,7 +87,7 @@ def test_small_layers_are_inlined(demo_app):
 
 
 def test_the_threshold_is_a_setting(demo_workspace):
-    app = create_app({"WORKSPACE": str(demo_workspace), "MAP_INLINE_MAX_FEATURES": 45,
+    app = make_app({"WORKSPACE": str(demo_workspace), "MAP_INLINE_MAX_FEATURES": 45,
                       "MAP_VIEWPORT_MIN_ZOOM": 12})
     html = app.test_client().get("/").get_data(as_text=True)
     views = _viewports(html)
@@ -143,7 +143,7 @@ def test_boundaries_page_is_not_affected(big_client):
 
 
 def test_placenames_page_draws_large_label_layer_by_view(demo_workspace):
-    app = create_app({"WORKSPACE": str(demo_workspace), "MAP_INLINE_MAX_FEATURES": 20})
+    app = make_app({"WORKSPACE": str(demo_workspace), "MAP_INLINE_MAX_FEATURES": 20})
     r = app.test_client().get("/placenames")
     assert r.status_code == 200
     html = r.get_data(as_text=True)

@@ -40,9 +40,9 @@ def clean_client(tiny_app):
 
 @pytest.fixture
 def client(overlap_workspace):
-    from geoservice import create_app
+    from fixtures import make_app  # create_app with an admin signed in (API token)
 
-    return create_app({"WORKSPACE": str(overlap_workspace)}).test_client()
+    return make_app({"WORKSPACE": str(overlap_workspace)}).test_client()
 
 
 def test_api_matches_the_function(client, overlap_workspace):

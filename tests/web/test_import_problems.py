@@ -11,8 +11,8 @@ import time
 import zipfile
 
 import pytest
+from fixtures import make_app  # create_app with an admin signed in (API token)
 
-from geoservice import create_app
 from geoservice.config import ConfigError, import_limits, load
 from layers import open_store
 
@@ -56,7 +56,7 @@ def post(client, url, data: bytes, name: str, **form):
 
 @pytest.fixture
 def app(tiny_workspace):
-    return create_app({"WORKSPACE": str(tiny_workspace), "PROBLEMS_SHOWN": 10})
+    return make_app({"WORKSPACE": str(tiny_workspace), "PROBLEMS_SHOWN": 10})
 
 
 def test_settings_reach_the_readers():
@@ -129,7 +129,7 @@ def test_a_zip_bomb_upload_is_refused_quickly_and_stores_nothing(app, tiny_works
 
 def test_zip_limits_come_from_the_settings(tiny_workspace):
     data = zeros_zip(1 << 24)  # 16 MB of zeros
-    app = create_app({"WORKSPACE": str(tiny_workspace), "ZIP_MAX_UNCOMPRESSED_MB": 8,
+    app = make_app({"WORKSPACE": str(tiny_workspace), "ZIP_MAX_UNCOMPRESSED_MB": 8,
                       "ZIP_MAX_RATIO": 5000})
     r = post(app.test_client(), "/api/layers/welfare_homes", data, "a.zip")
     assert r.status_code == 400 and "上限 8 MB" in r.get_json()["problems"][0]["message"]
@@ -150,7 +150,7 @@ def test_a_member_outside_the_archive_is_refused(app, tiny_workspace):
 
 def test_feature_limit_from_the_settings(tiny_workspace):
     before = versions(tiny_workspace)
-    app = create_app({"WORKSPACE": str(tiny_workspace), "IMPORT_MAX_FEATURES": 3})
+    app = make_app({"WORKSPACE": str(tiny_workspace), "IMPORT_MAX_FEATURES": 3})
     rows = "名称,经度,纬度\n" + "".join(f"院{i},103.8,29.8\n" for i in range(4))
     r = post(app.test_client(), "/api/layers/welfare_homes", rows.encode(), "院.csv")
     assert r.status_code == 400
@@ -180,7 +180,7 @@ def test_messages_show_no_server_path(app, name, data):
 
 
 def test_placenames_label_upload_is_capped_too(tiny_workspace):
-    app = create_app({"WORKSPACE": str(tiny_workspace), "PROBLEMS_SHOWN": 5})
+    app = make_app({"WORKSPACE": str(tiny_workspace), "PROBLEMS_SHOWN": 5})
     client = app.test_client()
     rows = "名称,经度,纬度\n" + "".join(f"村{i},abc,29.8\n" for i in range(40))
     r = post(client, "/api/placenames", rows.encode(), "标注.csv", crs="gcj02")

@@ -30,14 +30,15 @@ CASES = [(route, name, value) for route, names in ROUTES.items() for name in nam
 def client(tmp_path_factory):
     import shutil
 
-    from fixtures import build_tiny_workspace
-
-    from geoservice import create_app
+    from fixtures import (
+        build_tiny_workspace,
+        make_app,  # create_app with an admin signed in (API token)
+    )
 
     folder = tmp_path_factory.mktemp("malformed")
     path = folder / "w.gpkg"
     shutil.copyfile(build_tiny_workspace(folder), path)
-    app = create_app({"WORKSPACE": str(path)})
+    app = make_app({"WORKSPACE": str(path)})
     app.config["_path"] = path
     return app.test_client()
 
@@ -71,9 +72,9 @@ def test_a_body_that_is_not_an_object_is_a_400(client, route, body):
 def test_an_upload_over_the_limit_says_the_limit(tiny_workspace):
     import io
 
-    from geoservice import create_app
+    from fixtures import make_app  # create_app with an admin signed in (API token)
 
-    app = create_app({"WORKSPACE": str(tiny_workspace), "MAX_UPLOAD_MB": 1})
+    app = make_app({"WORKSPACE": str(tiny_workspace), "MAX_UPLOAD_MB": 1})
     c = app.test_client()
     big = io.BytesIO(b"0" * (1024 * 1024 + 10))
     r = c.post("/api/layers/villages", data={"file": (big, "v.csv")},

@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 import pytest
+from fixtures import make_app  # create_app with an admin signed in (API token)
 
-from geoservice import create_app
 from layers.crs import wgs_to_gcj
 
 URL = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"
@@ -24,7 +24,7 @@ PAGES = ["/", "/coverage", "/coverage?shading=access", "/siting", "/boundaries",
 def basemap_app(demo_workspace, monkeypatch):
     monkeypatch.setenv("GEOSERVICE_BASEMAP_URL", URL)
     monkeypatch.setenv("GEOSERVICE_BASEMAP_ATTRIBUTION", ATTRIBUTION)
-    return create_app({"WORKSPACE": str(demo_workspace)})
+    return make_app({"WORKSPACE": str(demo_workspace)})
 
 
 def _assert_basemap(html: str, where: str):
@@ -40,7 +40,7 @@ def test_every_map_page_has_the_configured_basemap(basemap_app, demo_workspace, 
         assert r.status_code == 200, url
         _assert_basemap(r.get_data(as_text=True), url)
     monkeypatch.delenv("GEOSERVICE_BASEMAP_URL")
-    plain = create_app({"WORKSPACE": str(demo_workspace)}).test_client()
+    plain = make_app({"WORKSPACE": str(demo_workspace)}).test_client()
     for url in PAGES:
         assert "L.tileLayer" not in plain.get(url).get_data(as_text=True), url
 
@@ -69,8 +69,8 @@ def _geojson_coords(html: str) -> np.ndarray:
 
 
 def test_gcj02_basemap_shifts_the_analysis_maps_and_the_table_targets(demo_workspace):
-    plain = create_app({"WORKSPACE": str(demo_workspace)}).test_client()
-    gcj = create_app({"WORKSPACE": str(demo_workspace), "BASEMAP_CRS": "gcj02"}).test_client()
+    plain = make_app({"WORKSPACE": str(demo_workspace)}).test_client()
+    gcj = make_app({"WORKSPACE": str(demo_workspace), "BASEMAP_CRS": "gcj02"}).test_client()
     for url in ("/coverage", "/boundaries", "/placenames"):
         a = _geojson_coords(plain.get(url).get_data(as_text=True))
         b = _geojson_coords(gcj.get(url).get_data(as_text=True))

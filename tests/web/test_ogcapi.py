@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import geopandas as gpd
 import pytest
 import shapely
+from fixtures import make_app  # create_app with an admin signed in (API token)
 from shapely.geometry import box
 
-from geoservice import create_app
 from geoservice.config import DEMO_WORKSPACE
 from layers import open_store
 
@@ -32,7 +32,7 @@ def workspace(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(workspace):
     """One app for the module: the collections (results included) are computed once."""
-    return create_app({"WORKSPACE": str(workspace), "API_PAGE_DEFAULT": 20,
+    return make_app({"WORKSPACE": str(workspace), "API_PAGE_DEFAULT": 20,
                        "API_PAGE_MAX": 100}).test_client()
 
 
@@ -280,7 +280,7 @@ def test_version_n_reads_an_old_layer_version(tiny_workspace):
     changed = old.iloc[:2].copy()
     changed["name"] = ["新甲一村", "新甲二村"]
     store.write("villages", changed, source="test", source_crs="EPSG:4490")
-    c = create_app({"WORKSPACE": str(tiny_workspace)}).test_client()
+    c = make_app({"WORKSPACE": str(tiny_workspace)}).test_client()
     now = items(c, "").get_json()
     assert now["numberMatched"] == 2
     then = items(c, "version=1").get_json()
@@ -297,7 +297,7 @@ def test_version_n_reads_an_old_layer_version(tiny_workspace):
 
 
 def test_results_follow_a_new_layer_version(tiny_workspace):
-    c = create_app({"WORKSPACE": str(tiny_workspace)}).test_client()
+    c = make_app({"WORKSPACE": str(tiny_workspace)}).test_client()
     assert items(c, "", "coverage_villages").get_json()["numberMatched"] == 4
     store = open_store(tiny_workspace)
     store.write("villages", store.read("villages").iloc[:3], source="test",

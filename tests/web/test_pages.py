@@ -7,9 +7,9 @@ import json
 import re
 
 import geopandas as gpd
+from fixtures import make_app  # create_app with an admin signed in (API token)
 from shapely.geometry import box
 
-from geoservice import create_app
 from layers import open_store
 from maps.assets import external_links
 
@@ -38,12 +38,12 @@ def test_assets_are_served_with_cache_headers(tiny_app):
 
 
 def test_basemap_is_a_setting(tiny_workspace):
-    app = create_app({"WORKSPACE": str(tiny_workspace),
+    app = make_app({"WORKSPACE": str(tiny_workspace),
                       "BASEMAP_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
                       "BASEMAP_ATTRIBUTION": "内网底图"})
     html = app.test_client().get("/").get_data(as_text=True)
     assert "127.0.0.1:9/tiles/{z}/{x}/{y}.png" in html and json.dumps("内网底图") in html
-    plain = create_app({"WORKSPACE": str(tiny_workspace)}).test_client().get("/")
+    plain = make_app({"WORKSPACE": str(tiny_workspace)}).test_client().get("/")
     assert "L.tileLayer" not in plain.get_data(as_text=True)
 
 
@@ -57,7 +57,7 @@ def test_text_from_data_is_escaped(tiny_workspace, tmp_path):
     from layers import import_file
 
     import_file(open_store(tiny_workspace), "townships", path)
-    html = create_app({"WORKSPACE": str(tiny_workspace)}).test_client().get("/")
+    html = make_app({"WORKSPACE": str(tiny_workspace)}).test_client().get("/")
     text = html.get_data(as_text=True)
     assert evil not in text
     assert "<img src=x" not in text

@@ -213,9 +213,9 @@ def test_a_file_naming_another_system_than_the_one_chosen_is_refused(demo_app):
 
 
 def test_a_label_upload_obeys_the_configured_feature_limit(demo_workspace):
-    from geoservice import create_app
+    from fixtures import make_app  # create_app with an admin signed in (API token)
 
-    app = create_app({"WORKSPACE": str(demo_workspace), "IMPORT_MAX_FEATURES": 3})
+    app = make_app({"WORKSPACE": str(demo_workspace), "IMPORT_MAX_FEATURES": 3})
     labels = open_store(demo_workspace).read("place_labels").head(5)
     csv = "名称,经度,纬度\n" + "".join(f"{n},{p.x:.8f},{p.y:.8f}\n" for n, p in
                                       zip(labels["name"], labels.geometry, strict=True))

@@ -15,9 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fixtures import make_app  # create_app with an admin signed in (API token)
 from flask import session
 
-from geoservice import create_app
 from geoservice.config import ConfigError
 from geoservice.web.server import SECRET_SUFFIX, content_security_policy, tile_source
 
@@ -68,11 +68,11 @@ def _hosts(csp: str) -> set[str]:
 
 
 def test_csp_names_no_host_but_the_configured_basemap(tiny_workspace, monkeypatch):
-    plain = create_app({"WORKSPACE": str(tiny_workspace)}).test_client().get("/")
+    plain = make_app({"WORKSPACE": str(tiny_workspace)}).test_client().get("/")
     assert _hosts(plain.headers["Content-Security-Policy"]) == set()
     monkeypatch.setenv("GEOSERVICE_BASEMAP_URL",
                        "http://t{s}.tianditu.gov.cn/vec_w/wmts?tk=KEY&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}")
-    r = create_app({"WORKSPACE": str(tiny_workspace)}).test_client().get("/api/layers")
+    r = make_app({"WORKSPACE": str(tiny_workspace)}).test_client().get("/api/layers")
     d = _assert_secure_headers(r, "basemap")
     assert _hosts(r.headers["Content-Security-Policy"]) == {"http://*.tianditu.gov.cn"}
     assert "http://*.tianditu.gov.cn" in d["img-src"]
@@ -92,7 +92,7 @@ def test_tile_source_of_basemap_urls():
 
 
 def _session_app(workspace: Path, **config):
-    app = create_app({"WORKSPACE": str(workspace), **config})
+    app = make_app({"WORKSPACE": str(workspace), **config})
 
     @app.route("/_test/session")
     def set_session():
@@ -137,8 +137,8 @@ def test_forwarded_proto_is_honoured_behind_a_trusted_proxy(tiny_workspace):
 
 
 def test_secret_key_is_kept_per_workspace(tiny_workspace, tmp_path):
-    first = create_app({"WORKSPACE": str(tiny_workspace)})
-    second = create_app({"WORKSPACE": str(tiny_workspace)})
+    first = make_app({"WORKSPACE": str(tiny_workspace)})
+    second = make_app({"WORKSPACE": str(tiny_workspace)})
     assert first.secret_key and len(first.secret_key) >= 32
     assert first.secret_key == second.secret_key
     key_file = Path(str(tiny_workspace) + SECRET_SUFFIX)
@@ -156,19 +156,20 @@ def test_secret_key_is_kept_per_workspace(tiny_workspace, tmp_path):
 
     other_ws = tmp_path / "other.gpkg"
     shutil.copyfile(tiny_workspace, other_ws)
-    assert create_app({"WORKSPACE": str(other_ws)}).secret_key != first.secret_key
+    assert make_app({"WORKSPACE": str(other_ws)}).secret_key != first.secret_key
     # not stored in the GeoPackage itself
     assert first.secret_key not in str(first.extensions["geoservice"]["store"].info())
 
 
 def test_secret_key_setting_wins(tiny_workspace, monkeypatch):
-    assert create_app({"WORKSPACE": str(tiny_workspace), "SECRET_KEY": "k" * 40}).secret_key == "k" * 40
+    assert make_app({"WORKSPACE": str(tiny_workspace), "SECRET_KEY": "k" * 40}).secret_key == "k" * 40
     monkeypatch.setenv("GEOSERVICE_SECRET_KEY", "e" * 40)
-    assert create_app({"WORKSPACE": str(tiny_workspace)}).secret_key == "e" * 40
+    assert make_app({"WORKSPACE": str(tiny_workspace)}).secret_key == "e" * 40
 
 
 def _failing_app(workspace: Path):
-    app = create_app({"WORKSPACE": str(workspace)})
+    # plain HTTP clients below, anonymous: reading allowed (the tiny county is no demo)
+    app = make_app({"WORKSPACE": str(workspace), "ANONYMOUS_READ": 1})
 
     @app.route("/_test/fail")
     def fail():
@@ -196,7 +197,7 @@ def test_no_traceback_reaches_the_client(tiny_workspace, caplog):
 
 
 def test_error_outside_a_view_shows_no_traceback(tiny_workspace):
-    app = create_app({"WORKSPACE": str(tiny_workspace)})
+    app = make_app({"WORKSPACE": str(tiny_workspace)})
 
     @app.after_request
     def broken(response):
@@ -239,6 +240,7 @@ def _run(workspace: Path, *args: str) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("GEOSERVICE_ACCESS_LOG", None)
+    env["GEOSERVICE_ANONYMOUS_READ"] = "1"  # plain HTTP clients read without an account
     proc = subprocess.Popen([sys.executable, "run.py", "--port", str(port), "--workspace",
                              str(workspace), *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -352,7 +354,7 @@ def test_every_page_works_under_the_csp_with_a_basemap(demo_workspace, monkeypat
     threading.Thread(target=tiles.serve_forever, daemon=True).start()
     tile_origin = f"http://127.0.0.1:{tiles.server_port}"
     monkeypatch.setenv("GEOSERVICE_BASEMAP_URL", tile_origin + "/{z}/{x}/{y}.png")
-    app = create_app({"WORKSPACE": str(demo_workspace)})
+    app = make_app({"WORKSPACE": str(demo_workspace)})
     assert tile_origin in app.test_client().get("/").headers["Content-Security-Policy"]
     pages = ["/", "/coverage", "/siting", "/boundaries", "/placenames",
              "/boundaries/merge?layer=townships&codes=511425102,511425108&name=甲乙镇",

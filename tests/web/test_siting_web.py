@@ -12,9 +12,9 @@ import threading
 
 import pandas as pd
 import pytest
+from fixtures import make_app  # create_app with an admin signed in (API token)
 from openpyxl import load_workbook
 
-from geoservice import create_app
 from geoservice.analysis.siting import siting
 from layers import open_store
 
@@ -161,7 +161,7 @@ def test_progress_messages_are_reported(demo_app):
 
 
 def test_cancel_a_queued_job_and_a_running_job(demo_workspace):
-    app = create_app({"WORKSPACE": str(demo_workspace), "SITING_MAX_RUNNING": 1})
+    app = make_app({"WORKSPACE": str(demo_workspace), "SITING_MAX_RUNNING": 1})
     c = app.test_client()
     runner = app.extensions["siting_jobs"]
     gate, inside = threading.Event(), threading.Event()
@@ -279,7 +279,7 @@ def test_home_map_draws_planned_sites(client):
 
 def test_cemetery_lists_excluded_candidates_with_reasons(demo_workspace):
     _has_cemetery_inputs(demo_workspace)
-    app = create_app({"WORKSPACE": str(demo_workspace)})
+    app = make_app({"WORKSPACE": str(demo_workspace)})
     c = app.test_client()
     body = c.post("/api/siting", json={"layer": "cemeteries", "problem": "cemetery", "add": 2,
                                        "candidates": "candidates"}).get_json()
@@ -448,7 +448,7 @@ def test_a_stopping_job_says_so_on_the_page(demo_app):
 
 
 def test_a_full_queue_answers_429_in_chinese(demo_workspace):
-    app = create_app({"WORKSPACE": str(demo_workspace), "SITING_MAX_RUNNING": 1,
+    app = make_app({"WORKSPACE": str(demo_workspace), "SITING_MAX_RUNNING": 1,
                       "SITING_MAX_WAITING": 2, "SITING_MAX_PER_USER": 5})
     c = app.test_client()
     runner = app.extensions["siting_jobs"]
