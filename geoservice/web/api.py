@@ -10,20 +10,15 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from geoservice.errors import BadParameter
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import workspace_store
+from geoservice.web.common import layer_kind, workspace_store
 from geoservice.web.uploads import import_upload, problems_json
-from layers import ValidationError, get_kind
+from layers import ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 
-def _kind(kind: str) -> str:
-    try:
-        get_kind(kind)
-    except KeyError as exc:
-        raise BadParameter(exc.args[0]) from None
-    return kind
+_kind = layer_kind
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:

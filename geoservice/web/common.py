@@ -35,3 +35,15 @@ def json_object(example: str = '{"layer": "elderly_service_points"}') -> dict:
     if not isinstance(data, dict):
         raise BadParameter(f"请求体应为 JSON 对象，如 {example}")
     return data
+
+
+def layer_kind(kind: str) -> str:
+    """``kind`` when it names a layer kind; a Chinese 400 listing the kinds otherwise."""
+    from geoservice.errors import BadParameter
+    from layers import get_kind
+
+    try:
+        get_kind(kind)
+    except KeyError as exc:
+        raise BadParameter(exc.args[0]) from None
+    return kind

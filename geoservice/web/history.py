@@ -23,10 +23,9 @@ from geoservice.services import audit, history
 from geoservice.services.accounts import ROLES, Unauthorized, can
 from geoservice.services.layers import restore_version
 from geoservice.services.workspace import workspace_info
-from geoservice.web.auth import bearer_token, current_actor, require_actor
-from geoservice.web.common import map_settings, workspace_store
+from geoservice.web.auth import current_actor, require_actor
+from geoservice.web.common import layer_kind, map_settings, workspace_store
 from geoservice.web.pages import inline_max, view_source
-from layers import get_kind
 from layers.schema import KINDS
 from maps import map_parts
 from maps.history import version_map
@@ -38,18 +37,10 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:+.\-]*)?$")
 
 
 def _actor():
-    """The logged-in actor, or None (also before the login machinery is installed)."""
-    if bearer_token() or hasattr(current_app, "login_manager"):
-        return current_actor()
-    return None
+    return current_actor()
 
 
-def _kind(kind: str) -> str:
-    try:
-        get_kind(kind)
-    except KeyError as exc:
-        raise BadParameter(exc.args[0]) from None
-    return kind
+_kind = layer_kind
 
 
 # --- 操作记录 ---------------------------------------------------------------------------
