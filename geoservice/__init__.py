@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_MB"] * 1024 * 1024
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["geoservice"] = {"store": store_for(settings["WORKSPACE"])}
+    app.extensions["geoservice"] = {
+        "store": store_for(settings["WORKSPACE"], cache_mb=settings["LAYER_CACHE_MB"])}
     register(app)
     return app

@@ -37,6 +37,10 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
                          " [GEOSERVICE_API_PAGE_DEFAULT]"),
     "API_PAGE_MAX": (10000, int,
                      "图层要素接口和 OGC API 要素每页最多要素数（limit 上限） [GEOSERVICE_API_PAGE_MAX]"),
+    "LAYER_CACHE_MB": (512, int,
+                       "图层读取缓存上限，MB [GEOSERVICE_LAYER_CACHE_MB]：每个图层版本从工作空间文件读取一次后"
+                       "留在内存中，供分析和接口重复使用（导入或恢复产生新版本时自然改读新版本）；超出上限时"
+                       "丢弃最久未用的图层；0 为不缓存"),
     "MAP_INLINE_MAX_FEATURES": (5000, int,
                                 "地图页面直接载入的图层最多要素数；超过时该图层不随页面载入，"
                                 "放大到 MAP_VIEWPORT_MIN_ZOOM 级后按视野从 /api/layers/<kind> 加载"
@@ -84,6 +88,7 @@ ENV = {
     "MAX_UPLOAD_MB": "GEOSERVICE_MAX_UPLOAD_MB",
     "API_PAGE_DEFAULT": "GEOSERVICE_API_PAGE_DEFAULT",
     "API_PAGE_MAX": "GEOSERVICE_API_PAGE_MAX",
+    "LAYER_CACHE_MB": "GEOSERVICE_LAYER_CACHE_MB",
     "MAP_INLINE_MAX_FEATURES": "GEOSERVICE_MAP_INLINE_MAX_FEATURES",
     "MAP_VIEWPORT_MIN_ZOOM": "GEOSERVICE_MAP_VIEWPORT_MIN_ZOOM",
     "IMPORT_MAX_FEATURES": "GEOSERVICE_IMPORT_MAX_FEATURES",
@@ -175,6 +180,8 @@ def load(config: dict | None = None) -> dict:
     for key in IMPORT_LIMIT_KEYS:
         if out[key] < 1:
             raise ConfigError(f"配置项 {key} 应为正整数，而不是“{out[key]}”")
+    if out["LAYER_CACHE_MB"] < 0:
+        raise ConfigError(f"配置项 LAYER_CACHE_MB 应为 0 或正整数，而不是“{out['LAYER_CACHE_MB']}”")
     if out["SERVER_THREADS"] < 1:
         raise ConfigError(f"配置项 SERVER_THREADS 应为正整数，而不是“{out['SERVER_THREADS']}”")
     if out["ACCESS_LOG"] not in (0, 1):

@@ -33,6 +33,9 @@ from . import crs as crsmod
 from .errors import Problem, ValidationError
 from .schema import LayerKind, get_kind
 
+# Integer fields are stored as 64-bit integers: larger whole numbers are a problem, not a crash.
+INT_LIMIT = 2.0 ** 63
+TOO_BIG = "超出整数的可用范围（最大约 9.2×10¹⁸）"
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
 TABLE_SUFFIXES = {".csv", ".xlsx"}
 SUPPORTED = "GeoJSON(.geojson/.json)、GeoPackage(.gpkg)、压缩的 Shapefile(.zip)、CSV、XLSX"
@@ -271,7 +274,8 @@ class _Reader:
         # Blank rows are not records; the others keep their line numbers (header = line 1).
         if not len(df):
             return df
-        blank = df.apply(lambda r: all(str(v).strip() == "" for v in r), axis=1).to_numpy()
+        blank = np.logical_and.reduce([_blank_cells(df.iloc[:, j])
+                                       for j in range(df.shape[1])])
         self.lines = np.flatnonzero(~blank) + self.row_offset
         return df.loc[~blank]
 
@@ -467,13 +471,22 @@ class _Reader:
             geoms = np.where(xs.isna().to_numpy() | ys.isna().to_numpy(), None, geoms)
             rest = df.drop(columns=[lon_col, lat_col])
         elif wkt_col is not None:
-            geoms = []
-            for idx, text in enumerate(df[wkt_col]):
-                try:
-                    geoms.append(shapely.from_wkt(text) if str(text).strip() else None)
-                except shapely.errors.GEOSException:
+            texts = df[wkt_col]
+            if _str_mask(texts).all():
+                given = ~_blank_cells(texts)
+                geoms = np.full(len(texts), None, dtype=object)
+                geoms[given] = shapely.from_wkt(texts.to_numpy(dtype=object)[given],
+                                                on_invalid="ignore")
+                for idx in np.flatnonzero(given & shapely.is_missing(geoms)):
                     self.add(idx, wkt_col, "WKT 几何无法解析")
-                    geoms.append(None)
+            else:
+                geoms = []
+                for idx, text in enumerate(texts):
+                    try:
+                        geoms.append(shapely.from_wkt(text) if str(text).strip() else None)
+                    except shapely.errors.GEOSException:
+                        self.add(idx, wkt_col, "WKT 几何无法解析")
+                        geoms.append(None)
             rest = df.drop(columns=[wkt_col])
         elif polygonal:
             raise self.fail(
@@ -573,20 +586,33 @@ class _Reader:
         gdf["center_lat"] = pd.array(np.where(given, lat, np.nan), dtype="Float64")
 
     def _check_geometry(self, gdf: gpd.GeoDataFrame) -> None:
-        geoms = gdf.geometry.values
+        """Empty geometries, wrong types and GEOS validity, checked as arrays: at most one
+        problem per row, in row order."""
+        geoms = np.asarray(gdf.geometry.values, dtype=object)
+        if not len(geoms):
+            return
         want = self.kind.geometry
-        for idx, g in enumerate(geoms):
-            if g is None or g.is_empty:
-                if idx not in self.coord_problem_rows:
-                    self.add(idx, GEOMETRY_LABEL, "几何为空")
-                continue
-            if g.geom_type not in want:
+        empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        type_names = np.asarray(_GEOM_TYPES, dtype=object)[
+            np.clip(shapely.get_type_id(geoms), 0, len(_GEOM_TYPES) - 1)]
+        wrong = ~empty & ~np.isin(type_names, list(want))
+        rest = np.flatnonzero(~empty & ~wrong)
+        invalid = np.zeros(len(geoms), dtype=bool)
+        invalid[rest[~shapely.is_valid(geoms[rest])]] = True
+        reasons = np.empty(len(geoms), dtype=object)
+        if invalid.any():
+            reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
+        skip = np.zeros(len(geoms), dtype=bool)
+        if self.coord_problem_rows:
+            skip[list(self.coord_problem_rows)] = True
+        for idx in np.flatnonzero((empty & ~skip) | wrong | invalid):
+            if empty[idx]:
+                self.add(idx, GEOMETRY_LABEL, "几何为空")
+            elif wrong[idx]:
                 self.add(idx, GEOMETRY_LABEL,
-                         f"几何类型为 {g.geom_type}，{self.kind.label}图层应为{self.kind.geometry_label}")
-                continue
-            if not g.is_valid:
-                reason = shapely.is_valid_reason(g)
-                self.add(idx, GEOMETRY_LABEL, f"几何无效：{validity_reason_zh(reason)}")
+                         f"几何类型为 {type_names[idx]}，{self.kind.label}图层应为{self.kind.geometry_label}")
+            else:
+                self.add(idx, GEOMETRY_LABEL, f"几何无效：{validity_reason_zh(reasons[idx])}")
 
     # --- attributes ----------------------------------------------------------------
 
@@ -606,6 +632,111 @@ class _Reader:
         return out
 
     def _convert(self, col: pd.Series, f) -> pd.Series:
+        """Text -> the field's type, as column operations; problems (one per row at most)
+        in row order. Columns of other than numpy or text dtypes take the row path."""
+        if f.dtype in ("float", "int") and isinstance(col.dtype, np.dtype) and (
+                col.dtype.kind in "iu" or col.dtype == np.float64):
+            return self._convert_numbers(col, f)
+        texts = _texts(col)
+        if texts is None:
+            return self._convert_rows(col, f)
+        n = len(texts)
+        blank = (texts == "").to_numpy(dtype=bool)
+        messages = np.full(n, None, dtype=object)
+        if f.required:
+            messages[blank] = "必填字段为空"
+        filled = np.flatnonzero(~blank)
+        given = texts.iloc[filled]
+        if f.dtype in ("float", "int"):
+            nums = np.full(n, np.nan)
+            nums[filled] = _numbers(given)
+            text = np.full(n, None, dtype=object)
+            text[filled] = given.to_numpy()
+            return self._typed_numbers(nums, blank, text, messages, col, f)
+        values = np.full(n, None, dtype=object)
+        if f.dtype == "bool":
+            low = given.str.lower()
+            true = low.isin(TRUE_WORDS).to_numpy(dtype=bool)
+            false = low.isin(FALSE_WORDS).to_numpy(dtype=bool) & ~true
+            neither = ~true & ~false
+            messages[filled[neither]] = [f"“{t}”应为 是/否" for t in given.to_numpy()[neither]]
+            self._add_messages(messages, f.label)
+            flags = np.zeros(n, dtype=bool)
+            flags[filled[true]] = True
+            missing = np.ones(n, dtype=bool)
+            missing[filled[true | false]] = False
+            return pd.Series(pd.arrays.BooleanArray(flags, missing), index=col.index)
+        if f.dtype == "code":
+            code = given.copy()
+            tail = given.str.endswith(".0").to_numpy(dtype=bool)
+            if tail.any():
+                code.iloc[np.flatnonzero(tail)] = given[tail].str[:-2].to_numpy()
+            ok = code.str.fullmatch(f"[0-9]{{{int(f.code_digits)}}}").to_numpy(dtype=bool)
+            messages[filled[~ok]] = [f"代码“{t}”格式错误：应为 {f.code_digits} 位数字"
+                                     for t in code.to_numpy()[~ok]]
+            values[filled] = code.to_numpy()
+        elif f.choices:
+            by_label = {v: k for k, v in f.choices.items()}
+            known = given.isin(list(f.choices)).to_numpy(dtype=bool)
+            labelled = given.isin(list(by_label)).to_numpy(dtype=bool) & ~known
+            chosen = given.to_numpy().copy()
+            chosen[labelled] = given[labelled].map(by_label).to_numpy()
+            neither = ~known & ~labelled
+            allowed = "、".join(f.choices.values())
+            messages[filled[neither]] = [f"“{t}”不是可用的取值（{allowed}）"
+                                         for t in given.to_numpy()[neither]]
+            values[filled] = chosen
+        else:
+            values[filled] = given.to_numpy()
+        self._add_messages(messages, f.label)
+        return pd.Series(values, index=col.index, dtype=object)
+
+    def _convert_numbers(self, col: pd.Series, f) -> pd.Series:
+        """A numpy integer or float64 column for a number field: its text (``str`` of the
+        value, what the row path reads) is only written out for a row with a problem."""
+        nums = col.to_numpy(dtype=float, copy=True)
+        n = len(nums)
+        blank = np.isnan(nums)
+        messages = np.full(n, None, dtype=object)
+        if f.required:
+            messages[blank] = "必填字段为空"
+        values = col.to_numpy()
+        odd = np.flatnonzero(~np.isfinite(nums) & ~blank)
+        text = np.full(n, None, dtype=object)
+        text[odd] = [str(values[i]).strip() for i in odd]
+        nums[odd] = np.nan
+        if f.dtype == "int":
+            suspect = np.flatnonzero((nums < 0) | (nums != np.floor(nums)) | (nums >= INT_LIMIT))
+            text[suspect] = [str(values[i]).strip() for i in suspect]
+        return self._typed_numbers(nums, blank, text, messages, col, f)
+
+    def _typed_numbers(self, nums: np.ndarray, blank: np.ndarray, text: np.ndarray,
+                       messages: np.ndarray, col: pd.Series, f) -> pd.Series:
+        """Numbers (NaN: blank or not a number) -> Float64 or non-negative Int64, with
+        the problems of :meth:`_convert_rows`."""
+        bad = np.isnan(nums) & ~blank
+        messages[bad] = [f"“{t}”不是数字" for t in text[bad]]
+        if f.dtype == "float":
+            self._add_messages(messages, f.label)
+            return pd.Series(pd.arrays.FloatingArray(np.nan_to_num(nums), np.isnan(nums)),
+                             index=col.index)
+        with np.errstate(invalid="ignore"):
+            not_whole = ~np.isnan(nums) & ((nums < 0) | (nums != np.floor(nums)))
+            too_big = ~np.isnan(nums) & ~not_whole & (nums >= INT_LIMIT)
+        messages[not_whole] = [f"“{t}”应为非负整数" for t in text[not_whole]]
+        messages[too_big] = [f"“{t}”{TOO_BIG}" for t in text[too_big]]
+        nums = np.where(not_whole | too_big, np.nan, nums)
+        self._add_messages(messages, f.label)
+        missing = np.isnan(nums)
+        return pd.Series(pd.arrays.IntegerArray(
+            np.where(missing, 0, nums).astype(np.int64), missing), index=col.index)
+
+    def _add_messages(self, messages: np.ndarray, field: str) -> None:
+        for idx in np.flatnonzero(pd.notna(messages)):
+            self.add(idx, field, messages[idx])
+
+    def _convert_rows(self, col: pd.Series, f) -> pd.Series:
+        """The row-by-row conversion (any dtype); :meth:`_convert` gives the same."""
         texts = col.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
                         else str(v).strip())
         values: list = []
@@ -626,6 +757,10 @@ class _Reader:
                     continue
                 if num < 0 or num != int(num):
                     self.add(idx, f.label, f"“{text}”应为非负整数")
+                    values.append(None)
+                    continue
+                if num >= INT_LIMIT:
+                    self.add(idx, f.label, f"“{text}”{TOO_BIG}")
                     values.append(None)
                     continue
                 values.append(int(num))
@@ -679,11 +814,16 @@ class _Reader:
             else:
                 first_row[code] = self.row_of(idx)
         if self.kind.name == "villages" and "township_code" in gdf.columns:
-            for idx, (code, parent) in enumerate(zip(codes, gdf["township_code"], strict=True)):
-                if (isinstance(code, str) and isinstance(parent, str) and len(code) == 12
-                        and code.isdigit() and code[:9] != parent):
-                    self.add(idx, label, f"村代码“{code}”不在所属乡镇“{parent}”之下"
-                                         f"（前 9 位应与乡镇代码相同）")
+            parents = gdf["township_code"]
+            code_text, parent_text = _str_mask(codes), _str_mask(parents)
+            cand = np.flatnonzero(code_text & parent_text)
+            c = codes.iloc[cand].astype(object)
+            p = parents.iloc[cand].astype(object)
+            outside = ((c.str.len() == 12) & c.str.isdigit() & (c.str[:9] != p)).to_numpy(bool)
+            for idx in cand[outside]:
+                code, parent = codes.iloc[idx], parents.iloc[idx]
+                self.add(idx, label, f"村代码“{code}”不在所属乡镇“{parent}”之下"
+                                     f"（前 9 位应与乡镇代码相同）")
 
     def _check_consistency(self, gdf: gpd.GeoDataFrame) -> None:
         pairs = (("occupied_beds", "beds", "在住人数超过床位数"),
@@ -696,6 +836,69 @@ class _Reader:
                 for idx in np.flatnonzero(over):
                     self.add(idx, self.kind.field(small).label,
                              f"{msg}（{s.iloc[idx]} > {b.iloc[idx]}）")
+
+
+_GEOM_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
+               "MultiLineString", "MultiPolygon", "GeometryCollection")
+_PLAIN_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+
+
+def _str_mask(values: pd.Series) -> np.ndarray:
+    """Which values are ``str`` (or a subclass), as a boolean array."""
+    arr = values.to_numpy(dtype=object)
+    return np.fromiter(map(isinstance, arr, [str] * len(arr)), dtype=bool, count=len(arr))
+
+
+def _blank_cells(col: pd.Series) -> np.ndarray:
+    """Which values are blank as text (``str(v).strip() == ""``), as a boolean array."""
+    arr = col.to_numpy(dtype=object)
+    is_str = _str_mask(col)
+    out = np.zeros(len(arr), dtype=bool)
+    out[is_str] = (pd.Series(arr[is_str], dtype=object).str.strip() == "").to_numpy(bool)
+    for i in np.flatnonzero(~is_str):
+        out[i] = str(arr[i]).strip() == ""
+    return out
+
+
+def _texts(col: pd.Series) -> pd.Series | None:
+    """Each value as stripped text, "" for None/NaN (what a person typed); None for a
+    column whose dtype is not numpy or plain text (the row path handles those)."""
+    dtype = col.dtype
+    numpy_dtype = isinstance(dtype, np.dtype)
+    if numpy_dtype and dtype.kind in "iub":
+        return pd.Series(col.to_numpy().astype(str), dtype=object).str.strip()
+    if numpy_dtype and dtype == np.float64:  # (float32 values are not floats: the row path says "nan")
+        arr = col.to_numpy()
+        out = pd.Series(arr.astype(object), dtype=object).map(str, na_action="ignore")
+        return out.where(~np.isnan(arr), "").str.strip()
+    if not (numpy_dtype and dtype.kind == "O") and not (isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan):
+        return None  # e.g. missing values as pd.NA, which the row path writes as "<NA>"
+    arr = col.to_numpy(dtype=object)
+    is_str = _str_mask(col)
+    if is_str.all():
+        return pd.Series(arr, dtype=object).str.strip()
+    text = np.empty(len(arr), dtype=object)
+    text[is_str] = arr[is_str]
+    for i in np.flatnonzero(~is_str):
+        v = arr[i]
+        text[i] = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+    return pd.Series(text, dtype=object).str.strip()
+
+
+def _numbers(texts: pd.Series) -> np.ndarray:
+    """:func:`_number` of each text as an array (NaN where it gives None)."""
+    plain = texts.str.replace(",", "", regex=False)
+    simple = plain.str.fullmatch(_PLAIN_NUMBER).to_numpy(dtype=bool)
+    out = np.full(len(texts), np.nan)
+    if simple.any():
+        out[simple] = np.fromiter(map(float, plain.to_numpy()[simple]), dtype=float,
+                                  count=int(simple.sum()))
+    for i in np.flatnonzero(~simple):
+        num = _number(texts.iloc[i])
+        if num is not None:
+            out[i] = num
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 def _finite(values: pd.Series) -> pd.Series:

@@ -40,12 +40,31 @@ class CoverageResult:
     summary: dict
     uncovered: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def to_dict(self) -> dict:
-        """The JSON shape of the CLI's ``--json`` and ``/api/coverage``."""
+    def village_fields(self) -> list[str]:
+        """The fields of a village row in :meth:`to_dict` (every column but the geometry)."""
+        return [c for c in self.villages.columns if c != "geometry"]
+
+    def to_dict(self, *, fields: list[str] | None = None, offset: int = 0,
+                limit: int | None = None) -> dict:
+        """The JSON shape of the CLI's ``--json`` and ``/api/coverage``.
+
+        ``fields`` keeps only those fields of the village rows (in the order given);
+        ``offset``/``limit`` return one page of the village rows. The summary, townships
+        and uncovered villages are always whole. Unknown fields raise ``InvalidInput``.
+        """
+        columns = self.village_fields()
+        if fields is not None:
+            unknown = [f for f in fields if f not in columns]
+            if unknown:
+                raise InvalidInput(f"参数 fields 中的字段“{'、'.join(unknown)}”无效：村的字段有 "
+                                   + "、".join(columns), name="fields")
+            columns = list(dict.fromkeys(fields))
+        stop = None if limit is None else offset + limit
+        villages = pd.DataFrame(self.villages[columns].iloc[offset:stop])
         return {
             "summary": self.summary,
             "townships": records(self.townships),
-            "villages": records(pd.DataFrame(self.villages.drop(columns="geometry"))),
+            "villages": records(villages),
             "uncovered": records(self.uncovered),
         }
 
@@ -297,19 +316,37 @@ def _summary(v: gpd.GeoDataFrame, beds: float, layer: str, radius_m: float, leve
 
 def _townships(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, townships, target: float,
                beds_target: float, layer: str, metric: str) -> pd.DataFrame:
-    df = pd.DataFrame(v.drop(columns="geometry"))
-    df["covered_population"] = np.where(df["covered"], df["population"], 0)
-    df["covered_elderly"] = np.where(df["covered"], df["elderly_population"], 0)
-    g = df.groupby("township_code", sort=True).agg(
-        villages=("code", "size"), covered_villages=("covered", "sum"),
-        presence_villages=("has_facility", "sum"), population=("population", "sum"),
-        covered_population=("covered_population", "sum"),
-        elderly_population=("elderly_population", "sum"),
-        covered_elderly=("covered_elderly", "sum"))
-    beds = pd.Series(fac["supply"].to_numpy(), index=fac["township_code"].to_numpy())
-    beds = beds[beds.index.notna()].groupby(level=0).sum()
-    g["beds"] = beds.reindex(g.index).fillna(0.0)
-    g["facilities"] = fac.groupby("township_code").size().reindex(g.index).fillna(0).astype(int)
+    # Sums per township by bincount over factorised codes (sorted as groupby sorts them;
+    # a village without a township code is left out, as groupby leaves it out).
+    codes, uniques = pd.factorize(v["township_code"], sort=True)
+    keep = codes >= 0
+    idx = codes[keep]
+    n = len(uniques)
+
+    def total(values) -> np.ndarray:
+        values = np.asarray(values)[keep]
+        if values.dtype == bool:
+            return np.bincount(idx[values], minlength=n).astype(np.int64)
+        return np.bincount(idx, weights=values, minlength=n).round().astype(np.int64)
+
+    covered = v["covered"].to_numpy(dtype=bool)
+    pop = v["population"].to_numpy()
+    eld = v["elderly_population"].to_numpy()
+    g = pd.DataFrame({
+        "villages": np.bincount(idx, minlength=n).astype(np.int64),
+        "covered_villages": total(covered),
+        "presence_villages": total(v["has_facility"].to_numpy(dtype=bool)),
+        "population": total(pop),
+        "covered_population": total(np.where(covered, pop, 0)),
+        "elderly_population": total(eld),
+        "covered_elderly": total(np.where(covered, eld, 0)),
+    }, index=uniques.rename("township_code"))
+    fac_town = uniques.get_indexer(fac["township_code"].to_numpy()) if n else \
+        np.full(len(fac), -1)
+    on = fac_town >= 0
+    g["beds"] = np.bincount(fac_town[on], weights=fac["supply"].to_numpy(dtype=float)[on],
+                            minlength=n).astype(float)
+    g["facilities"] = np.bincount(fac_town[on], minlength=n).astype(int)
     g["village_coverage"] = g["covered_villages"] / g["villages"]
     g["presence_coverage"] = g["presence_villages"] / g["villages"]
     g["population_coverage"] = (g["covered_population"] / g["population"]).where(

@@ -1,5 +1,11 @@
 """JSON-safe values for every analysis' ``to_dict()``: numpy scalars to Python, NaN, inf,
-NA and NaT to None, arrays and tuples to lists, dict keys to text."""
+NA and NaT to None, arrays and tuples to lists, dict keys to text.
+
+Frames are converted column by column (:func:`column_values`): a numeric or boolean column
+in one vectorised step, an object column value by value only where a value is not already
+text or None. :func:`records` gives exactly what converting each row with
+:func:`jsonable` gives.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,39 @@ def jsonable(obj):
     return obj
 
 
+def column_values(col: pd.Series) -> list:
+    """The values of one column as JSON-safe Python objects (what :func:`jsonable` gives
+    for each value), converted in one step where the dtype allows."""
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "biu":
+            return col.to_numpy().tolist()
+        if dtype.kind == "f":
+            a = col.to_numpy()
+            bad = ~np.isfinite(a)
+            if not bad.any():
+                return a.tolist()
+            out = a.astype(object)
+            out[bad] = None
+            return out.tolist()
+    elif isinstance(dtype, (pd.BooleanDtype, pd.core.dtypes.dtypes.BaseMaskedDtype)) \
+            and dtype.kind in "biuf":
+        # nullable Int64/boolean/Float64: NA (and NaN, inf) to None, the rest as numbers
+        values = col.to_numpy(dtype=object, na_value=None)
+        if dtype.kind == "f":
+            return [jsonable(v) for v in values]
+        return [None if v is None else v.item() if isinstance(v, np.generic) else v
+                for v in values]
+    values = col.to_numpy(dtype=object)
+    return [v if v is None or type(v) is str else jsonable(v) for v in values]
+
+
 def records(df: pd.DataFrame) -> list[dict]:
     """The rows of ``df`` as JSON-safe dicts."""
-    return [jsonable(row) for row in df.to_dict(orient="records")]
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):  # duplicate names: the row-wise way decides
+        return [jsonable(row) for row in df.to_dict(orient="records")]
+    columns = [column_values(df.iloc[:, i]) for i in range(df.shape[1])]
+    if not columns:
+        return [{} for _ in range(len(df))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]

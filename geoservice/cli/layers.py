@@ -30,7 +30,6 @@ KIND_HELP = "，".join(f"{k}={v.label}" for k, v in KINDS.items())
 def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_json: bool,
                problems_csv: str | None) -> None:
     from geoservice import config as config_mod
-    from geoservice.reports.xlsx import csv_field
     from geoservice.services.accounts import cli_actor
     from geoservice.services.layers import import_layer
     from layers import LayerError, ValidationError
@@ -49,6 +48,8 @@ def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_jso
     except ValidationError as exc:
         summary = exc.summary(shown)
         if problems_csv:
+            from geoservice.reports.xlsx import csv_field  # openpyxl: only when needed
+
             try:
                 Path(problems_csv).write_bytes(to_csv(exc.problems, escape=csv_field))
             except OSError as err:

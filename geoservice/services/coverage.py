@@ -59,10 +59,11 @@ def coverage_params(layer=None, radius=None, level=None, weighting=None,
 
 
 def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
-    versions = store.current_versions()
-    villages = require_layer(store, "villages")
-    facilities = require_layer(store, params.layer)
-    townships = store.read("townships") if "townships" in versions else None
+    versions = store.current_versions()  # one metadata query; the reads name the version
+    villages = require_layer(store, "villages", versions=versions)
+    facilities = require_layer(store, params.layer, versions=versions)
+    townships = (store.read("townships", version=versions["townships"].version)
+                 if "townships" in versions else None)
     info = store.info()
     inputs = {
         "workspace": info.get("title", ""),

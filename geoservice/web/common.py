@@ -3,7 +3,7 @@ settings every map is drawn with (basemap, attribution, GCJ-02 shift)."""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Response, current_app, request
 
 from layers import LayerStore
 from maps.assets import DEFAULT_PREFIX
@@ -47,3 +47,60 @@ def layer_kind(kind: str) -> str:
     except KeyError as exc:
         raise BadParameter(exc.args[0]) from None
     return kind
+
+
+def _json_default(obj):
+    """What orjson cannot write itself: numpy scalars, NA; anything else is an error."""
+    from geoservice.analysis.jsonsafe import jsonable
+
+    value = jsonable(obj)
+    if value is obj:
+        raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+    return value
+
+
+def json_response(body, status: int = 200, mimetype: str = "application/json") -> Response:
+    """``body`` (already JSON-safe, as every result's ``to_dict()``) written by orjson:
+    UTF-8 text (not escaped), keys in their order, several times faster than ``jsonify``
+    on large results."""
+    import orjson
+
+    data = orjson.dumps(body, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+    return Response(data, status=status, mimetype=mimetype)
+
+
+def _whole_number(text: str | None, name: str, *, default: int | None, lowest: int,
+                  highest: int) -> int | None:
+    """A whole number in [lowest, highest] (the wording of ``/api/layers``), or a Chinese 400."""
+    import re
+
+    from geoservice.errors import BadParameter
+
+    if text is None or text == "":
+        return default
+    if not re.fullmatch(r"[0-9]{1,12}", text.strip()) or not lowest <= int(text) <= highest:
+        raise BadParameter(f"参数 {name}“{text}”应为 {lowest} 到 {highest} 之间的整数")
+    return int(text)
+
+
+def page_params(max_limit: int) -> tuple[int, int | None]:
+    """``offset`` and ``limit`` of a paged JSON answer (``limit`` None: all rows); a
+    Chinese 400 when either is not a whole number in range."""
+    offset = _whole_number(request.args.get("offset"), "offset", default=0, lowest=0,
+                          highest=2**31 - 1)
+    limit = _whole_number(request.args.get("limit"), "limit", default=None, lowest=1,
+                         highest=max_limit)
+    return offset, limit
+
+
+def field_list() -> list[str] | None:
+    """``fields=a,b`` as a list (None when not given); a Chinese 400 when it is empty."""
+    from geoservice.errors import BadParameter
+
+    text = request.args.get("fields")
+    if text is None:
+        return None
+    fields = [f.strip() for f in text.split(",") if f.strip()]
+    if not fields:
+        raise BadParameter("参数 fields 为空：应为逗号分隔的字段名，如 fields=code,covered")
+    return fields

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from geoservice.analysis.settings import coverage_defaults
 from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS, level_field
@@ -12,7 +12,13 @@ from geoservice.reports.coverage import coverage_csv, coverage_xlsx, summary_row
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.coverage import coverage_params, run_coverage
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import map_settings, workspace_store
+from geoservice.web.common import (
+    field_list,
+    json_response,
+    map_settings,
+    page_params,
+    workspace_store,
+)
 from geoservice.web.pages import large_layer
 from layers import KINDS
 from maps import coverage_map, map_parts
@@ -33,8 +39,17 @@ def _run():
 
 @bp.get("/api/coverage")
 def api_coverage():
+    """The result as JSON; ``fields=`` keeps only those fields of the village rows and
+    ``limit``/``offset`` return one page of them (with ``numberMatched``/``numberReturned``)."""
+    fields = field_list()
+    offset, limit = page_params(current_app.config["API_PAGE_MAX"])
     _, result = _run()
-    return jsonify(result.to_dict())
+    body = result.to_dict(fields=fields, offset=offset, limit=limit)
+    if limit is not None or "offset" in request.args:
+        body["numberMatched"] = len(result.villages)
+        body["numberReturned"] = len(body["villages"])
+        body["limit"], body["offset"] = limit, offset
+    return json_response(body)
 
 
 def _download(data: bytes, params, ext: str, mimetype: str) -> Response:

@@ -126,3 +126,30 @@ def test_csv_download_opens_in_excel_and_pandas(client):
     df = pd.read_csv(io.BytesIO(r.data), comment="#", dtype={"村(社区)代码": str})
     assert len(df) == 4 and set(df["是否覆盖"]) == {"是", "否"}
     assert "服务半径(米): 1500" in r.data.decode("utf-8-sig")
+
+
+def test_fields_and_paging_of_the_village_rows(client):
+    q = "/api/coverage?layer=elderly_service_points&radius=1500"
+    whole = client.get(q).get_json()
+    assert "numberMatched" not in whole
+    r = client.get(q + "&fields=code,covered&limit=2&offset=1")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    page = r.get_json()
+    assert page["villages"] == [{"code": v["code"], "covered": v["covered"]}
+                                for v in whole["villages"][1:3]]
+    assert (page["numberMatched"], page["numberReturned"]) == (len(whole["villages"]), 2)
+    assert (page["limit"], page["offset"]) == (2, 1)
+    assert page["summary"] == whole["summary"] and page["townships"] == whole["townships"]
+    assert client.get(q + "&fields=access").get_json()["villages"] == \
+        [{"access": v["access"]} for v in whole["villages"]]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("fields=code,nope", "参数 fields 中的字段“nope”无效"),
+    ("fields=,", "参数 fields 为空"),
+    ("limit=0", "参数 limit“0”应为 1 到"),
+    ("offset=-1", "参数 offset“-1”应为 0 到"),
+])
+def test_bad_fields_or_paging_is_a_chinese_400(client, query, message):
+    r = client.get(f"/api/coverage?layer=elderly_service_points&{query}")
+    assert r.status_code == 400 and r.get_json()["error"].startswith(message)

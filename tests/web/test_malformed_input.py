@@ -84,3 +84,18 @@ def test_an_upload_over_the_limit_says_the_limit(tiny_workspace):
                                                                                   + 10)), "v.csv")},
                   content_type="multipart/form-data")
     assert page.status_code == 413 and "1 MB" in page.get_data(as_text=True)
+
+
+def test_a_huge_number_in_an_import_is_a_400_naming_row_and_field(client):
+    import io
+
+    before = open_store(client.application.config["_path"]).current_versions()
+    csv = "名称,类型,床位数,经度,纬度\n甲镇敬老院,乡镇敬老院," + "9" * 25 + ",103.75,29.83\n"
+    r = client.post("/api/layers/welfare_homes",
+                    data={"file": (io.BytesIO(csv.encode("utf-8")), "homes.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    problems = r.get_json()["problems"]
+    assert problems[0]["row"] == 2 and problems[0]["field"] == "床位数"
+    assert "超出整数的可用范围" in problems[0]["message"]
+    assert open_store(client.application.config["_path"]).current_versions() == before

@@ -45,6 +45,21 @@ def line_parts(geoms: np.ndarray, min_length: float = 0.0) -> tuple[np.ndarray, 
     return parts[keep], owner[keep]
 
 
+def ring_segments(boundaries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every segment of the lines in ``boundaries`` (e.g. polygons' rings) as coordinate
+    arrays: start (m, 2), end (m, 2) and the index of the owner in ``boundaries``.
+    Zero-length segments (repeated vertices) are left out."""
+    lines, owner = line_parts(boundaries)
+    if not len(lines):
+        return np.empty((0, 2)), np.empty((0, 2)), np.empty(0, dtype=np.intp)
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    same = line[:-1] == line[1:]
+    start, end = xy[:-1][same], xy[1:][same]
+    seg_owner = owner[line[:-1][same]]
+    moves = (start != end).any(axis=1)
+    return start[moves], end[moves], seg_owner[moves]
+
+
 def polygonal(geom):
     """The polygonal part of a geometry (a repaired polygon may carry stray lines)."""
     parts, _ = polygon_parts(np.array([geom], dtype=object))
