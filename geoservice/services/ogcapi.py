@@ -39,6 +39,8 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import box
 
+from geoservice.errors import BadParameter
+from geoservice.services.params import whole_number
 from layers import LayerStore
 from layers.crs import STORED_CRS, gk_zone_epsg
 from layers.errors import LayerNotFound
@@ -351,14 +353,13 @@ def check_params(args: Mapping[str, str], allowed: set[str], fields: list[str] =
 
 
 def whole(text: str | None, name: str, *, default: int, lowest: int, highest: int) -> int:
+    """``params.whole_number`` (blank text counts as not given), as an OGC exception."""
     if text is None or text.strip() == "":
         return default
-    if not re.fullmatch(r"[0-9]{1,12}", text.strip()):
-        raise bad(f"参数 {name}“{text}”应为 {lowest} 到 {highest} 之间的整数")
-    value = int(text)
-    if not lowest <= value <= highest:
-        raise bad(f"参数 {name}“{text}”应为 {lowest} 到 {highest} 之间的整数")
-    return value
+    try:
+        return whole_number(text, name, default=default, lowest=lowest, highest=highest)
+    except BadParameter as exc:
+        raise bad(str(exc)) from None
 
 
 def crs_uri(text: str, supported: list[str], name: str = "crs") -> str:

@@ -9,6 +9,7 @@ Chinese label, ``参数 radius（服务半径）…``. Analyses still guard thei
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 from geoservice.analysis.settings import coverage_defaults
@@ -45,6 +46,17 @@ def number(value, name: str, label: str, *, percent: bool = False,
     if not math.isfinite(x):
         raise BadParameter(f"{_named(name, label, unit)}“{value}”不是有限的数字")
     return x
+
+
+def whole_number(value: str | None, name: str, *, default: int | None, lowest: int,
+                 highest: int) -> int | None:
+    """A whole number in ``[lowest, highest]`` given as text (paging, versions); ``default``
+    when not given."""
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"[0-9]{1,12}", value.strip()) or not lowest <= int(value) <= highest:
+        raise BadParameter(f"参数 {name}“{value}”应为 {lowest} 到 {highest} 之间的整数")
+    return int(value)
 
 
 def within(x: float, name: str, label: str, low: float, high: float, *, unit: str = "",

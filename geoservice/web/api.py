@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from geoservice.errors import BadParameter
+from geoservice.services.params import whole_number
 from geoservice.services.workspace import workspace_info
 from geoservice.web.common import layer_kind, workspace_store
 from geoservice.web.uploads import import_upload, problems_json
@@ -35,19 +35,6 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         raise BadParameter(f"bbox 参数“{text}”格式错误：应为 最小经度,最小纬度,最大经度,最大纬度"
                            "（经度 -180～180，纬度 -90～90，最小值小于最大值）")
     return values  # type: ignore[return-value]
-
-
-def whole_number(text: str | None, name: str, *, default: int | None, lowest: int,
-                 highest: int) -> int | None:
-    """A parameter that must be a whole number in [lowest, highest], or a Chinese 400."""
-    if text is None or text == "":
-        return default
-    if not re.fullmatch(r"[0-9]{1,12}", text.strip()):
-        raise BadParameter(f"参数 {name}“{text}”应为 {lowest} 到 {highest} 之间的整数")
-    value = int(text)
-    if not lowest <= value <= highest:
-        raise BadParameter(f"参数 {name}“{text}”应为 {lowest} 到 {highest} 之间的整数")
-    return value
 
 
 @bp.get("/layers")

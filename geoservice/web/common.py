@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
+from geoservice.services.params import whole_number
 from layers import LayerStore
 from maps.assets import DEFAULT_PREFIX
 from maps.base import MapSettings
@@ -69,26 +70,12 @@ def json_response(body, status: int = 200, mimetype: str = "application/json") -
     return Response(data, status=status, mimetype=mimetype)
 
 
-def _whole_number(text: str | None, name: str, *, default: int | None, lowest: int,
-                  highest: int) -> int | None:
-    """A whole number in [lowest, highest] (the wording of ``/api/layers``), or a Chinese 400."""
-    import re
-
-    from geoservice.errors import BadParameter
-
-    if text is None or text == "":
-        return default
-    if not re.fullmatch(r"[0-9]{1,12}", text.strip()) or not lowest <= int(text) <= highest:
-        raise BadParameter(f"参数 {name}“{text}”应为 {lowest} 到 {highest} 之间的整数")
-    return int(text)
-
-
 def page_params(max_limit: int) -> tuple[int, int | None]:
     """``offset`` and ``limit`` of a paged JSON answer (``limit`` None: all rows); a
     Chinese 400 when either is not a whole number in range."""
-    offset = _whole_number(request.args.get("offset"), "offset", default=0, lowest=0,
+    offset = whole_number(request.args.get("offset"), "offset", default=0, lowest=0,
                           highest=2**31 - 1)
-    limit = _whole_number(request.args.get("limit"), "limit", default=None, lowest=1,
+    limit = whole_number(request.args.get("limit"), "limit", default=None, lowest=1,
                          highest=max_limit)
     return offset, limit
 
