@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.synthetic import GK, province  # noqa: E402
 from geoservice.analysis.boundaries import checks, review  # noqa: E402
 from geoservice.analysis.boundaries.geometry import group_union, line_parts  # noqa: E402
-from geoservice.analysis.boundaries.lines import OUTER_NAME, derive_lines  # noqa: E402
+from geoservice.analysis.boundaries.lines import derive_lines, lines_frame  # noqa: E402
 
 
 def inject_defects(villages, rng, shifted: int = 12, removed: int = 6):
@@ -110,20 +110,7 @@ def derive_lines_baseline(geoms, codes, names, *, snap_m, crs):
     outer = _merge_lines_baseline(outer_raw, np.arange(n), n, 1e-3)
     has_outer = np.flatnonzero([g is not None and not g.is_empty and g.length > snap_m
                                 for g in outer])
-    geom = np.concatenate([shared, outer[has_outer]]).astype(object)
-    length = shapely.length(geom) if len(geom) else np.array([])
-    frame = gpd.GeoDataFrame({
-        "kind": ["shared"] * len(pi) + ["outer"] * len(has_outer),
-        "code_a": np.concatenate([codes[pi], codes[has_outer]]),
-        "name_a": np.concatenate([names[pi], names[has_outer]]),
-        "code_b": np.concatenate([codes[pj], np.full(len(has_outer), None, dtype=object)]),
-        "name_b": np.concatenate([names[pj], np.full(len(has_outer), OUTER_NAME,
-                                                     dtype=object)]),
-        "length_m": np.round(length, 3),
-        "length_km": np.round(length / 1000.0, 3),
-    }, geometry=geom, crs=crs)
-    return frame.sort_values(["kind", "code_a", "code_b"], ascending=[False, True, True],
-                             na_position="last").reset_index(drop=True)
+    return lines_frame(shared, outer[has_outer], pi, pj, has_outer, codes, names, crs)
 
 
 def same_lines(a, b) -> None:

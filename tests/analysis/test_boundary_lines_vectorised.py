@@ -1,6 +1,6 @@
 """The vectorised ``derive_lines`` (shared ring segments by hashing, snap + intersection
 only for the pairs that need it) against the former one-pair-at-a-time implementation,
-kept here as the oracle, on generated counties with irregular polygons and defects."""
+(bench/boundaries.py's baseline) as the oracle, on generated counties with irregular polygons and defects."""
 
 from __future__ import annotations
 
@@ -9,56 +9,20 @@ import pytest
 import shapely
 from shapely import affinity
 
-from geoservice.analysis.boundaries.geometry import group_union, line_parts
+from bench.boundaries import derive_lines_baseline
 from geoservice.analysis.boundaries.lines import OUTER_NAME, derive_lines
 
 CRS = "EPSG:4544"
 X0, Y0 = 380_000.0, 3_300_000.0
 
 
-def _merge_lines_oracle(geoms, owner, n, min_length):
-    parts, part_owner = line_parts(geoms, min_length)
-    out = np.full(n, None, dtype=object)
-    if not len(parts):
-        return out
-    part_owner = owner[part_owner]
-    order = np.argsort(part_owner, kind="stable")
-    po = part_owner[order]
-    starts = np.flatnonzero(np.r_[True, po[1:] != po[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    for s, e in zip(starts, ends, strict=True):
-        out[po[s]] = shapely.line_merge(shapely.multilinestrings(parts[order[s:e]]))
-    return out
-
-
 def derive_lines_oracle(geoms, codes, names, *, snap_m):
-    """The implementation before vectorisation: snap + intersection for every pair."""
-    n = len(geoms)
-    tree = shapely.STRtree(geoms)
-    i, j = tree.query(geoms, predicate="dwithin", distance=snap_m)
-    keep = i != j
-    i, j = i[keep], j[keep]
-    boundaries = shapely.boundary(geoms)
-    snapped = shapely.snap(boundaries[j], boundaries[i], snap_m)
-    both = _merge_lines_oracle(shapely.intersection(boundaries[i], snapped),
-                               np.arange(len(i)), len(i), 1e-6)
-    length = np.array([0.0 if g is None else g.length for g in both])
-    adjacent = length > snap_m
-    i, j, both = i[adjacent], j[adjacent], both[adjacent]
-    upper = i < j
-    pi, pj, shared = i[upper], j[upper], both[upper]
-    neighbour_lines = group_union(both, i, n)
-    outer_raw = boundaries.copy()
-    with_nb = np.flatnonzero([u is not None for u in neighbour_lines])
-    if len(with_nb):
-        outer_raw[with_nb] = shapely.difference(boundaries[with_nb],
-                                                neighbour_lines[with_nb].astype(object))
-    outer = _merge_lines_oracle(outer_raw, np.arange(n), n, 1e-3)
-    has_outer = [k for k, g in enumerate(outer)
-                 if g is not None and not g.is_empty and g.length > snap_m]
-    rows = {("shared", codes[a], codes[b]): g for a, b, g in zip(pi, pj, shared, strict=True)}
-    rows.update({("outer", codes[k], None): outer[k] for k in has_outer})
-    return rows
+    """The implementation before vectorisation (bench/boundaries.py keeps it as the named
+    baseline): snap + intersection for every pair; its lines keyed like ``got`` below."""
+    old = derive_lines_baseline(geoms, codes, names, snap_m=snap_m, crs=CRS)
+    return {(k, a, b if isinstance(b, str) else None): g
+            for k, a, b, g in zip(old["kind"], old["code_a"], old["code_b"],
+                                  old.geometry.values, strict=True)}
 
 
 def county(seed: int, n: int = 400):

@@ -246,7 +246,13 @@ def derive_lines(geoms: np.ndarray, codes: np.ndarray, names: np.ndarray, *, sna
         outer_len[present] = shapely.length(outer[present])
     has_outer = np.flatnonzero(outer_len > snap_m)
 
-    geom = np.concatenate([shared, outer[has_outer]]).astype(object)
+    return lines_frame(shared, outer[has_outer], pi, pj, has_outer, codes, names, crs)
+
+
+def lines_frame(shared, outer, pi, pj, has_outer, codes, names, crs) -> gpd.GeoDataFrame:
+    """The boundary-line table: a row per shared line (units ``pi``/``pj``) and per outer
+    line (units ``has_outer``), lengths in metres and km, in a stable order."""
+    geom = np.concatenate([shared, outer]).astype(object)
     length = shapely.length(geom) if len(geom) else np.array([])
     frame = gpd.GeoDataFrame({
         "kind": ["shared"] * len(pi) + ["outer"] * len(has_outer),
