@@ -38,6 +38,15 @@ def demo_workspace(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def module_demo_workspace(tmp_path_factory) -> Path:
+    """A copy of the demo county shared by the tests of one module (read-mostly modules
+    that build their app once)."""
+    path = tmp_path_factory.mktemp("demo") / "qingshen.gpkg"
+    shutil.copyfile(DEMO_WORKSPACE, path)
+    return path
+
+
 @pytest.fixture
 def demo_app(demo_workspace):
     """The app on the demo county; its test clients act as an admin account (API token):

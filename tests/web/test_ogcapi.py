@@ -3,7 +3,6 @@ test_ogcapi_gdal.py)."""
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import geopandas as gpd
@@ -12,7 +11,6 @@ import shapely
 from fixtures import make_app  # create_app with an admin signed in (API token)
 from shapely.geometry import box
 
-from geoservice.config import DEMO_WORKSPACE
 from layers import open_store
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -23,10 +21,8 @@ RESULTS = ["coverage_villages", "boundary_findings", "boundary_lines", "placenam
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ogc") / "qingshen.gpkg"
-    shutil.copyfile(DEMO_WORKSPACE, path)
-    return path
+def workspace(module_demo_workspace):
+    return module_demo_workspace
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from fixtures import LiveServer
 from shapely.geometry import box
 
 from geoservice import create_app
-from geoservice.config import DEMO_WORKSPACE
 from layers import open_store
 
 pytestmark = pytest.mark.slow
@@ -43,10 +42,8 @@ def gdal(tool: str, *args: str, timeout: float = 120) -> str:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ogc") / "qingshen.gpkg"
-    shutil.copyfile(DEMO_WORKSPACE, path)
-    return path
+def workspace(module_demo_workspace):
+    return module_demo_workspace
 
 
 @pytest.fixture(scope="module")
