@@ -44,21 +44,8 @@ class _RowReader(readers._Reader):
             return
         if self.kind.name != "villages" or "township_code" not in gdf.columns:
             return super()._check_codes(gdf)
-        saved, self.kind = self.kind, KINDS["townships"]  # duplicates only (same label path)
-        try:
-            label = saved.field("code").label
-            codes = gdf["code"]
-            dup = codes.notna() & codes.duplicated(keep=False)
-            first_row: dict[str, int] = {}
-            for idx in np.flatnonzero(dup.to_numpy()):
-                code = codes.iloc[idx]
-                if code in first_row:
-                    self.add(idx, label, f"代码“{code}”重复（与第 {first_row[code]} "
-                                         f"{'个要素' if self.unit == '要素' else '行'}相同）")
-                else:
-                    first_row[code] = self.row_of(idx)
-        finally:
-            self.kind = saved
+        super()._check_codes(gdf.drop(columns=["township_code"]))  # duplicates only
+        label, codes = self.kind.field("code").label, gdf["code"]
         for idx, (code, parent) in enumerate(zip(codes, gdf["township_code"], strict=True)):
             if (isinstance(code, str) and isinstance(parent, str) and len(code) == 12
                     and code.isdigit() and code[:9] != parent):
