@@ -3,8 +3,6 @@ cancel, map and tables, the accept-to-scenario action and the downloads."""
 
 from __future__ import annotations
 
-import threading
-
 from flask import (
     Blueprint,
     Response,
@@ -110,23 +108,13 @@ def _submit(params) -> Job:
     workspace = workspace_store()  # the job thread has no app context: take the store along
 
     label = f"{PROBLEM_SHORT[params.problem]} · {KINDS[params.layer].label}"
-    submitted: dict = {}
-    ready = threading.Event()
 
     def work(progress, cancel):
-        # The job_start row is written by the job's own thread before it reads any layer:
-        # a write from this process while GDAL reads the same GeoPackage can fail the read.
-        ready.wait(10)
-        job_id = submitted.get("id")
-        audit.record(workspace, actor, "job_start", layer=params.layer,
-                     params={**params.query(), "job": job_id}, result=f"任务 {job_id}：{label}")
         return run_siting(workspace, params, progress=progress, cancel=cancel)
 
-    try:
-        job = runner().submit(work, params=params.query(), label=label, owner=job_owner())
-        submitted["id"] = job.id
-    finally:
-        ready.set()
+    job = runner().submit(work, params=params.query(), label=label, owner=job_owner())
+    audit.record(workspace, actor, "job_start", layer=params.layer,
+                 params={**params.query(), "job": job.id}, result=f"任务 {job.id}：{label}")
     return job
 
 
