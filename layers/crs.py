@@ -217,3 +217,104 @@ def describe(crs_text: str | None) -> str:
         return f"{crs_text}({CRS.from_user_input(crs_text).name})"
     except CRSError:
         return crs_text
+
+
+# --- a whole file in the wrong system -------------------------------------------------
+
+CGCS2000 = "cgcs2000"
+# What each suspect means to a person (the system the file's coordinates are really in).
+SUSPECT_LABELS = {CGCS2000: "CGCS2000/WGS84(天地图、GPS)", GCJ02: OFFSET_SYSTEMS[GCJ02],
+                  BD09: OFFSET_SYSTEMS[BD09]}
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON = 111_320.0
+
+
+def _declared_system(declared: str | None) -> str:
+    return declared if declared in (GCJ02, BD09) else CGCS2000
+
+
+def _reinterpret(lon: np.ndarray, lat: np.ndarray, declared: str, actual: str):
+    """Stored lon/lat of points that were imported as ``declared`` had the file really
+    been in ``actual``: undo the import's conversion, then do the right one."""
+    if declared == GCJ02:
+        lon, lat = wgs_to_gcj(lon, lat)
+    elif declared == BD09:
+        lon, lat = wgs_to_bd(lon, lat)
+    if actual == GCJ02:
+        return gcj_to_wgs(lon, lat)
+    if actual == BD09:
+        return bd_to_wgs(lon, lat)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _metres(dlon: np.ndarray, dlat: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Small lon/lat differences as (east, north) metres (n x 2)."""
+    return np.column_stack([dlon * _M_PER_DEG_LON * np.cos(np.radians(lat)),
+                            dlat * _M_PER_DEG_LAT])
+
+
+def suspect_crs(lon, lat, polygons, centre_lon, centre_lat, *,
+                declared: str | None = None, min_points: int = 5) -> dict:
+    """Is a whole point file in another coordinate system than the one it was read in?
+
+    Each point (stored lon/lat) belongs to one polygon (its stated or name-matched
+    village) with that polygon's centre. The file is re-read as if it were in each other
+    system (CGCS2000, GCJ-02, BD-09); a system is suspected when, re-read in it, the
+    points fall inside their polygons clearly more often (at least half of the misses
+    mended, and at least 3), or when the points' typical offset from their centres (the
+    component-wise median, robust to a few misplaced points) is the GCJ-02/BD-09 shift
+    itself and goes away once re-read.
+
+    Returns ``{"suspect": "gcj02" | "bd09" | "cgcs2000" | None, "offset_m": median
+    distance the points move if re-read in the suspect (None when none), "points",
+    "inside": how many lie in their polygon as read, "inside_if_reread", "declared"}``.
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    polygons = np.asarray(polygons, dtype=object)
+    cx = np.asarray(centre_lon, dtype=float)
+    cy = np.asarray(centre_lat, dtype=float)
+    ok = (np.isfinite(lon) & np.isfinite(lat) & np.isfinite(cx) & np.isfinite(cy)
+          & ~shapely.is_missing(polygons))
+    lon, lat, polygons, cx, cy = lon[ok], lat[ok], polygons[ok], cx[ok], cy[ok]
+    declared = _declared_system(declared)
+    n = len(lon)
+    out = {"suspect": None, "offset_m": None, "points": int(n), "inside": None,
+           "inside_if_reread": None, "declared": declared}
+    if n < min_points:
+        return out
+    inside0 = int(shapely.contains_xy(polygons, lon, lat).sum()) if n else 0
+    out["inside"] = inside0
+    r0 = np.median(_metres(lon - cx, lat - cy, lat), axis=0)
+    best = None
+    for system in (CGCS2000, GCJ02, BD09):
+        if system == declared:
+            continue
+        x, y = _reinterpret(lon, lat, declared, system)
+        inside = int(shapely.contains_xy(polygons, x, y).sum())
+        move = float(np.median(np.hypot(*_metres(x - lon, y - lat, lat).T)))
+        r = np.median(_metres(x - cx, y - cy, lat), axis=0)
+        misses0 = n - inside0
+        by_inside = (misses0 >= 3 and inside - inside0 >= max(3, 0.5 * misses0))
+        by_offset = (n >= 8 and inside >= inside0 and float(np.hypot(*r0)) > 0.6 * move
+                     and float(np.hypot(*r)) < 0.4 * move)
+        if by_inside or by_offset:
+            score = (inside, -float(np.hypot(*r)))
+            if best is None or score > best[0]:
+                best = (score, system, move, inside)
+    if best is not None:
+        _, system, move, inside = best
+        out.update(suspect=system, offset_m=round(move, 1), inside_if_reread=inside)
+    return out
+
+
+def suspect_message(result: dict, what: str) -> str | None:
+    """The Chinese warning for a :func:`suspect_crs` result (None when nothing suspected);
+    ``what`` names the points (“标注”、“设施”)."""
+    if not result.get("suspect"):
+        return None
+    return (f"{what}整体偏移：按{SUSPECT_LABELS[result['suspect']]}坐标解读时，"
+            f"{result['points']} 个{what}中落在所属村(社区)内的由 {result['inside']} 个变为 "
+            f"{result['inside_if_reread']} 个，各点将移动约 {result['offset_m']:,.0f} 米。"
+            f"文件很可能采用{SUSPECT_LABELS[result['suspect']]}坐标系，而导入时按"
+            f"{SUSPECT_LABELS[result['declared']]}读取，请核对坐标系后重新导入")
