@@ -18,6 +18,31 @@ from geoservice.config import DEMO_WORKSPACE  # noqa: E402
 
 
 @pytest.fixture(scope="session")
+def county():
+    """The second county (竹山县, tests/second_county.py), built once: tests must not change
+    its frames (the defect injectors return new ones)."""
+    import second_county
+
+    return second_county.build()
+
+
+@pytest.fixture(scope="session")
+def county_workspace_master(county, tmp_path_factory) -> Path:
+    """The second county imported through the real import path, once per session."""
+    import second_county
+
+    return second_county.build_workspace(county, tmp_path_factory.mktemp("zhushan"))
+
+
+@pytest.fixture
+def county_workspace(county_workspace_master, tmp_path) -> Path:
+    """A private copy of the second county's workspace: tests may change it."""
+    path = tmp_path / "zhushan.gpkg"
+    shutil.copyfile(county_workspace_master, path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_workspace_master(tmp_path_factory) -> Path:
     return build_tiny_workspace(tmp_path_factory.mktemp("tiny"))
 
