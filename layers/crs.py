@@ -280,12 +280,13 @@ def suspect_crs(lon, lat, polygons, centre_lon, centre_lat, *,
     declared = _declared_system(declared)
     n = len(lon)
     out = {"suspect": None, "offset_m": None, "points": int(n), "inside": None,
-           "inside_if_reread": None, "declared": declared}
+           "inside_if_reread": None, "declared": declared, "median_offset_from_centre_m": None}
     if n < min_points:
         return out
     inside0 = int(shapely.contains_xy(polygons, lon, lat).sum()) if n else 0
     out["inside"] = inside0
     r0 = np.median(_metres(lon - cx, lat - cy, lat), axis=0)
+    out["median_offset_from_centre_m"] = round(float(np.hypot(*r0)), 1)
     best = None
     for system in (CGCS2000, GCJ02, BD09):
         if system == declared:
@@ -313,8 +314,13 @@ def suspect_message(result: dict, what: str) -> str | None:
     ``what`` names the points (“标注”、“设施”)."""
     if not result.get("suspect"):
         return None
-    return (f"{what}整体偏移：按{SUSPECT_LABELS[result['suspect']]}坐标解读时，"
-            f"{result['points']} 个{what}中落在所属村(社区)内的由 {result['inside']} 个变为 "
-            f"{result['inside_if_reread']} 个，各点将移动约 {result['offset_m']:,.0f} 米。"
+    if result["inside_if_reread"] > result["inside"]:
+        evidence = (f"按{SUSPECT_LABELS[result['suspect']]}坐标解读时，{result['points']} 个{what}中"
+                    f"落在所属村(社区)内的由 {result['inside']} 个变为 {result['inside_if_reread']} 个")
+    else:
+        evidence = (f"{result['points']} 个{what}相对所属村(社区)中心整体偏移约 "
+                    f"{result['median_offset_from_centre_m']:,.0f} 米（中位数），"
+                    f"与{SUSPECT_LABELS[result['suspect']]}坐标的偏移一致")
+    return (f"{what}整体偏移：{evidence}，改正后各点将移动约 {result['offset_m']:,.0f} 米。"
             f"文件很可能采用{SUSPECT_LABELS[result['suspect']]}坐标系，而导入时按"
             f"{SUSPECT_LABELS[result['declared']]}读取，请核对坐标系后重新导入")

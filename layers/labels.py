@@ -3,18 +3,23 @@
 Label files are a layer kind (``place_labels``) read with :func:`layers.read_layer`, plus
 their own coordinate system: an internet-map export names it in a 坐标系 column (gcj02 /
 bd09), which is read in that system when no other is chosen and refused when it contradicts
-the chosen one. Former names and readings are side tables (CSV or XLSX), not layers: they
+the chosen one. Each label keeps the system it was read in (its ``crs`` column: the row's
+own 坐标系 when given, else the system the file was read in, else CGCS2000), so that the
+corrections sent back to a map provider are in the provider's own coordinates
+(:func:`read_systems`, :func:`system_label`). Former names and readings are side tables (CSV or XLSX), not layers: they
 are read here, checked row by row, and rejected with a message naming the file and row.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import zipfile
 from collections import Counter
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from . import crs as crsmod
@@ -57,14 +62,14 @@ def read_label_file(path: str | Path, crs: str | None, filename: str | None = No
             crs = own
             gdf = read_layer(path, "place_labels", crs=crs, filename=filename, limits=limits)
     parsed = crsmod.parse_crs(crs) if crs else None
-    given = parsed or "EPSG:4490"
-    if "crs" not in gdf.columns:
+    # the system the reader really used (a zone-prefixed GK CRS for 8-digit eastings, the
+    # file's own CRS for a GeoJSON/GeoPackage), so the labels can be written back in it
+    given = gdf.attrs.get("source_crs") or parsed or crsmod.STORED_CRS
+    if "crs" not in gdf.columns or parsed:
         gdf["crs"] = given
     else:
         gdf["crs"] = gdf["crs"].where(gdf["crs"].notna() & (gdf["crs"].astype(str) != ""),
                                       given)
-        if parsed:
-            gdf["crs"] = parsed
     return gdf
 
 
@@ -126,6 +131,66 @@ def provider_crs(labels) -> str:
             except crsmod.CRSInputError:
                 return "EPSG:4490"
     return "EPSG:4490"
+
+
+@functools.lru_cache(maxsize=256)
+def normalise_system(value) -> str | None:
+    """A label's coordinate system as the check compares it: ``gcj02``, ``bd09`` or an
+    ``EPSG:n`` code (WGS84 counted as CGCS2000, EPSG:4490); None when blank or unknown."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    if not text or text.lower() in ("nan", "none"):
+        return None
+    try:
+        parsed = crsmod.parse_crs(text)
+    except crsmod.CRSInputError:
+        return None
+    if parsed == "EPSG:4326":
+        return crsmod.STORED_CRS
+    return parsed
+
+
+def read_systems(labels, default: str | None = None) -> np.ndarray:
+    """The system each label was read in: its own ``crs`` (坐标系) value when it names one,
+    else ``default`` (the system the file or layer version was read in), else CGCS2000."""
+    fallback = normalise_system(default) or crsmod.STORED_CRS
+    n = len(labels)
+    if "crs" not in getattr(labels, "columns", ()) or n == 0:
+        return np.full(n, fallback, dtype=object)
+    values = labels["crs"].to_numpy(dtype=object)
+    out = np.empty(n, dtype=object)
+    for i, v in enumerate(values):
+        out[i] = normalise_system(v if isinstance(v, str) else None) or fallback
+    return out
+
+
+_GK_PLAIN_FIRST, _GK_PREFIXED_FIRST, _GK_FIRST_ZONE, _GK_ZONES = 4534, 4513, 25, 21
+
+
+def system_label(crs_text: str | None) -> str:
+    """A coordinate system named for a person, in Chinese (the 坐标系 column of the
+    corrections sent to a map provider): GCJ-02(高德/腾讯), BD-09(百度), CGCS2000 经纬度,
+    CGCS2000 3 度带高斯-克吕格第 n 带, or the EPSG code."""
+    system = normalise_system(crs_text) if crs_text else None
+    if system is None:
+        return "CGCS2000 经纬度（EPSG:4490，天地图、GPS）" if not crs_text else \
+            f"坐标系“{crs_text}”"
+    if system in crsmod.OFFSET_SYSTEMS:
+        return crsmod.OFFSET_SYSTEMS[system]
+    if system == crsmod.STORED_CRS:
+        return "CGCS2000 经纬度（EPSG:4490，天地图、GPS）"
+    code = system.split(":", 1)[1] if system.startswith("EPSG:") else ""
+    if code.isdigit():
+        n = int(code)
+        for first, prefixed in ((_GK_PLAIN_FIRST, False), (_GK_PREFIXED_FIRST, True)):
+            if first <= n < first + _GK_ZONES:
+                zone = n - first + _GK_FIRST_ZONE
+                how = "，横坐标前加带号" if prefixed else ""
+                return (f"CGCS2000 3 度带高斯-克吕格投影第 {zone} 带（中央经线 {3 * zone}°E"
+                        f"{how}，{system}）")
+        return f"坐标系 {system}"
+    return "自定义坐标系（WKT）"
 
 
 # --- former names -------------------------------------------------------------------------

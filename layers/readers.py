@@ -3,7 +3,15 @@
 Formats: GeoJSON, GeoPackage, zipped Shapefile (``.cpg`` honoured when the text decodes in
 it; without one, UTF-8 when the text decodes as UTF-8, else GBK), CSV and XLSX with
 coordinate columns (or a WKT column for polygons). Nothing is half-imported: either the
-whole file is valid or the caller gets the list of problems.
+whole file is read or the caller gets the list of problems.
+
+Refused (problems): what cannot be read. Imported with warnings (``gdf.attrs["warnings"]``,
+:class:`~layers.errors.Problem` each): the defects a reviewer must see, kept as given
+so that the boundary review can report them. For every kind, codes that are not the
+statistical division codes they should be (length, characters, the NBS segment ranges);
+for villages and townships (:data:`REVIEWED_KINDS`) also duplicate codes, a village
+code not under its township, more elderly than residents, and polygons that are
+invalid but repairable (stored as ``shapely.make_valid`` made them, still polygons).
 
 Hostile or oversized input is refused before it costs anything (:class:`ImportLimits`):
 zip archives (zipped Shapefiles, XLSX) are checked from their directory before a byte is
@@ -30,8 +38,8 @@ import pyogrio
 import shapely
 
 from . import crs as crsmod
-from .errors import Problem, ValidationError
-from .schema import LayerKind, get_kind
+from .errors import Problem, ProblemList, ValidationError
+from .schema import REPAIR_COLUMN, LayerKind, get_kind
 
 # Integer fields are stored as 64-bit integers: larger whole numbers are a problem, not a crash.
 INT_LIMIT = 2.0 ** 63
@@ -47,6 +55,14 @@ WKT_ALIASES = ("wkt", "geometry", "geom", "几何", "空间信息")
 log = logging.getLogger(__name__)
 
 GEOMETRY_LABEL = "几何(坐标)"
+# The kinds a boundary review reads: their defects are imported with warnings, not refused.
+REVIEWED_KINDS = frozenset({"villages", "townships"})
+# The first two digits of a division code (GB/T 2260 provinces, Taiwan, Hong Kong, Macao).
+PROVINCE_CODES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+    "61 62 63 64 65 71 81 82".split())
+# Township (digits 7-9) and village (10-12) segments of a statistical division code.
+SEGMENT_RANGE = (1, 599)
 TRUE_WORDS = {"true", "1", "是", "有", "y", "yes", "t", "√"}
 FALSE_WORDS = {"false", "0", "否", "无", "n", "no", "f", "×", ""}
 
@@ -160,11 +176,15 @@ def read_layer(path: str | Path, kind: str | LayerKind, *, crs: str | None = Non
     Returns
     -------
     GeoDataFrame in EPSG:4490 with the kind's fields (renamed from their aliases, typed)
-    plus every other column of the file, and the geometry.
+    plus every other column of the file, and the geometry. ``attrs``: ``source`` (the
+    name), ``source_crs`` (the system it was read in), ``warnings`` (the defects imported,
+    a :class:`~layers.errors.ProblemList`, empty when none) and ``rows``
+    (:class:`SourceRows`: the line or feature number of each record, for the frame as
+    returned).
 
     Raises
     ------
-    ValidationError listing every problem found.
+    ValidationError listing every problem found (what cannot be read).
     """
     path = Path(path)
     name = filename or path.name
@@ -177,12 +197,28 @@ def read_layer(path: str | Path, kind: str | LayerKind, *, crs: str | None = Non
     return reader.run()
 
 
+@dataclass(frozen=True, eq=False)
+class SourceRows:
+    """The spreadsheet line or feature number of each record of a layer as read
+    (``rows[i]`` for position ``i``), and the unit (行 / 要素). Copied by reference when
+    pandas copies ``attrs``."""
+
+    rows: np.ndarray
+    unit: str
+
+    def __deepcopy__(self, memo) -> SourceRows:
+        return self
+
+
 class _Reader:
     def __init__(self, path: Path, name: str, kind: LayerKind, source_crs: str | None,
                  limits: ImportLimits = DEFAULT_LIMITS):
         self.path, self.name, self.kind, self.source_crs = path, name, kind, source_crs
         self.limits = limits
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.reviewed = kind.name in REVIEWED_KINDS
+        self.invalid_rows: list[tuple[int, str]] = []  # (position, GEOS reason): repairable?
         self.unit = "行"
         self.row_offset = 2  # spreadsheet line of the first data row
         self.lines: np.ndarray | None = None  # spreadsheet line of each kept row
@@ -200,6 +236,12 @@ class _Reader:
     def add(self, idx: int | None, field: str | None, message: str) -> None:
         row = None if idx is None else self.row_of(idx)
         self.problems.append(Problem(self.name, row, field, message, self.unit))
+
+    def warn(self, idx: int | None, field: str | None, message: str,
+             value: str | None = None) -> None:
+        """A defect that is imported, not refused (shown grouped, listed in the CSV)."""
+        row = None if idx is None else self.row_of(idx)
+        self.warnings.append(Problem(self.name, row, field, message, self.unit, value))
 
     # --- reading -------------------------------------------------------------------
 
@@ -225,13 +267,19 @@ class _Reader:
         gdf = gdf.reset_index(drop=True)
         gdf = self._to_stored(gdf, file_crs)
         self._check_geometry(gdf)
+        gdf = self._repair_geometry(gdf)
         gdf = self._check_fields(gdf)
         self._centres_to_stored(gdf)
         if self.problems:
             self.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
             raise ValidationError(self.problems)
+        self.warnings.sort(key=lambda p: (p.row is not None, p.row or 0))
         gdf.attrs["source_crs"] = self.used_crs
         gdf.attrs["source"] = self.name
+        gdf.attrs["warnings"] = ProblemList(self.warnings)
+        rows = (self.lines.copy() if self.lines is not None
+                else np.arange(len(gdf)) + self.row_offset)
+        gdf.attrs["rows"] = SourceRows(rows.astype(np.int64), self.unit)
         return gdf
 
     def _read_table(self, suffix: str) -> pd.DataFrame:
@@ -611,8 +659,36 @@ class _Reader:
             elif wrong[idx]:
                 self.add(idx, GEOMETRY_LABEL,
                          f"几何类型为 {type_names[idx]}，{self.kind.label}图层应为{self.kind.geometry_label}")
+            elif self.reviewed:
+                self.invalid_rows.append((int(idx), reasons[idx]))
             else:
                 self.add(idx, GEOMETRY_LABEL, f"几何无效：{validity_reason_zh(reasons[idx])}")
+
+    def _repair_geometry(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """Invalid polygons of a reviewed kind (:meth:`_check_geometry`), made valid with
+        ``shapely.make_valid`` and kept when the result is still a polygon: a warning
+        each; a problem when nothing polygonal is left."""
+        if not self.invalid_rows:
+            return gdf
+        idx = np.array([i for i, _ in self.invalid_rows], dtype=np.int64)
+        geoms = np.array(gdf.geometry.values, dtype=object)
+        fixed = [_polygonal(g) for g in shapely.make_valid(geoms[idx])]
+        # Which rows were repaired, and why: stored with the layer, so that the boundary
+        # review lists each repair as a finding (the stored shape itself is valid).
+        notes = np.full(len(geoms), None, dtype=object)
+        for (i, reason), g in zip(self.invalid_rows, fixed, strict=True):
+            reason_zh = validity_reason_zh(reason)
+            if g is None:
+                self.add(i, GEOMETRY_LABEL, f"几何无效且无法修复为{self.kind.geometry_label}："
+                                            f"{reason_zh}")
+            else:
+                geoms[i] = g
+                notes[i] = f"导入时几何无效（{reason_zh}），已按 make_valid 自动修复"
+                self.warn(i, GEOMETRY_LABEL, "几何无效，已自动修复为有效的面", reason_zh)
+        out = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+        if any(n is not None for n in notes):
+            out[REPAIR_COLUMN] = notes
+        return out
 
     # --- attributes ----------------------------------------------------------------
 
@@ -671,10 +747,13 @@ class _Reader:
             tail = given.str.endswith(".0").to_numpy(dtype=bool)
             if tail.any():
                 code.iloc[np.flatnonzero(tail)] = given[tail].str[:-2].to_numpy()
-            ok = code.str.fullmatch(f"[0-9]{{{int(f.code_digits)}}}").to_numpy(dtype=bool)
-            messages[filled[~ok]] = [f"代码“{t}”格式错误：应为 {f.code_digits} 位数字"
-                                     for t in code.to_numpy()[~ok]]
-            values[filled] = code.to_numpy()
+            texts_out = code.to_numpy()
+            values[filled] = texts_out
+            self._add_messages(messages, f.label)
+            bad = ~_codes_ok(code, int(f.code_digits))
+            for pos, text in zip(filled[bad], texts_out[bad], strict=True):
+                self.warn(pos, f.label, code_defect(text, f.label, f.code_digits), text)
+            return pd.Series(values, index=col.index, dtype=object)
         elif f.choices:
             by_label = {v: k for k, v in f.choices.items()}
             known = given.isin(list(f.choices)).to_numpy(dtype=bool)
@@ -776,8 +855,9 @@ class _Reader:
             elif f.dtype == "code":
                 if text.endswith(".0"):
                     text = text[:-2]
-                if not (text.isascii() and text.isdigit()) or len(text) != f.code_digits:
-                    self.add(idx, f.label, f"代码“{text}”格式错误：应为 {f.code_digits} 位数字")
+                defect = code_defect(text, f.label, f.code_digits)
+                if defect:
+                    self.warn(idx, f.label, defect, text)
                 values.append(text)
             elif f.choices:
                 by_label = {v: k for k, v in f.choices.items()}
@@ -800,32 +880,31 @@ class _Reader:
         return pd.Series(values, index=col.index, dtype=object)
 
     def _check_codes(self, gdf: gpd.GeoDataFrame) -> None:
+        """Duplicate codes and villages outside their township's code: warnings (the
+        boundary review reports them), the codes kept as given."""
         if "code" not in self.kind.field_names or "code" not in gdf.columns:
             return
         label = self.kind.field("code").label
         codes = gdf["code"]
         dup = codes.notna() & codes.duplicated(keep=False)
-        first_row: dict[str, int] = {}
         for idx in np.flatnonzero(dup.to_numpy()):
-            code = codes.iloc[idx]
-            if code in first_row:
-                self.add(idx, label, f"代码“{code}”重复（与第 {first_row[code]} "
-                                     f"{'个要素' if self.unit == '要素' else '行'}相同）")
-            else:
-                first_row[code] = self.row_of(idx)
+            self.warn(idx, label, f"{label}重复", codes.iloc[idx])
         if self.kind.name == "villages" and "township_code" in gdf.columns:
             parents = gdf["township_code"]
             code_text, parent_text = _str_mask(codes), _str_mask(parents)
             cand = np.flatnonzero(code_text & parent_text)
             c = codes.iloc[cand].astype(object)
             p = parents.iloc[cand].astype(object)
-            outside = ((c.str.len() == 12) & c.str.isdigit() & (c.str[:9] != p)).to_numpy(bool)
+            outside = (c.str.fullmatch("[0-9]{12}") & p.str.fullmatch("[0-9]{9}")
+                       & (c.str[:9] != p)).to_numpy(bool)
             for idx in cand[outside]:
                 code, parent = codes.iloc[idx], parents.iloc[idx]
-                self.add(idx, label, f"村代码“{code}”不在所属乡镇“{parent}”之下"
-                                     f"（前 9 位应与乡镇代码相同）")
+                self.warn(idx, label, f"{label}前 9 位与所属乡镇代码不同",
+                          f"{code}，所属乡镇代码 {parent}")
 
     def _check_consistency(self, gdf: gpd.GeoDataFrame) -> None:
+        """Counts larger than the count they are part of: a problem, or for a reviewed
+        kind (villages: elderly and residents) a warning."""
         pairs = (("occupied_beds", "beds", "在住人数超过床位数"),
                  ("used_graves", "capacity_graves", "已用墓穴数超过设计墓穴数"),
                  ("elderly_population", "population", "60岁以上人口超过户籍人口"))
@@ -833,13 +912,72 @@ class _Reader:
             if small in gdf.columns and big in gdf.columns and small in self.kind.field_names:
                 s, b = gdf[small], gdf[big]
                 over = (s.notna() & b.notna() & (s > b)).fillna(False).to_numpy(dtype=bool)
+                label = self.kind.field(small).label
                 for idx in np.flatnonzero(over):
-                    self.add(idx, self.kind.field(small).label,
-                             f"{msg}（{s.iloc[idx]} > {b.iloc[idx]}）")
+                    if self.reviewed:
+                        self.warn(idx, label, msg, f"{s.iloc[idx]} > {b.iloc[idx]}")
+                    else:
+                        self.add(idx, label, f"{msg}（{s.iloc[idx]} > {b.iloc[idx]}）")
 
 
 _GEOM_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
                "MultiLineString", "MultiPolygon", "GeometryCollection")
+
+
+def code_defect(text: str, label: str, digits: int) -> str | None:
+    """Why ``text`` is not a statistical division code of ``digits`` digits (Chinese,
+    phrased without the value so that identical defects read as one), or None.
+
+    Checked: ASCII digits only, the length, the province (first 2 digits), and the NBS
+    township (digits 7-9) and village (10-12) segments, each 001-599."""
+    if not re.fullmatch(r"[0-9]+", text):
+        return f"{label}含 0-9 以外的字符，应为 {digits} 位数字"
+    if len(text) != digits:
+        return f"{label}为 {len(text)} 位，应为 {digits} 位"
+    if text[:2] not in PROVINCE_CODES:
+        return f"{label}的前 2 位不是省级行政区代码"
+    low, high = SEGMENT_RANGE
+    if digits >= 9 and not low <= int(text[6:9]) <= high:
+        return f"{label}的乡级段（第 7-9 位）不在统计用区划代码的 001-599 之内"
+    if digits >= 12 and not low <= int(text[9:12]) <= high:
+        return f"{label}的村级段（第 10-12 位）不在统计用区划代码的 001-599 之内"
+    return None
+
+
+def _codes_ok(codes: pd.Series, digits: int) -> np.ndarray:
+    """Which texts :func:`code_defect` finds nothing wrong with, as column operations."""
+    ok = codes.str.fullmatch(f"[0-9]{{{digits}}}").to_numpy(dtype=bool, copy=True)
+    if not ok.any():
+        return ok
+    good = codes[ok]
+    fine = good.str[:2].isin(PROVINCE_CODES).to_numpy(dtype=bool, copy=True)
+    low, high = SEGMENT_RANGE
+    for start in (6, 9):
+        if digits >= start + 3:
+            seg = good.str[start:start + 3].astype(int).to_numpy()
+            fine &= (seg >= low) & (seg <= high)
+    ok[np.flatnonzero(ok)[~fine]] = False
+    return ok
+
+
+def _polygonal(geom):
+    """The polygonal part of a geometry ``make_valid`` returned (Polygon or
+    MultiPolygon, valid), or None when nothing polygonal is left."""
+    if geom is None or geom.is_empty:
+        return None
+    kind = geom.geom_type
+    if kind not in ("Polygon", "MultiPolygon"):
+        parts = [p for p in shapely.get_parts(geom)
+                 if p.geom_type in ("Polygon", "MultiPolygon") and not p.is_empty]
+        polys = [q for p in parts for q in shapely.get_parts(p)]
+        if not polys:
+            return None
+        geom = polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+        if not geom.is_valid:
+            geom = shapely.union_all(polys)
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon") or not geom.is_valid:
+        return None
+    return geom
 _PLAIN_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 

@@ -68,6 +68,10 @@ OPTIONAL_VILLAGE = Field("village_code", "所在村(社区)代码", "code", code
                          aliases=("村代码", "所在村代码", "所在村(社区)代码"))
 BEDS = Field("beds", "床位数", "int", aliases=("床位数", "床位", "床位总数", "核定床位"))
 
+# Column of a reviewed layer (villages, townships) naming the rows whose invalid polygon was
+# repaired on import, with the reason (layers.readers); the boundary review lists them.
+REPAIR_COLUMN = "geometry_repair"
+
 KINDS: dict[str, LayerKind] = {}
 
 

@@ -24,8 +24,8 @@ KIND_HELP = "，".join(f"{k}={v.label}" for k, v in KINDS.items())
                    "默认：文件自带坐标系；表格为 CGCS2000 经纬度；8 位横坐标按带号识别。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.option("--problems-csv", "problems_csv", type=click.Path(dir_okay=False), default=None,
-              help="文件被拒绝时，把完整的问题清单写入此 CSV 文件（屏幕上只列出前若干处，"
-                   "条数见配置 PROBLEMS_SHOWN）。")
+              help="把逐行的完整清单写入此 CSV 文件：文件被拒绝时为问题清单，导入成功但有警告时"
+                   "为警告清单（屏幕上相同的问题合为一行，只列出前几行的行号）。")
 @click.pass_context
 def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_json: bool,
                problems_csv: str | None) -> None:
@@ -33,7 +33,7 @@ def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_jso
     from geoservice.services.accounts import cli_actor
     from geoservice.services.layers import import_layer
     from layers import LayerError, ValidationError
-    from layers.errors import problems_csv as to_csv
+    from layers.errors import warnings_summary
 
     store = open_workspace(ctx)
     try:
@@ -48,39 +48,70 @@ def import_cmd(ctx: click.Context, kind: str, file: str, crs: str | None, as_jso
     except ValidationError as exc:
         summary = exc.summary(shown)
         if problems_csv:
-            from geoservice.reports.xlsx import csv_field  # openpyxl: only when needed
-
-            try:
-                Path(problems_csv).write_bytes(to_csv(exc.problems, escape=csv_field))
-            except OSError as err:
-                raise click.ClickException(
-                    f"无法写入问题清单“{problems_csv}”：{err.strerror or '写入失败'}") from None
+            _write_csv(problems_csv, exc.problems, "问题清单")
         if as_json:
             echo_json({"ok": False, **summary, "problems_csv": problems_csv})
         else:
-            _echo_problems(exc, summary, problems_csv)
+            _echo_problems(summary, problems_csv)
         sys.exit(1)
     except LayerError as exc:
         raise click.ClickException(str(exc)) from None
+    warned = warnings_summary(version.warnings)
+    written = None
+    if problems_csv and version.warnings:
+        _write_csv(problems_csv, version.warnings, "警告清单")
+        written = problems_csv
     if as_json:
-        echo_json({"ok": True, "version": version.to_dict()})
-    else:
-        click.echo(f"已导入“{KINDS[kind].label}”第 {version.version} 版，共 {version.features} 个要素"
-                   f"（输入坐标系 {version.source_crs}）。")
+        echo_json({"ok": True, "version": version.to_dict(), **warned, "problems_csv": written})
+        return
+    if version.warnings:
+        _echo_warnings(warned, written, shown)
+    click.echo(f"已导入“{KINDS[kind].label}”第 {version.version} 版，共 {version.features} 个要素"
+               f"（输入坐标系 {version.source_crs}）"
+               + (f"，有 {warned['warning_count']} 处警告。" if version.warnings else "。"))
 
 
-def _echo_problems(exc, summary: dict, problems_csv: str | None) -> None:
-    click.echo(f"导入被拒绝，共 {summary['problem_count']} 处问题，工作空间未改变：", err=True)
-    for p in exc.problems[:summary["problems_shown"]]:
-        click.echo(f"  {p}", err=True)
-    if summary["problems_truncated"]:
-        click.echo(f"（仅列出前 {summary['problems_shown']} 处）各类问题的数量：", err=True)
-        for c in summary["problem_counts"]:
-            click.echo(f"  {c['count']:>8} 处  {c['kind']}", err=True)
+def _write_csv(path: str, problems, what: str) -> None:
+    """The per-row list (problems or warnings) as CSV for Excel."""
+    from geoservice.reports.xlsx import csv_field  # openpyxl: only when needed
+    from layers.errors import problems_csv as to_csv
+
+    try:
+        Path(path).write_bytes(to_csv(problems, escape=csv_field))
+    except OSError as err:
+        raise click.ClickException(
+            f"无法写入{what}“{path}”：{err.strerror or '写入失败'}") from None
+
+
+def _echo_groups(groups: list[dict], err: bool, shown: int) -> None:
+    """Identical problems as one line each, with their first rows (at most ``shown``
+    lines)."""
+    for g in groups[:shown]:
+        click.echo(f"  {g['text']}", err=err)
+    if len(groups) > shown:
+        click.echo(f"  另有 {len(groups) - shown} 类，见完整清单（--problems-csv）。", err=err)
+
+
+def _echo_problems(summary: dict, problems_csv: str | None) -> None:
+    groups = summary["problem_groups"]
+    click.echo(f"导入被拒绝，共 {summary['problem_count']} 处问题（{len(groups)} 类），"
+               "工作空间未改变：", err=True)
+    _echo_groups(groups, err=True, shown=summary["problems_shown"] or 1)
     if problems_csv:
         click.echo(f"完整问题清单已写入 {problems_csv}", err=True)
-    elif summary["problems_truncated"]:
-        click.echo("用 --problems-csv 文件名.csv 可得到完整问题清单。", err=True)
+    elif any(g["rows_more"] for g in groups):
+        click.echo("用 --problems-csv 文件名.csv 可得到逐行的完整问题清单。", err=True)
+
+
+def _echo_warnings(warned: dict, problems_csv: str | None, shown: int) -> None:
+    groups = warned["warnings"]
+    click.echo(f"导入时发现 {warned['warning_count']} 处警告（{len(groups)} 类），数据已按原样导入，"
+               "请核对（村、乡镇的代码与界线问题可在界线审查中逐条查看）：")
+    _echo_groups(groups, err=False, shown=shown)
+    if problems_csv:
+        click.echo(f"完整警告清单已写入 {problems_csv}")
+    elif any(g["rows_more"] for g in groups):
+        click.echo("用 --problems-csv 文件名.csv 可得到逐行的完整警告清单。")
 
 
 @click.command("restore", short_help="恢复图层的旧版本（成为新版本，不删除任何版本）。",

@@ -11,7 +11,7 @@ from geoservice.errors import BadParameter
 from geoservice.services.params import whole_number
 from geoservice.services.workspace import workspace_info
 from geoservice.web.common import layer_kind, workspace_store
-from geoservice.web.uploads import import_upload, problems_json
+from geoservice.web.uploads import import_upload, import_warnings, problems_json
 from layers import ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -81,11 +81,15 @@ def layer_versions(kind: str):
 @bp.post("/layers/<kind>")
 def layer_import(kind: str):
     """Import a file; a rejected one answers 400 with the first problems, the count of
-    each kind and the link to the whole list as CSV (never the whole list inline)."""
+    each kind, identical problems grouped (``problem_groups``) and the link to the whole
+    list as CSV (never the whole list inline). An imported one answers 201 with the
+    version and its warnings: ``warning_count``, ``warnings`` (grouped) and
+    ``warnings_csv``."""
     kind = _kind(kind)
     try:
         version = import_upload(kind)
     except ValidationError as exc:
         body, status = problems_json(exc)
         return jsonify(body), status
-    return jsonify({"kind": kind, "version": version.to_dict()}), 201
+    return jsonify({"kind": kind, "version": version.to_dict(),
+                    **import_warnings(version)}), 201

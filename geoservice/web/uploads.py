@@ -1,10 +1,13 @@
 """The upload page: import a layer file from the browser.
 
-A rejected file's problems are shown capped (the first ``PROBLEMS_SHOWN`` and the count of
-each kind); the whole list is kept as a CSV file in the server's temporary folder for
-``PROBLEMS_TTL_S`` seconds under a random token, downloadable from
-``/upload/problems/<token>.csv`` (the page's link, the API's ``problems_csv``). The file is
-on disk, not in a process's memory, so any server process on the machine can serve it.
+A rejected file's problems are shown grouped (identical problems as one line with their
+first rows) and capped (the first ``PROBLEMS_SHOWN`` and the count of each kind); the
+whole list is kept as a CSV file in the server's temporary folder for ``PROBLEMS_TTL_S``
+seconds under a random token, downloadable from ``/upload/problems/<token>.csv`` (the
+page's link, the API's ``problems_csv``). The file is on disk, not in a process's memory,
+so any server process on the machine can serve it. An imported file's warnings (defects
+imported as given, for the reviewer) are shown the same way, above the success message,
+with their own CSV (``warnings_csv``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from geoservice.web.auth import require_actor
 from geoservice.web.common import workspace_store
 from layers import KINDS, ValidationError
 from layers.crs import OFFSET_SYSTEMS
-from layers.errors import problems_csv
+from layers.errors import problems_csv, warnings_summary
 from layers.readers import GEO_SUFFIXES, SUPPORTED, TABLE_SUFFIXES
 
 bp = Blueprint("uploads", __name__)
@@ -82,13 +85,15 @@ def saved_upload():
 
 # --- the problems of a rejected file ----------------------------------------------------
 
-def save_problems(exc: ValidationError) -> str:
-    """Keep the whole problem list as CSV for a while; returns its token."""
+def save_problems(exc: ValidationError | list) -> str:
+    """Keep the whole problem list (a rejection's, or an import's warnings) as CSV for a
+    while; returns its token."""
+    problems = exc.problems if isinstance(exc, ValidationError) else list(exc)
     PROBLEMS_DIR.mkdir(parents=True, exist_ok=True)
     _prune()
     token = uuid.uuid4().hex
     part = PROBLEMS_DIR / f"{token}.part"
-    part.write_bytes(problems_csv(exc.problems, escape=csv_field))
+    part.write_bytes(problems_csv(problems, escape=csv_field))
     os.replace(part, PROBLEMS_DIR / f"{token}.csv")
     return token
 
@@ -111,6 +116,16 @@ def problems_summary(exc: ValidationError) -> dict:
     shown = config_mod.setting("PROBLEMS_SHOWN", current_app.config)
     out = exc.summary(shown)
     out["problems_csv"] = url_for("uploads.problems_download", token=save_problems(exc))
+    return out
+
+
+def import_warnings(version) -> dict:
+    """An imported version's warnings: ``warning_count``, ``warnings`` (grouped) and
+    ``warnings_csv`` (the link to the per-row list, None when there is none)."""
+    out = warnings_summary(version.warnings)
+    out["warnings_csv"] = (url_for("uploads.problems_download",
+                                   token=save_problems(version.warnings))
+                           if version.warnings else None)
     return out
 
 
@@ -148,8 +163,6 @@ def upload():
         version = import_upload(kind)
     except ValidationError as exc:
         summary = problems_summary(exc)
-        return render_template("upload.html", rejected=summary,
-                               problems=exc.problems[:summary["problems_shown"]],
-                               **context), 400
+        return render_template("upload.html", rejected=summary, **context), 400
     return render_template("upload.html", imported=version, kind_label=KINDS[kind].label,
-                           **context)
+                           warned=import_warnings(version), **context)

@@ -20,7 +20,8 @@ tables is its own business and never reaches the API.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,6 +43,9 @@ class LayerVersion:
     user: str = ""  # who wrote it (account, or the OS user of the CLI); "" before accounts
     # Where the store keeps it (a GeoPackage table name): internal, never serialised.
     table: str = field(default="", repr=False, compare=False)
+    # The defects imported with it (layers.errors.Problem each), as :func:`import_file`
+    # returns it; not stored: a version read back from the store has none.
+    warnings: tuple = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "version": self.version, "created": self.created,
@@ -86,19 +90,38 @@ class LayerStore(Protocol):
 
 
 def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | None = None,
-                filename: str | None = None, limits=None, user: str = "") -> LayerVersion:
+                filename: str | None = None, limits=None, user: str = "",
+                checks: Callable[[gpd.GeoDataFrame], Iterable] | None = None
+                ) -> LayerVersion:
     """Read, validate and store one file as the new current version of ``kind``, written
     by ``user``.
 
     ``limits`` (:class:`layers.readers.ImportLimits`): the service's configured limits on
     zip archives and feature counts; the readers' defaults when None.
-    Raises ``ValidationError`` (nothing written) when the file has any problem.
+    ``checks``: more checks of the layer as read, before it is written (e.g. against the
+    workspace's other layers): it returns warnings (``layers.errors.Problem``) or raises
+    ``ValidationError`` to refuse the file.
+    Raises ``ValidationError`` (nothing written) when the file cannot be read. Returns the
+    new version with ``warnings``: the defects imported (the reader's and ``checks``'),
+    in row order, whole-file ones first.
     """
     from ..readers import read_layer
 
-    gdf = read_layer(path, kind, crs=crs, filename=filename, limits=limits)
-    return store.write(kind, gdf, source=gdf.attrs["source"], source_crs=gdf.attrs["source_crs"],
-                       user=user)
+    if kind == "place_labels":
+        # an internet map's export names its system in a 坐标系 column: read in that
+        # system, each label keeping the one it came from (layers.labels)
+        from ..labels import read_label_file
+
+        gdf = read_label_file(path, crs, filename=filename, limits=limits)
+    else:
+        gdf = read_layer(path, kind, crs=crs, filename=filename, limits=limits)
+    warnings = list(gdf.attrs.get("warnings", ()))
+    if checks is not None:
+        warnings += list(checks(gdf))
+    warnings.sort(key=lambda p: (p.row is not None, p.row or 0))
+    version = store.write(kind, gdf, source=gdf.attrs["source"],
+                          source_crs=gdf.attrs["source_crs"], user=user)
+    return replace(version, warnings=tuple(warnings))
 
 
 def layer_summary(store: LayerStore) -> list[dict]:

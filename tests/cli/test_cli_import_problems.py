@@ -23,14 +23,20 @@ def test_long_problem_list_is_capped_and_written_whole_on_request(tiny_workspace
     before = run("--workspace", tiny_workspace, "layers", "--json").stdout
     r = run("--workspace", tiny_workspace, "import", "elderly_service_points", bad, env=env)
     assert r.returncode == 1
-    assert "共 50 处问题" in r.stderr and r.stderr.count("不是数字") == 6  # 5 + the count line
-    assert "50 处  经度：坐标“…”不是数字" in r.stderr and "--problems-csv" in r.stderr
+    # 50 identical problems are one line with the first 10 lines (2-11) and 等
+    assert "共 50 处问题（1 类）" in r.stderr and r.stderr.count("不是数字") == 1
+    rows = "、".join(str(n) for n in range(2, 12))
+    assert f"  bad.csv，50 行，字段“经度”：坐标“abc”不是数字（第 {rows} 行等）" in r.stderr
+    assert "--problems-csv" in r.stderr
     r = run("--workspace", tiny_workspace, "import", "elderly_service_points", bad, "--json",
             "--problems-csv", out, env=env)
     assert r.returncode == 1
     body = json.loads(r.stdout)
     assert body["ok"] is False and body["problem_count"] == 50 and len(body["problems"]) == 5
     assert body["problem_counts"] == [{"kind": "经度：坐标“…”不是数字", "count": 50}]
+    [group] = body["problem_groups"]
+    assert (group["count"], group["field"], group["message"]) == (50, "经度", "坐标“abc”不是数字")
+    assert group["rows"] == list(range(2, 12)) and group["rows_more"] == 40
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert len(rows) == 51 and rows[1][0] == "bad.csv"
     assert run("--workspace", tiny_workspace, "layers", "--json").stdout == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import Geod
+from pyproj import Geod, Transformer
 from shapely.geometry import Point, box
 
 from geoservice.analysis.coverage import village_centres
@@ -44,7 +44,20 @@ def test_village_without_centre_columns_has_none(tmp_path):
     gdf.to_file(path, driver="GeoJSON")
     out = read_layer(path, "villages")
     assert "center_lon" not in out.columns
-    assert village_centres(out)[0].distance(Point(103.81, 29.81)) < 1e-9
+    # The centroid is taken in metres (CGCS2000 GK zone 35, CM 105E), not in degrees:
+    # project the corners, shoelace centroid, back to lon/lat (written out here).
+    fwd = Transformer.from_crs("EPSG:4490", "EPSG:4544", always_xy=True)
+    x, y = fwd.transform([103.80, 103.82, 103.82, 103.80], [29.80, 29.80, 29.82, 29.82])
+    x, y = np.asarray(x) - x[0], np.asarray(y) - y[0]
+    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
+    cx = ((x + np.roll(x, -1)) * cross).sum() / (3 * cross.sum())
+    cy = ((y + np.roll(y, -1)) * cross).sum() / (3 * cross.sum())
+    x0, y0 = fwd.transform(103.80, 29.80)
+    lon, lat = Transformer.from_crs("EPSG:4544", "EPSG:4490", always_xy=True).transform(
+        cx + x0, cy + y0)
+    got = village_centres(out)[0]
+    assert got.distance(Point(lon, lat)) < 1e-10  # ~0.01 mm
+    assert Point(103.81, 29.81).distance(Point(lon, lat)) > 2e-8  # degrees: ~5 mm off
 
 
 def test_survey_table_with_x_as_northing(tmp_path):

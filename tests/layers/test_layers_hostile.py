@@ -222,14 +222,21 @@ def test_problem_counts_and_the_full_list_as_excel_safe_csv(files):
     assert summary["problem_counts"][0] == {"kind": "经度：坐标“…”不是数字", "count": 300}
     assert sum(c["count"] for c in summary["problem_counts"]) == 301
     rows_out = list(csv.reader(io.StringIO(problems_csv(err.problems).decode("utf-8-sig"))))
-    assert rows_out[0] == ["文件", "位置", "字段", "问题", "问题类别"]
+    assert rows_out[0] == ["文件", "位置", "字段", "问题", "值", "问题类别"]
     assert len(rows_out) == 302
     assert rows_out[1][:3] == ["p.csv", "第 2 行", "经度"]
+    # identical problems are one group with its first rows (lines 2..301), then 等
+    groups = summary["problem_groups"]
+    assert [g["count"] for g in groups] == [300, 1]
+    assert groups[0]["rows"] == list(range(2, 12)) and groups[0]["rows_more"] == 290
+    assert groups[0]["text"] == ("p.csv，300 行，字段“经度”：坐标“abc”不是数字"
+                                 "（第 2、3、4、5、6、7、8、9、10、11 行等）")
+    assert groups[1]["rows"] == [302] and groups[1]["text"].startswith("p.csv，第 302 行")
     # no field starts a formula in a spreadsheet
     assert not any(f.startswith(("=", "+", "-", "@")) for r in rows_out for f in r)
-    bad = ValidationError([Problem("=cmd.csv", 2, "@x", "-1+1", "行")])
+    bad = ValidationError([Problem("=cmd.csv", 2, "@x", "-1+1", "行", "=1+1")])
     row = list(csv.reader(io.StringIO(problems_csv(bad.problems).decode("utf-8-sig"))))[1]
-    assert row[0] == "'=cmd.csv" and row[2] == "'@x" and row[3] == "'-1+1"
+    assert row[0] == "'=cmd.csv" and row[2] == "'@x" and row[3] == "'-1+1" and row[4] == "'=1+1"
 
 
 # --- encodings, coordinates, formulas ----------------------------------------------------

@@ -39,7 +39,10 @@ def test_geojson_with_english_fields(files, homes, gk):
     path = files.geojson("homes.geojson", homes)
     out = read_layer(path, "welfare_homes")
     assert_homes(out, homes, gk)
-    assert out.attrs == {"source_crs": "EPSG:4490", "source": "homes.geojson"}
+    assert {k: out.attrs[k] for k in ("source_crs", "source")} == {
+        "source_crs": "EPSG:4490", "source": "homes.geojson"}
+    assert out.attrs["warnings"] == () and list(out.attrs["rows"].rows) == [1, 2, 3, 4, 5]
+    assert out.attrs["rows"].unit == "要素"
 
 
 def test_geojson_without_crs_member_is_wgs84(files, homes, gk):
@@ -192,7 +195,8 @@ def test_csv_with_chinese_headers(files, homes, gk, encoding):
     assert_homes(out, homes, gk)
     assert out["备注"].tolist() == [f"备注{i}" for i in range(len(homes))]
     assert "经度" not in out.columns and "纬度" not in out.columns
-    assert out.attrs == {"source_crs": "EPSG:4490", "source": path.name}
+    assert (out.attrs["source_crs"], out.attrs["source"]) == ("EPSG:4490", path.name)
+    assert out.attrs["warnings"] == () and list(out.attrs["rows"].rows) == [2, 3, 4, 5, 6]
 
 
 def test_csv_values_and_headers_are_stripped(files):

@@ -2,7 +2,10 @@
 values of the row-by-row checks it replaced, on inputs with many mixed defects.
 
 ``_RowReader`` is the reader with the row loops: the conversion kept in ``readers.py`` as
-``_Reader._convert_rows`` and the geometry and code-nesting loops copied here as they were.
+``_Reader._convert_rows`` and the geometry and code-nesting loops copied here as they were,
+brought up to issue 12 (code defects, duplicates, villages outside their township and
+repairable polygons of villages and townships are warnings, not problems): problems and
+warnings are both compared.
 """
 
 from __future__ import annotations
@@ -36,30 +39,44 @@ class _RowReader(readers._Reader):
                 continue
             if not g.is_valid:
                 reason = shapely.is_valid_reason(g)
-                self.add(idx, readers.GEOMETRY_LABEL,
-                         f"几何无效：{readers.validity_reason_zh(reason)}")
+                if self.kind.name in ("villages", "townships"):
+                    self.invalid_rows.append((idx, reason))
+                else:
+                    self.add(idx, readers.GEOMETRY_LABEL,
+                             f"几何无效：{readers.validity_reason_zh(reason)}")
 
     def _check_codes(self, gdf):
         if "code" not in self.kind.field_names or "code" not in gdf.columns:
             return
-        if self.kind.name != "villages" or "township_code" not in gdf.columns:
-            return super()._check_codes(gdf)
-        super()._check_codes(gdf.drop(columns=["township_code"]))  # duplicates only
         label, codes = self.kind.field("code").label, gdf["code"]
+        seen: dict[str, int] = {}
+        for code in codes:
+            if code is not None:
+                seen[code] = seen.get(code, 0) + 1
+        for idx, code in enumerate(codes):
+            if code is not None and seen[code] > 1:
+                self.warn(idx, label, f"{label}重复", code)
+        if self.kind.name != "villages" or "township_code" not in gdf.columns:
+            return
         for idx, (code, parent) in enumerate(zip(codes, gdf["township_code"], strict=True)):
             if (isinstance(code, str) and isinstance(parent, str) and len(code) == 12
-                    and code.isdigit() and code[:9] != parent):
-                self.add(idx, label, f"村代码“{code}”不在所属乡镇“{parent}”之下"
-                                     f"（前 9 位应与乡镇代码相同）")
+                    and code.isascii() and code.isdigit() and len(parent) == 9
+                    and parent.isascii() and parent.isdigit() and code[:9] != parent):
+                self.warn(idx, label, f"{label}前 9 位与所属乡镇代码不同",
+                          f"{code}，所属乡镇代码 {parent}")
 
 
 def _problems(cls, path, kind):
+    """(problems, warnings, the layer or None), as tuples."""
     reader = cls(path, path.name, get_kind(kind), None, readers.DEFAULT_LIMITS)
     try:
         out = reader.run()
     except ValidationError as exc:
-        return [(p.file, p.row, p.field, p.message, p.unit) for p in exc.problems], None
-    return [], out
+        return [(p.file, p.row, p.field, p.message, p.unit) for p in exc.problems], \
+            sorted((p.file, p.row, p.field, p.message, p.unit, p.value)
+                   for p in reader.warnings), None
+    return [], [(p.file, p.row, p.field, p.message, p.unit, p.value)
+                for p in out.attrs["warnings"]], out
 
 
 MESSY_TEXT = ["", " ", "12", " 12 ", "1,200", "-3", "3.5", "35.0", "1e3", "abc", "inf", "nan",
@@ -100,6 +117,7 @@ def test_each_field_converts_like_the_row_path(kind):
             old = readers._Reader(readers.Path("x.csv"), "x.csv", lk, None)
             got, want = new._convert(col, f), old._convert_rows(col, f)
             assert new.problems == old.problems
+            assert new.warnings == old.warnings
             pd.testing.assert_series_equal(got, want)
 
 
@@ -173,13 +191,18 @@ def messy_villages(tmp_path):
 
 def test_a_file_with_many_mixed_defects_gives_the_row_path_problems(messy_villages):
     for path in messy_villages:
-        got, _ = _problems(readers._Reader, path, "villages")
-        want, _ = _problems(_RowReader, path, "villages")
-        assert len(want) > 100
+        got, got_warnings, _ = _problems(readers._Reader, path, "villages")
+        want, want_warnings, _ = _problems(_RowReader, path, "villages")
+        assert len(want) > 100 and len(want_warnings) > 50
         assert got == want
+        assert got_warnings == want_warnings
         fields = {p[2] for p in got}
-        assert {"几何(坐标)", "村(社区)代码", "户籍人口", "中心经度"} <= fields
+        assert {"几何(坐标)", "户籍人口", "中心经度"} <= fields
         assert ("wkt" in fields) == (path.suffix == ".csv")
+        warned = {p[2] for p in got_warnings}
+        assert {"村(社区)代码", "几何(坐标)"} <= warned
+        # the bow ties are repaired (a warning each), not refused
+        assert not any(p[3].startswith("几何无效：") for p in got)
 
 
 def test_a_clean_file_reads_the_same_values(tmp_path):
@@ -195,7 +218,7 @@ def test_a_clean_file_reads_the_same_values(tmp_path):
                  for i in range(n)], crs="EPSG:4490")
     path = tmp_path / "clean.gpkg"
     pyogrio.write_dataframe(frame, path)
-    (_, got), (_, want) = _problems(readers._Reader, path, "villages"), \
+    (_, _, got), (_, _, want) = _problems(readers._Reader, path, "villages"), \
         _problems(_RowReader, path, "villages")
     pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
                                   pd.DataFrame(want.drop(columns="geometry")))

@@ -74,6 +74,9 @@ def test_api_lists_the_first_problems_counts_and_links_the_whole_list(app, tiny_
     assert r.status_code == 400
     body = r.get_json()
     assert body["problem_count"] == 501 and body["problems_truncated"] is True
+    groups = body["problem_groups"]
+    assert [(g["count"], g["rows"][:2], g["rows_more"]) for g in groups] == [
+        (500, [2, 3], 490), (1, [502], 0)]
     assert len(body["problems"]) == 10 and body["problems_shown"] == 10
     assert body["problems"][0]["file"] == "坏站点.csv"
     counts = {c["kind"]: c["count"] for c in body["problem_counts"]}
@@ -101,10 +104,11 @@ def test_upload_page_caps_the_list_with_counts_and_a_csv_link(app, tiny_workspac
     r = post(client, "/upload", bad_csv(300), "坏站点.csv", kind="elderly_service_points")
     assert r.status_code == 400
     html = r.get_data(as_text=True)
-    assert "共 301 处问题" in html and 'id="problem-counts"' in html
-    assert "坐标“…”不是数字" in html and "<td>300</td>" in html
-    assert html.count("“abc”不是数字</td>") == 10
-    assert "仅列出前 10 处" in html
+    # identical problems are one row of the table, with the first lines and 等
+    assert "共 301 处问题（2 类）" in html and 'id="problem-groups"' in html
+    assert html.count("“abc”不是数字") == 1 and "<td>300</td>" in html
+    assert "第 " + "、".join(str(n) for n in range(2, 12)) + " 行等（另有 290 处见完整清单）" in html
+    assert "第 302 行" in html and "超出中国范围" in html
     link = html.split('id="problems-csv" href="')[1].split('"')[0]
     rows = list(csv.reader(io.StringIO(client.get(link).get_data().decode("utf-8-sig"))))
     assert len(rows) == 302
