@@ -51,8 +51,9 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
 
     ``findings`` carries ``type``, ``severity``, ``message`` (plain text) and
     a geometry (None for findings without a place); each map feature gets property ``fid``
-    = the finding's row position, which the page's table uses to zoom (a multi-point
-    finding is drawn as one marker per point, all with its fid). ``lines`` carries
+    = the finding's ``row`` (the page's table row: one per group of identical findings)
+    or, without that column, its row position; the page's table uses it to zoom (a
+    multi-point finding is drawn as one marker per point, all with its fid). ``lines`` carries
     ``kind``, ``name_a``, ``name_b``, ``length_km``. ``summary["tolerances"]`` goes in the
     legend. ``settings``: basemap and GCJ-02 shift (``maps.base``).
     """
@@ -103,7 +104,7 @@ def boundaries_map(units: gpd.GeoDataFrame, findings: gpd.GeoDataFrame,
     labels.add_to(m)
 
     f = findings.copy()
-    f["fid"] = np.arange(len(f))
+    f["fid"] = f["row"].to_numpy() if "row" in f.columns else np.arange(len(f))
     f = f[f.geometry.notna() & ~f.geometry.is_empty]
     fgdf = gpd.GeoDataFrame({
         "fid": f["fid"].to_numpy(), "type": f["type"].to_numpy(),

@@ -38,30 +38,34 @@ def _write(path: str, data: bytes, done: str) -> None:
 @click.option("--snap", default=None, help="界线捕捉容差（米）。")
 @click.option("--outline", type=click.Path(dir_okay=False), default=None,
               callback=lambda c, p, v: existing_file(v, "--outline"),
-              help="县界文件（面，GeoJSON/GeoPackage/Shapefile）：县界内未覆盖的区域计为缝隙。")
+              help="县界文件（面，GeoJSON/GeoPackage/Shapefile）：县界内未覆盖的区域计为缝隙。"
+                   "文件含多个面要素（如全市各县）时须用 --outline-feature 指定一个。")
+@click.option("--outline-feature", "outline_feature", default=None,
+              help="县界文件中用作县界的要素：代码或名称（如 511425 或 青神县）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
 @click.option("--xlsx", type=click.Path(dir_okay=False), default=None,
               help="写出 XLSX 报表（汇总、问题清单、界线登记表）。")
 @click.option("--lines-out", "lines_out", type=click.Path(dir_okay=False), default=None,
               help="导出界线：按扩展名 .geojson、.gpkg、.zip（Shapefile）或 .xlsx。")
 @click.pass_context
-def command(ctx, layer, area, width, marker, area_sum, snap, outline, as_json, xlsx,
-                   lines_out) -> None:
+def command(ctx, layer, area, width, marker, area_sum, snap, outline, outline_feature,
+            as_json, xlsx, lines_out) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if lines_out and Path(lines_out).suffix.lower() not in LINE_WRITERS:
         raise click.ClickException(f"--lines-out“{lines_out}”的扩展名应为 "
                                    + "、".join(LINE_WRITERS))
-    from geoservice.analysis.boundaries import TYPES
     from geoservice.reports import boundaries as reports
     from geoservice.services.boundaries import boundary_params, read_outline, run_boundaries
 
     store = open_workspace(ctx)
     params = boundary_params(layer, area=area, width=width, marker=marker,
                              area_sum=area_sum, snap=snap)
-    outline_gdf = read_outline(outline) if outline else None
-    result = run_boundaries(store, params, outline_gdf,
-                            Path(outline).name if outline else None)
+    if outline_feature and not outline:
+        raise click.ClickException("参数 --outline-feature（县界要素）需与 --outline（县界文件）一起使用")
+    outline_used = (read_outline(outline, outline_feature, filename=Path(outline).name)
+                    if outline else None)
+    result = run_boundaries(store, params, outline_used)
     if xlsx:
         _write(xlsx, reports.boundaries_xlsx(result), "已写出报表")
     if lines_out:
@@ -73,9 +77,11 @@ def command(ctx, layer, area, width, marker, area_sum, snap, outline, as_json, x
     for label, value in reports.summary_rows(result):
         click.echo(f"{label}：{value}")
     if len(result.findings):
-        click.echo("问题清单：")
-        for row in result.findings.itertuples():
-            click.echo(f"  [{TYPES[row.type][0]}] {row.message}")
+        # Identical problems on one line each ("103 个村(社区)的代码为 6 位…：…"); the JSON
+        # and the XLSX keep one row per feature.
+        click.echo("问题清单（同类问题合并为一行）：")
+        for g in result.groups():
+            click.echo(f"  [{g['type_label']}] {g['message']}")
 
 
 @command.command("merge", help="模拟合并村(社区)或乡镇：合并后的边界、面积、人口、老年人口、设施数，"
@@ -96,6 +102,7 @@ def merge_cmd(ctx, codes, name, code, layer, as_json, apply, xlsx) -> None:
     from geoservice.services.accounts import cli_actor
     from geoservice.services.boundaries import (
         applied_dict,
+        applied_text,
         apply_merge_to_store,
         merge_params,
         run_merge,
@@ -121,9 +128,9 @@ def merge_cmd(ctx, codes, name, code, layer, as_json, apply, xlsx) -> None:
     for r in result.villages_recoded:
         click.echo(f"  村代码调整：{r['name']} {r['old_code']} → {r['new_code']}")
     if versions:
-        click.echo(f"已应用：写入{'村(社区)' if layer == 'villages' else '乡镇'}图层第 "
-                   f"{versions[0].version} 版（旧版本保留）。")
-        if len(versions) > 1:
-            click.echo(f"村(社区)图层同时写入第 {versions[1].version} 版（旧版本保留）。")
+        lines = applied_text(versions)
+        click.echo(f"已应用：{lines[0]}。")
+        for line in lines[1:]:
+            click.echo(f"同时：{line}。")
     else:
         click.echo("仅为模拟，工作空间未改变；加 --apply 应用。")

@@ -14,6 +14,7 @@ import pyogrio
 from openpyxl import Workbook
 
 from geoservice.analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES, BoundaryResult
+from geoservice.analysis.boundaries.checks import GROUP_NOUNS
 from geoservice.analysis.boundaries.merge import MergeResult
 from geoservice.reports.xlsx import (
     DEMO_MARK,
@@ -24,6 +25,7 @@ from geoservice.reports.xlsx import (
     write_summary,
 )
 from geoservice.services.params import DEFAULT
+from layers.schema import KINDS
 
 LINE_KIND_LABELS = {"shared": "共有界线", "outer": "外界线（县界）"}
 # Boundary-line fields: English names in files (Shapefile/DBF take 10 bytes), Chinese here.
@@ -35,10 +37,11 @@ LINE_FIELDS = {
 FINDING_HEADERS = {
     "type_label": "问题类型", "severity_label": "级别", "layer": "图层", "codes": "代码",
     "names": "名称", "area_m2": "面积(平方米)", "length_m": "长度/距离(米)", "lon": "经度",
-    "lat": "纬度", "message": "说明", "type": "类型代码",
+    "lat": "纬度", "message": "说明", "group_text": "同类问题", "type": "类型代码",
 }
 LAYER_LABELS = {"townships": "乡镇(街道)", "villages": "村(社区)",
                 "boundary_markers": "界桩"}
+LAYER_NAMES = {k: v.label for k, v in KINDS.items()}
 
 
 def _versions_text(inputs: dict, kind: str) -> str:
@@ -59,7 +62,10 @@ def summary_rows(result: BoundaryResult) -> list[tuple[str, object]]:
     if s["layer"] == "villages":
         rows.append(("乡镇图层", _versions_text(inputs, "townships")))
     rows.append(("界桩图层", _versions_text(inputs, "boundary_markers")))
-    rows.append(("县界文件", inputs.get("outline", "未提供")))
+    outline = inputs.get("outline", "未提供")
+    if inputs.get("outline_note"):
+        outline += f"（{inputs['outline_note']}）"
+    rows.append(("县界文件", outline))
     rows.append(("缝隙判定范围", s["gap_reference"]))
     rows.append(("量算坐标系", inputs.get("crs", "")))
     from_ = inputs.get("tolerances_from", {})
@@ -86,11 +92,16 @@ def summary_rows(result: BoundaryResult) -> list[tuple[str, object]]:
 
 def findings_frame(result: BoundaryResult) -> pd.DataFrame:
     df = pd.DataFrame(result.findings.drop(columns="geometry")).copy()
+    df["layer_key"] = df["layer"]
     df["type_label"] = df["type"].map(lambda t: TYPES[t][0])
     df["severity_label"] = df["severity"].map(SEVERITIES)
     df["layer"] = df["layer"].map(lambda v: LAYER_LABELS.get(v, v))
     df["codes"] = df["codes"].map(lambda v: "、".join(v))
     df["names"] = df["names"].map(lambda v: "、".join(v))
+    # One row per feature; the group text lets a reader filter the rows of one group.
+    noun = df["layer_key"].map(lambda v: GROUP_NOUNS.get(v, ""))
+    df["group_text"] = [f"{n}{g}" if isinstance(g, str) and g else ""
+                        for n, g in zip(noun, df["group"], strict=True)]
     return df[list(FINDING_HEADERS)].rename(columns=FINDING_HEADERS)
 
 
@@ -161,6 +172,10 @@ def merge_rows(result: MergeResult) -> list[tuple[str, object]]:
         ("合并单位", "、".join(f"{n}（{c}）" for c, n in
                            zip(result.before["code"], result.before["name"], strict=True))),
         ("新名称", result.new_name),
+    ]
+    if result.new_committee_name:
+        rows.append(("名册名称（村(居)民委员会）", result.new_committee_name))
+    rows += [
         ("新代码", result.new_code),
         ("代码说明", result.code_check["message"]),
         ("名称检查", result.name_check["message"]),
@@ -178,6 +193,12 @@ def merge_rows(result: MergeResult) -> list[tuple[str, object]]:
         rows.append(("村(社区)调整（个，其中代码改变）",
                      f"{result.summary['villages_recoded']}（"
                      f"{result.summary['village_codes_changed']}）"))
+    for r in result.markers_recoded:
+        rows.append(("界桩代码调整", f"{r['number'] or '（无编号）'}：{r['old_codes']} → "
+                                  f"{r['new_codes']}"))
+    rows.append(("应用时写入的图层", "、".join(
+        f"{label}（{n} 个要素）" for label, n in
+        ((LAYER_NAMES.get(k, k), len(g)) for k, g in result.layers_to_write()))))
     for w in result.warnings:
         rows.append(("提示", w))
     return rows

@@ -1,6 +1,15 @@
-"""Boundary review: JSON API, boundary-line downloads, the map page and the merge form."""
+"""Boundary review: JSON API, boundary-line downloads, the map page and the merge form.
+
+The page and ``POST /api/boundaries`` also take a county outline file (form field
+``outline``) and the feature of it to use (``outline_feature``: code or name): a file of
+several features is refused with the features listed (``services.boundaries.read_outline``).
+"""
 
 from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
@@ -20,9 +29,11 @@ from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.boundaries import (
     TOLERANCE_PARAMS,
     applied_dict,
+    applied_text,
     apply_merge_to_store,
     boundary_params,
     merge_params,
+    read_outline,
     run_boundaries,
     run_merge,
 )
@@ -30,6 +41,7 @@ from geoservice.services.params import choice
 from geoservice.services.workspace import workspace_info
 from geoservice.web.auth import require_actor
 from geoservice.web.common import json_object, map_settings, workspace_store
+from layers.readers import GEO_SUFFIXES
 from maps import map_parts
 from maps.boundaries import boundaries_map, merge_map
 
@@ -46,9 +58,36 @@ LINE_FORMAT_LABELS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "压缩
 
 
 
-def _params():
-    a = request.args
+OUTLINE_FIELD = "outline_feature"
+OUTLINE_SUFFIXES = GEO_SUFFIXES - {".shp"}  # a Shapefile comes zipped with its .dbf/.shx/.prj
+
+
+def _params(src=None):
+    a = request.args if src is None else src
     return boundary_params(a.get("layer"), **{p: a.get(p) for p in TOLERANCE_PARAMS})
+
+
+@contextlib.contextmanager
+def _uploaded_outline():
+    """The outline uploaded as form field ``outline``, read (the feature chosen by
+    ``outline_feature``); None when no file was sent. BadParameter (Chinese, naming the
+    file) when it cannot be used."""
+    upload = request.files.get("outline")
+    feature = (request.form.get(OUTLINE_FIELD) or "").strip() or None
+    if upload is None or not upload.filename:
+        if feature:
+            raise BadParameter(f"参数 {OUTLINE_FIELD}（县界要素）需与县界文件一起提交")
+        yield None
+        return
+    filename = Path(upload.filename).name
+    suffix = Path(filename).suffix.lower()
+    if suffix not in OUTLINE_SUFFIXES:
+        raise BadParameter(f"县界文件“{filename}”格式不支持：请上传 GeoJSON（.geojson/.json）、"
+                           "GeoPackage（.gpkg）或压缩的 Shapefile（.zip）")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"outline{suffix}"
+        upload.save(path)
+        yield read_outline(str(path), feature, filename=filename, option=OUTLINE_FIELD)
 
 
 def _run():
@@ -59,6 +98,16 @@ def _run():
 @bp.get("/api/boundaries")
 def api_boundaries():
     _, result = _run()
+    return jsonify(result.to_dict())
+
+
+@bp.post("/api/boundaries")
+def api_boundaries_outline():
+    """The review with an uploaded county outline (multipart form: ``outline`` file,
+    ``outline_feature``, ``layer`` and the tolerances)."""
+    params = _params(request.form)
+    with _uploaded_outline() as outline:
+        result = run_boundaries(workspace_store(), params, outline)
     return jsonify(result.to_dict())
 
 
@@ -85,34 +134,63 @@ def report_xlsx():
     return _download(boundaries_xlsx(result), f"boundaries_{params.layer}.xlsx", XLSX_MIME)
 
 
-@bp.get("/boundaries")
+@bp.route("/boundaries", methods=["GET", "POST"])
 def page():
     # A bad parameter is shown beside the form (HTTP 400); the page is drawn with defaults.
-    param_error = None
+    # POST: the same review with an uploaded county outline (an unusable file is shown
+    # beside the upload form, HTTP 400, and the page is drawn without it).
+    src = request.form if request.method == "POST" else request.args
+    param_error = outline_error = None
     try:
-        params = _params()
+        params = _params(src)
     except BadParameter as exc:
         param_error = str(exc)
         try:
-            params = boundary_params(request.args.get("layer"))
+            params = boundary_params(src.get("layer"))
         except BadParameter:
             params = boundary_params()
-    result = run_boundaries(workspace_store(), params)
+    result = None
+    outline_feature = (src.get(OUTLINE_FIELD) or "").strip()
+    if request.method == "POST":
+        try:
+            with _uploaded_outline() as outline:
+                if outline is not None:
+                    result = run_boundaries(workspace_store(), params, outline)
+        except BadParameter as exc:
+            outline_error = str(exc)
+    if result is None:
+        result = run_boundaries(workspace_store(), params)
     store = workspace_store()
     info = workspace_info(store)
     units = store.read(params.layer)
     type_labels = {t: v[0] for t, v in TYPES.items()}
-    m = boundaries_map(units, result.findings, result.boundary_lines, result.summary,
+    # One table row per group of identical findings; every map feature of a group carries
+    # the row's id, so a click on the row zooms to all of them.
+    groups = result.groups()
+    row_of = [0] * len(result.findings)
+    for gi, g in enumerate(groups):
+        for k in g["rows"]:
+            row_of[k] = gi
+    drawn = result.findings.assign(row=row_of)
+    m = boundaries_map(units, drawn, result.boundary_lines, result.summary,
                        title=f"{info['title']} · {result.summary['layer_label']}界线审查",
                        type_labels=type_labels, notes=info["notes"], settings=map_settings())
+    geoms = result.findings.geometry.to_numpy()
+    areas = result.findings["area_m2"].to_numpy()
+    lengths = result.findings["length_m"].to_numpy()
     findings = []
-    for k, row in enumerate(result.findings.itertuples()):
+    for gi, g in enumerate(groups):
+        ks = g["rows"]
+        area = [float(areas[k]) for k in ks if areas[k] is not None and areas[k] == areas[k]]
         findings.append({
-            "fid": k, "type": row.type, "type_label": type_labels[row.type],
-            "severity": row.severity, "severity_label": SEVERITIES[row.severity],
-            "codes": "、".join(row.codes), "names": "、".join(row.names),
-            "area_m2": row.area_m2, "length_m": row.length_m, "message": row.message,
-            "has_geometry": row.geometry is not None and not row.geometry.is_empty,
+            "fid": gi, "type": g["type"], "type_label": g["type_label"],
+            "severity": g["severity"], "severity_label": SEVERITIES[g["severity"]],
+            "count": g["count"], "codes": "、".join(g["codes"]),
+            "names": "、".join(g["names"]),
+            "area_m2": (sum(area) if area else None),
+            "length_m": lengths[ks[0]] if g["count"] == 1 else None,
+            "message": g["message"],
+            "has_geometry": any(geoms[k] is not None and not geoms[k].is_empty for k in ks),
         })
     present = [t for t in TYPES if result.summary["counts"][t]]
     tolerances = [(p, TOLERANCE_PARAMS[p], TOLERANCE_LABELS[TOLERANCE_PARAMS[p]],
@@ -120,10 +198,14 @@ def page():
     return render_template(
         "boundaries.html", info=info, map=map_parts(m), params=params, result=result,
         summary=result.summary, rows=summary_rows(result), findings=findings,
+        n_findings=len(result.findings),
         types=[(t, type_labels[t], result.summary["counts"][t]) for t in present],
         tolerances=tolerances, query=params.query(),
         lines=result.boundary_lines.drop(columns="geometry").to_dict(orient="records"),
-        param_error=param_error), (400 if param_error else 200)
+        param_error=param_error, outline_error=outline_error,
+        outline_feature=outline_feature,
+        outline_used=result.summary["inputs"].get("outline")), \
+        (400 if param_error or outline_error else 200)
 
 
 # --- merge -------------------------------------------------------------------------------
@@ -174,7 +256,7 @@ def merge_page():
     form = {"layer": layer, "codes": src.get("codes") or "", "name": src.get("name") or "",
             "code": src.get("code") or ""}
     context = {"info": info, "form": form, "result": None, "map": None, "rows": [],
-               "applied": None, "applied_villages": None, "error": None}
+               "applied": None, "applied_lines": [], "error": None}
     if not form["codes"] and not form["name"]:
         return render_template("boundaries_merge.html", **context)
     actor = require_actor("merge_apply") \
@@ -182,8 +264,9 @@ def merge_page():
     params = merge_params(form["codes"], form["name"], form["code"], form["layer"])
     if actor is not None:
         result, versions = apply_merge_to_store(store, params, actor=actor)
+        # Each layer written, by its own label and version.
         context["applied"] = versions[0]
-        context["applied_villages"] = versions[1] if len(versions) > 1 else None
+        context["applied_lines"] = applied_text(versions)
     else:
         result = run_merge(store, params)
     units = store.read(params.layer, version=None) if context["applied"] is None else \

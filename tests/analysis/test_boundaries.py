@@ -216,7 +216,10 @@ def test_code_checks():
     orphan = of(r, "orphan")
     assert list(orphan["codes"]) == [["511425999200", "511425999"]]
     dup = of(r, "duplicate_code")
-    assert list(dup["codes"]) == [["511425102200"]] and dup["names"].iloc[0] == ["好村", "重村"]
+    # One finding per feature (the XLSX keeps a row per feature), one group for the code.
+    assert list(dup["codes"]) == [["511425102200"]] * 2
+    assert sorted(n for ns in dup["names"] for n in ns) == sorted(["好村", "重村"])
+    assert set(dup["group"]) == {"使用同一代码“511425102200”"}
     bad = of(r, "bad_code").set_index("codes" if False else "subtype")
     assert set(bad.index) == {"format", "range", "range_name"}
     assert bad.loc["range_name", "severity"] == "warning"
@@ -267,7 +270,8 @@ def test_tolerances_change_the_classification():
 def test_to_dict_shape():
     r = review(ring_of_four(1000, 2000), layer="townships")
     d = r.to_dict()
-    assert set(d) == {"summary", "findings", "boundary_lines"}
+    assert set(d) == {"summary", "findings", "boundary_lines", "groups"}
+    assert [g["count"] for g in d["groups"]] == [1]
     f = d["findings"][0]
     for key in ("type", "layer", "codes", "area_m2", "length_m", "lon", "lat", "message"):
         assert key in f

@@ -161,3 +161,101 @@ def test_township_merge_recodes_the_villages():
     assert r.layers_to_write()[1][1] is r.villages_after
     # The original village frame is not changed.
     assert "511425108200" in set(v["code"])
+
+
+def with_committee(v):
+    """The villages with the roster's committee names beside their place names."""
+    v = v.copy()
+    v["committee_name"] = [n + ("居民委员会" if n.endswith("社区") else "村民委员会")
+                           for n in v["name"]]
+    return v
+
+
+def test_merged_village_gets_its_standard_and_committee_names():
+    v = with_committee(villages())
+    r = simulate_merge(v, ["511425102200", "511425102201"], "溪沟村")
+    row = r.layer_after.set_index("code").loc[r.new_code]
+    assert row["name"] == "溪沟村"
+    assert row["committee_name"] == "溪沟村" + "村民委员会"
+    assert r.new_committee_name == "溪沟村村民委员会"
+    assert r.layer_after["committee_name"].notna().all()
+    # Given in full, the committee name is kept and the place name derived from it.
+    r = simulate_merge(v, ["511425102200", "511425102201"], "溪沟社区居民委员会")
+    row = r.layer_after.set_index("code").loc[r.new_code]
+    assert (row["name"], row["committee_name"]) == ("溪沟社区", "溪沟社区居民委员会")
+    # A layer without the column does not get one (its other rows would be empty).
+    r = simulate_merge(villages(), ["511425102200", "511425102201"], "溪沟村")
+    assert "committee_name" not in r.layer_after.columns
+
+
+def test_ambiguous_codes_are_said_not_picked():
+    v = villages()
+    v.loc[v["code"] == "511425102202", "code"] = "511425102201"  # 红星村 takes 兰沟村's code
+    with pytest.raises(MergeError, match="代码 511425102201 被 2 个单位使用（兰沟村、红星村）"):
+        simulate_merge(v, ["511425102200", "511425102201"], "合村")
+    # A township merge whose villages share a code: the facility naming that code is left
+    # as it is, and the merge says why.
+    towns = gpd.GeoDataFrame({"code": ["511425102", "511425108"], "name": ["甲镇", "乙镇"]},
+                             geometry=[sq(0, 0, 2000, 2000), sq(2000, 0, 6000, 2000)],
+                             crs=GK).to_crs(4490)
+    v = villages()
+    v.loc[v["code"] == "511425108200", "code"] = "511425102201"  # 新民村 takes 兰沟村's code
+    v.loc[v["name"] == "新民村", "township_code"] = "511425108"
+    fac = {"welfare_homes": points([(1500, 500)]).assign(village_code="511425102201")}
+    r = simulate_merge(towns, ["511425102", "511425108"], "甲乙镇", layer="townships",
+                       villages=v, facilities=fac)
+    assert any("511425102201 被多个村(社区)使用" in w for w in r.warnings)
+    assert r.facilities_recoded == {}
+
+
+def markers(rows):
+    """(number, codes, x, y) in metres."""
+    return gpd.GeoDataFrame({"number": [r[0] for r in rows], "codes": [r[1] for r in rows]},
+                            geometry=[Point(X0 + r[2], Y0 + r[3]) for r in rows],
+                            crs=GK).to_crs(4490)
+
+
+def test_township_merge_moves_marker_codes():
+    towns = gpd.GeoDataFrame({"code": ["511425102", "511425108", "511425110"],
+                              "name": ["甲镇", "乙镇", "丙乡"]},
+                             geometry=[sq(0, 0, 2000, 2000), sq(2000, 0, 3000, 2000),
+                                       sq(3000, 0, 4000, 2000)], crs=GK).to_crs(4490)
+    v = gpd.GeoDataFrame({"code": ["511425102200", "511425102201", "511425108200",
+                                   "511425108201", "511425110200"],
+                          "name": ["东村", "西村", "南村", "北村", "丙村"],
+                          "township_code": ["511425102"] * 2 + ["511425108"] * 2
+                          + ["511425110"],
+                          "population": [1] * 5, "elderly_population": [1] * 5},
+                         geometry=[sq(0, 0, 2000, 1000), sq(0, 1000, 2000, 2000),
+                                   sq(2000, 0, 3000, 1000), sq(2000, 1000, 3000, 2000),
+                                   sq(3000, 0, 4000, 2000)], crs=GK).to_crs(4490)
+    m = markers([("甲乙01", "511425102,511425108", 2000, 300),  # on 东村—南村
+                 ("甲乙02", "511425102,511425108", 2000, 1700),  # on 西村—北村
+                 ("乙丙01", "511425108,511425110", 3000, 500),
+                 ("甲丙01", "511425102,511425110", 2500, 2500)])
+    r = simulate_merge(towns, ["511425102", "511425108"], "甲乙镇", layer="townships",
+                       villages=v, markers=m)
+    assert r.new_code == "511425102"
+    moved = {x["new_code"]: x["old_code"] for x in r.villages_recoded}
+    south = next(k for k, o in moved.items() if o == "511425108200")
+    north = next(k for k, o in moved.items() if o == "511425108201")
+    after = dict(zip(r.markers_after["number"], r.markers_after["codes"], strict=True))
+    assert after == {"甲乙01": f"511425102200,{south}", "甲乙02": f"511425102201,{north}",
+                     "乙丙01": "511425102,511425110", "甲丙01": "511425102,511425110"}
+    assert [k for k, _ in r.layers_to_write()] == ["townships", "villages", "boundary_markers"]
+    assert r.summary["markers_recoded"] == 3  # 甲丙01 already named the kept code
+    assert any("界桩图层同时写入新版本" in w for w in r.warnings)
+    # Without villages the former boundary's markers name the merged township twice.
+    r = simulate_merge(towns, ["511425102", "511425108"], "甲乙镇", layer="townships",
+                       markers=m)
+    after = dict(zip(r.markers_after["number"], r.markers_after["codes"], strict=True))
+    assert after["甲乙01"] == "511425102,511425102"
+
+
+def test_village_merge_moves_marker_codes():
+    m = markers([("柳兰01", "511425102200,511425102201", 1000, 500),
+                 ("兰新01", "511425102201,511425108200", 2000, 500)])
+    r = simulate_merge(villages(), ["511425102200", "511425102201"], "溪沟村", markers=m)
+    after = dict(zip(r.markers_after["number"], r.markers_after["codes"], strict=True))
+    assert after == {"柳兰01": "511425102200,511425102200",
+                     "兰新01": "511425102200,511425108200"}

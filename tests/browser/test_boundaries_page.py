@@ -125,3 +125,30 @@ def test_village_review_labels_follow_the_zoom(browser, demo_server):
     WebDriverWait(browser, 10).until(
         lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gs-line-label")) > shown)
     assert console_errors(browser) == []
+
+
+MEISHAN = (__import__("pathlib").Path(__file__).resolve().parent.parent / "data"
+           / "boundaries" / "meishan_counties.geojson")
+
+
+def test_outline_upload_asks_for_the_county_then_uses_it(browser, demo_server):
+    log_in(browser, demo_server)  # a signed-in form post carries its CSRF token
+    browser.get(demo_server.url + "/boundaries?layer=townships")
+    _ready(browser)
+    browser.find_element(By.ID, "outline-file").send_keys(str(MEISHAN))
+    browser.find_element(By.ID, "outline-submit").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "outline-error"))
+    error = browser.find_element(By.ID, "outline-error").text
+    assert "包含 6 个面要素" in error and "青神县（511425）" in error
+    _ready(browser)
+    browser.find_element(By.ID, "outline-file").send_keys(str(MEISHAN))
+    browser.find_element(By.ID, "outline-feature").send_keys("511425")
+    browser.find_element(By.ID, "outline-submit").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "outline-used"))
+    assert "青神县（511425）" in browser.find_element(By.ID, "outline-used").text
+    assert not browser.find_elements(By.ID, "outline-error")
+    # The refused upload's page came with HTTP 400 (the browser logs that); no script error.
+    errors = console_errors(browser)
+    assert [e for e in errors if e["source"] != "network"] == []
+    assert len(errors) == 1 and "/boundaries" in errors[0]["message"] and "400" in \
+        errors[0]["message"]

@@ -11,11 +11,22 @@ Method (see docs/boundaries.md):
   ``make_valid`` with its area change and part count. Later checks use the repaired shape.
 * overlap: the intersection of every intersecting pair, split into pieces.
 * gap: holes of the union of the units; with a reference (a county outline, or for villages
-  the townships' union) also the reference not covered by any unit. Village gaps are split
-  by township.
+  the townships' union) also the reference not covered by any unit. With a county outline
+  the outline is the whole truth: its own holes (another county's enclave) are no gap.
+  Village gaps are split by township.
 * Each gap/overlap piece smaller than the area tolerance is noise (counted, not listed);
   a piece whose mean width 2·area/perimeter is below the width tolerance is a sliver.
 * not_nested, area_mismatch, code checks, multipart (info), boundary markers.
+* code checks (villages and townships as they were imported, defects included):
+  ``bad_code`` (length, county prefix, segment outside the NBS ranges, segment against the
+  name), ``code_mismatch`` (a village code whose first 9 digits are not its township_code,
+  or a village most of whose area lies in another township than its township_code says),
+  ``orphan`` (township_code not in the townships layer), ``duplicate_code`` (one finding per
+  feature). A township code used twice in the townships layer is ambiguous: the villages
+  that name it are not nested or summed against either township, and the review says so.
+* Identical problems share a ``group`` text (:func:`group_findings`): the page and the CLI
+  show one line per group ("103 个村(社区)的代码为 6 位…" with the features listed); the
+  findings (JSON, XLSX) keep one row per feature.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.jsonsafe import jsonable
 from geoservice.analysis.settings import BOUNDARIES_SOURCE, boundaries_defaults
 from layers.crs import STORED_CRS, gk_zone_epsg
+from layers.schema import REPAIR_COLUMN
 
 LAYERS = {"townships": "乡镇(街道)", "villages": "村(社区)"}
 # type -> (Chinese label, default severity); the order is the order of the report.
@@ -79,7 +91,9 @@ TOLERANCE_LABELS = {
 }
 GRID_M = 1e-3  # precision grid of the union when looking for gaps (metres)
 FINDING_COLUMNS = ["type", "severity", "layer", "codes", "names", "area_m2", "length_m",
-                   "lon", "lat", "message", "subtype", "ref"]
+                   "lon", "lat", "message", "subtype", "ref", "group", "item"]
+# What a group line counts, by the layer of its findings ("103 个村(社区)…").
+GROUP_NOUNS = {"townships": "乡镇(街道)", "villages": "村(社区)", "boundary_markers": "界桩"}
 
 
 @dataclass(frozen=True)
@@ -134,7 +148,53 @@ class BoundaryResult:
         # Counts by finding type at the top of the summary (as the issue's JSON has them),
         # and also under "counts".
         summary = {**self.summary.get("counts", {}), **self.summary}
-        return {"summary": summary, "findings": findings, "boundary_lines": lines}
+        return {"summary": summary, "findings": findings, "boundary_lines": lines,
+                "groups": self.groups()}
+
+    def groups(self) -> list[dict]:
+        """Identical findings grouped (see :func:`group_findings`)."""
+        return group_findings(self.findings)
+
+
+def group_findings(findings: pd.DataFrame) -> list[dict]:
+    """One entry per group of identical findings, in the order of the findings.
+
+    Findings with the same ``type``, ``severity``, ``layer`` and ``group`` text form one
+    group; a finding without a group text (an overlap, a gap: each has its own place and
+    area) is a group of its own. Each entry: ``type``, ``type_label``, ``severity``,
+    ``layer``, ``count``, ``message`` (the finding's own message for a group of one; else
+    "N 个村(社区)<group>：<the features>"), ``codes``, ``names``, ``items`` (one text per
+    feature) and ``rows`` (the findings' row positions, for the page's map).
+    """
+    out: list[dict] = []
+    at: dict = {}
+    cols = {c: findings[c].tolist() for c in ("type", "severity", "layer", "codes", "names",
+                                                 "message", "group", "item")}
+    for k in range(len(findings)):
+        group = cols["group"][k]
+        has_group = isinstance(group, str) and group != ""
+        key = (cols["type"][k], cols["severity"][k], cols["layer"][k], group) \
+            if has_group else ("row", k)
+        item = cols["item"][k] if isinstance(cols["item"][k], str) and cols["item"][k] \
+            else "、".join(cols["names"][k] or cols["codes"][k])
+        if key not in at:
+            at[key] = len(out)
+            out.append({"type": cols["type"][k], "type_label": TYPES[cols["type"][k]][0],
+                        "severity": cols["severity"][k], "layer": cols["layer"][k],
+                        "group": group if has_group else None, "count": 0,
+                        "message": cols["message"][k], "codes": [], "names": [],
+                        "items": [], "rows": []})
+        g = out[at[key]]
+        g["count"] += 1
+        g["rows"].append(k)
+        g["items"].append(item)
+        g["codes"].extend(c for c in cols["codes"][k] if c not in g["codes"])
+        g["names"].extend(c for c in cols["names"][k] if c not in g["names"])
+    for g in out:
+        if g["count"] > 1:
+            noun = GROUP_NOUNS.get(g["layer"], "个要素")
+            g["message"] = f"{g['count']} 个{noun}{g['group']}：" + "、".join(g["items"])
+    return out
 
 
 
@@ -149,7 +209,11 @@ class _Findings:
 
     def add(self, type_: str, codes, names, geom, message: str, *, area=None, length=None,
             severity: str | None = None, subtype: str | None = None, ref: str | None = None,
-            layer: str | None = None) -> None:
+            layer: str | None = None, group: str | None = None,
+            item: str | None = None) -> None:
+        """``group``: the problem without the feature, read after "N 个村(社区)" (e.g.
+        "的代码为 6 位，应为 12 位数字"): identical problems share it and are shown as one
+        line. ``item``: how the feature is named in that line (default its names)."""
         self.rows.append({
             "type": type_, "severity": severity or TYPES[type_][1],
             "layer": layer or self.layer,
@@ -157,7 +221,7 @@ class _Findings:
             "names": [str(n) for n in names if n is not None and str(n) != ""],
             "area_m2": None if area is None else round(float(area), 3),
             "length_m": None if length is None else round(float(length), 3),
-            "message": message, "subtype": subtype, "ref": ref,
+            "message": message, "subtype": subtype, "ref": ref, "group": group, "item": item,
         })
         self.geoms.append(geom if geom is not None and not shapely.is_empty(geom) else None)
 
@@ -227,7 +291,10 @@ def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
     layer : ``townships`` or ``villages``.
     townships : for a villages review: the township polygons, the reference for nesting,
         area sums, orphans and village gaps within each township.
-    outline : optional county outline(s): the area inside it covered by no unit is a gap.
+    outline : optional county outline: ONE feature (it may have several parts, e.g. an
+        exclave); the area inside it covered by no unit is a gap. Several features raise
+        :class:`InvalidInput` (their union would count the neighbouring counties as gaps):
+        the caller chooses one (``services.boundaries.choose_outline``).
     markers : optional boundary markers (``number``): distance to the nearest shared line.
     tolerances : overrides of ``defaults.toml [boundaries]`` (see :class:`Tolerances`).
     county_code : 6-digit county code the unit codes must start with (optional).
@@ -242,6 +309,12 @@ def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
         if col not in units.columns:
             raise InvalidInput(f"{LAYERS[layer]}图层缺少字段“{col}”", name=col)
     townships = _stored(townships) if layer == "villages" else None
+    if outline is not None:
+        outline = _stored(outline)
+        outline = outline[outline.geometry.notna() & ~outline.geometry.is_empty]
+        if len(outline) > 1:
+            raise InvalidInput(f"县界应为一个要素（可由多个部分组成），收到 {len(outline)} 个要素："
+                               "请先选定用哪一个作为县界", name="outline")
     gk = metric_crs_of(units)
     metric = units.to_crs(gk)
     n = len(units)
@@ -251,6 +324,7 @@ def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
              "not_nested": 0}
 
     work = _check_geometry(_geoms(metric), codes, names, found)
+    _check_repaired(units, codes, names, work, found)
     ok = np.array([g is not None and not g.is_empty for g in work], dtype=bool)
     idx = np.flatnonzero(ok)
     g = work[idx].astype(object)
@@ -277,12 +351,18 @@ def review(units: gpd.GeoDataFrame, *, layer: str = "townships",
         if present.any():
             reference = shapely.union_all(t_geoms[present])
             reference_label = "乡镇图层范围内未被村覆盖的区域"
-    _gaps(g, codes[idx], names[idx], reference, t_geoms, t_codes, t_names, tol, found, noise)
+    _gaps(g, codes[idx], names[idx], reference, t_geoms, t_codes, t_names, tol, found, noise,
+          outline_given=outline is not None and len(outline) > 0)
     _multipart(g, codes[idx], names[idx], found)
+    where = None
+    if t_geoms is not None and "township_code" in units.columns:
+        where = _majority_township(_text(units["township_code"], n), work, ok, t_codes,
+                                   t_geoms)
     _code_checks(layer, units, codes, names, _geoms(metric), work, found, county_code,
-                 t_codes)
+                 t_codes, t_names, where)
     if t_geoms is not None:
-        _nesting(units, codes, names, work, ok, t_codes, t_names, t_geoms, tol, found, noise)
+        _nesting(units, codes, names, work, ok, t_codes, t_names, t_geoms, tol, found, noise,
+                 where)
 
     lines = derive_lines(g, codes[idx], names[idx], snap_m=tol.snap_m, crs=gk)
     n_markers = markers_checked = None
@@ -354,12 +434,15 @@ def _check_geometry(geoms: np.ndarray, codes, names, found: _Findings) -> np.nda
         who = f"{names[k] or '（无名称）'}（{codes[k] or '无代码'}）"
         if geom is None or geom.is_empty:
             found.add("invalid_geometry", [codes[k]], [names[k]], None,
-                      f"{who}几何为空：请补绘边界", subtype="empty")
+                      f"{who}几何为空：请补绘边界", subtype="empty",
+                      group="几何为空：请补绘边界", item=who)
             continue
         if geom.geom_type not in ("Polygon", "MultiPolygon"):
             found.add("invalid_geometry", [codes[k]], [names[k]], geom,
                       f"{who}几何类型为 {geom.geom_type}，应为面：无法自动修复，请重新数字化",
-                      subtype="wrong_type")
+                      subtype="wrong_type",
+                      group=f"几何类型为 {geom.geom_type}，应为面：无法自动修复，请重新数字化",
+                      item=who)
             continue
         if geom.is_valid:
             work[k] = geom
@@ -375,9 +458,28 @@ def _check_geometry(geoms: np.ndarray, codes, names, found: _Findings) -> np.nda
                   f"部分数 {before_parts} → {after_parts}",
                   area=after - before, subtype="invalid",
                   ref=f"make_valid: area {before:.3f}->{after:.3f}, parts "
-                      f"{before_parts}->{after_parts}")
+                      f"{before_parts}->{after_parts}",
+                  group=f"几何无效（{reason_zh(reason).split('（位置')[0]}），可自动修复",
+                  item=f"{who}面积变化 {after - before:+,.1f} 平方米")
         work[k] = fixed if not fixed.is_empty else None
     return work
+
+
+def _check_repaired(units: gpd.GeoDataFrame, codes, names, work: np.ndarray,
+                    found: _Findings) -> None:
+    """Polygons that were invalid in the imported file and stored repaired (the import
+    notes each in ``geometry_repair``): listed like the invalid ones, since the source
+    file still holds the defect."""
+    if REPAIR_COLUMN not in units.columns:
+        return
+    notes = units[REPAIR_COLUMN].to_numpy(dtype=object)
+    for k, note in enumerate(notes):
+        if not isinstance(note, str) or not note.strip() or work[k] is None:
+            continue
+        who = f"{names[k] or '（无名称）'}（{codes[k] or '无代码'}）"
+        found.add("invalid_geometry", [codes[k]], [names[k]], work[k],
+                  f"{who}{note}：请在源数据中修正", subtype="repaired_on_import",
+                  group="导入时几何无效，已自动修复：请在源数据中修正", item=who)
 
 
 def _classify(pieces: np.ndarray, tol: Tolerances) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -424,13 +526,17 @@ def _overlaps(g, codes, names, tol, found, noise) -> None:
                       area=area[k])
 
 
-def _gaps(g, codes, names, reference, t_geoms, t_codes, t_names, tol, found, noise) -> None:
+def _gaps(g, codes, names, reference, t_geoms, t_codes, t_names, tol, found, noise,
+          outline_given: bool = False) -> None:
     if not len(g):
         return
     # A 1 mm precision grid: coordinates that agree to a millimetre (e.g. after a round
     # trip through EPSG:4490) close up, so the union has no hairline cracks.
     union = shapely.union_all(g, grid_size=GRID_M)
-    if reference is not None:
+    if reference is not None and outline_given:
+        gap = shapely.difference(reference, union, grid_size=GRID_M)
+        pieces, _ = polygon_parts(np.array([gap], dtype=object))
+    elif reference is not None:
         filled = shapely.union_all(np.concatenate([[reference], holes_of(union)]).astype(object),
                                    grid_size=GRID_M)
         gap = shapely.difference(filled, union, grid_size=GRID_M)
@@ -488,7 +594,9 @@ def _multipart(g, codes, names, found) -> None:
         found.add("multipart", [codes[k]], [names[k]], shapely.multipolygons(rest),
                   f"{names[k] or codes[k]}由 {len(parts)} 个不相连的部分组成（飞地），"
                   f"主体以外面积 {rest_area:,.1f} 平方米：请确认是否属实",
-                  area=rest_area, ref=str(len(parts)))
+                  area=rest_area, ref=str(len(parts)),
+                  group="由多个不相连的部分组成（飞地）：请确认是否属实",
+                  item=f"{names[k] or '（无名称）'}（{codes[k] or '无代码'}，{len(parts)} 个部分）")
 
 
 def _rep_point(geom):
@@ -497,21 +605,81 @@ def _rep_point(geom):
     return shapely.point_on_surface(geom)
 
 
-def _code_checks(layer, units, codes, names, raw, work, found, county_code, t_codes) -> None:
+def _majority_township(parents: np.ndarray, work: np.ndarray, ok: np.ndarray,
+                       t_codes: np.ndarray, t_geoms: np.ndarray) -> dict:
+    """Where each village lies: ``best`` (index of the township holding most of its area,
+    -1 when none) and ``share`` (that part of its area). A village covered by the one
+    township its township_code names is settled without measuring."""
+    n = len(work)
+    best = np.full(n, -1)
+    share = np.zeros(n)
+    present = np.array([x is not None for x in t_geoms], dtype=bool)
+    if not present.any() or not ok.any():
+        return {"best": best, "share": share}
+    counts = pd.Series(t_codes).value_counts()
+    unique = {c: k for k, c in enumerate(t_codes) if counts[c] == 1 and present[k]}
+    pidx = np.array([unique.get(p, -1) for p in parents])
+    sel = np.flatnonzero(ok & (pidx >= 0))
+    if len(sel):
+        inside = shapely.covered_by(work[sel].astype(object), t_geoms[pidx[sel]].astype(object))
+        best[sel[inside]] = pidx[sel[inside]]
+        share[sel[inside]] = 1.0
+    rest = np.flatnonzero(ok & (best < 0))
+    if len(rest):
+        tk = np.flatnonzero(present)
+        tg = t_geoms[tk].astype(object)
+        vg = work[rest].astype(object)
+        v, t = shapely.STRtree(tg).query(vg, predicate="intersects")
+        if len(v):
+            area = shapely.area(shapely.intersection(vg[v], tg[t]))
+            order = np.lexsort((-area, v))
+            first = order[np.r_[True, v[order][1:] != v[order][:-1]]]
+            total = shapely.area(vg)
+            best[rest[v[first]]] = tk[t[first]]
+            share[rest[v[first]]] = np.divide(area[first], total[v[first]],
+                                              out=np.zeros(len(first)),
+                                              where=total[v[first]] > 0)
+    return {"best": best, "share": share}
+
+
+def _code_checks(layer, units, codes, names, raw, work, found, county_code, t_codes,
+                 t_names=None, where=None) -> None:
     digits = 9 if layer == "townships" else 12
     label = "乡镇代码" if layer == "townships" else "村(社区)代码"
     reps = [_rep_point(work[k] if work[k] is not None else raw[k]) for k in range(len(codes))]
     parents = (_text(units["township_code"], len(units)) if "township_code" in units.columns
                else None)
+    t_set = set(t_codes) if t_codes is not None else set()
+
+    def who_of(k):
+        return f"{names[k] or '（无名称）'}（{codes[k] or '无代码'}）"
+
+    def lies_in(k) -> tuple[str, str] | None:
+        """(code, name) of the township holding most of village k, when more than half."""
+        if where is None or where["best"][k] < 0 or where["share"][k] <= 0.5:
+            return None
+        b = where["best"][k]
+        return t_codes[b], t_names[b] if t_names is not None else ""
+
     for k, code in enumerate(codes):
         who = names[k] or "（无名称）"
         if not is_code(code, digits):
+            if code == "":
+                what, group = "为空", "没有代码"
+            elif code.isascii() and code.isdigit():
+                what = f"为 {len(code)} 位"
+                group = f"的代码为 {len(code)} 位，应为 {digits} 位数字"
+            else:
+                what = "含非数字字符"
+                group = f"的代码含非数字字符，应为 {digits} 位数字"
             found.add("bad_code", [code], [names[k]], reps[k],
-                      f"{who}的{label}“{code}”格式错误：应为 {digits} 位数字", subtype="format")
+                      f"{who}的{label}“{code}”格式错误（{what}）：应为 {digits} 位数字",
+                      subtype="format", group=group, item=who_of(k))
             continue
         if county_code and not code.startswith(county_code):
             found.add("bad_code", [code], [names[k]], reps[k],
-                      f"{who}的{label}“{code}”不在本县（{county_code}）之下", subtype="county")
+                      f"{who}的{label}“{code}”不在本县（{county_code}）之下", subtype="county",
+                      group=f"的代码不在本县（{county_code}）之下", item=who_of(k))
         if layer == "townships":
             seg = int(code[6:9])
             rng = segment_range(seg, TOWNSHIP_RANGES)
@@ -524,47 +692,102 @@ def _code_checks(layer, units, codes, names, raw, work, found, county_code, t_co
             allowed = VILLAGE_KIND_RANGES.get(kind or "", ())
         ranges = TOWNSHIP_RANGES if layer == "townships" else VILLAGE_RANGES
         if rng is None:
+            listed = "、".join(v[1] for v in ranges.values())
             found.add("bad_code", [code], [names[k]], reps[k],
                       f"{who}的{label}“{code}”末 3 位 {seg:03d} 不在任何规定范围内（"
-                      + "、".join(v[1] for v in ranges.values()) + "）", subtype="range")
+                      + listed + "）", subtype="range",
+                      group=f"的代码末 3 位不在任何规定范围内（{listed}）", item=who_of(k))
         elif allowed and rng not in allowed:
             want = "或".join(ranges[a][1] for a in allowed)
             found.add("bad_code", [code], [names[k]], reps[k],
                       f"{who}的{label}“{code}”末 3 位 {seg:03d} 属于{ranges[rng][1]}，"
-                      f"与名称不符（应为 {want}）", subtype="range_name", severity="warning")
+                      f"与名称不符（应为 {want}）", subtype="range_name", severity="warning",
+                      group=f"的代码末 3 位属于{ranges[rng][1]}，与名称不符（应为 {want}）",
+                      item=who_of(k))
         if parents is not None:
             parent = parents[k]
+            lies = lies_in(k)
+            lies_text = (f"；其边界 {where['share'][k]:.0%} 位于{lies[1] or lies[0]}（{lies[0]}）内"
+                         if lies is not None and lies[0] != parent else "")
             if is_code(parent, 9) and code[:9] != parent:
+                hint = ""
+                if lies is not None and lies[0] == code[:9]:
+                    hint = "，与代码一致：所属乡镇代码可能有误"
+                elif lies is not None and lies[0] == parent:
+                    hint = (f"；其边界位于所属乡镇{lies[1] or parent}内：村(社区)代码可能有误")
                 found.add("code_mismatch", [code, parent], [names[k]], reps[k],
-                          f"{who}的代码“{code}”前 9 位 {code[:9]} 与所属乡镇代码“{parent}”不一致")
+                          f"{who}的代码“{code}”前 9 位 {code[:9]} 与所属乡镇代码“{parent}”不一致"
+                          + lies_text + hint, subtype="prefix",
+                          group="的代码前 9 位与所属乡镇代码不一致",
+                          item=f"{who}（{code}，所属乡镇代码 {parent}）")
             elif not is_code(parent, 9):
                 found.add("bad_code", [code], [names[k]], reps[k],
                           f"{who}的所属乡镇代码“{parent}”格式错误：应为 9 位数字",
-                          subtype="parent_format")
-            elif t_codes is not None and parent not in set(t_codes):
+                          subtype="parent_format",
+                          group="的所属乡镇代码格式错误：应为 9 位数字",
+                          item=f"{who}（{code}，所属乡镇代码“{parent}”）")
+            elif t_codes is not None and parent not in t_set:
                 found.add("orphan", [code, parent], [names[k]], reps[k],
-                          f"{who}的所属乡镇代码“{parent}”在乡镇图层中不存在")
+                          f"{who}的所属乡镇代码“{parent}”在乡镇图层中不存在" + lies_text,
+                          group=f"的所属乡镇代码“{parent}”在乡镇图层中不存在",
+                          item=who_of(k))
+            elif lies is not None and lies[0] != parent:
+                # Code and township_code agree, but the polygon lies in another township.
+                own = t_names[list(t_codes).index(parent)] if t_names is not None else ""
+                found.add("code_mismatch", [code, parent, lies[0]], [names[k], own, lies[1]],
+                          reps[k],
+                          f"{who}（{code}）登记属于{own or parent}（{parent}），但其边界 "
+                          f"{where['share'][k]:.0%} 位于{lies[1] or lies[0]}（{lies[0]}）内："
+                          "代码或边界有误", subtype="location",
+                          group="的边界大部分位于另一乡镇，与所属乡镇代码不符",
+                          item=f"{who}（{code}，登记 {parent}，实际 {lies[0]}）")
     series = pd.Series(codes)
     dup = series[(series != "") & series.duplicated(keep=False)]
+    noun = GROUP_NOUNS[layer]
     for code, rows in dup.groupby(dup).groups.items():
         rows = list(rows)
-        pts = [reps[r] for r in rows if reps[r] is not None]
-        geom = shapely.multipoints(pts) if pts else None
-        found.add("duplicate_code", [code], [names[r] for r in rows], geom,
-                  f"代码“{code}”被 {len(rows)} 个单位使用：" + "、".join(names[r] for r in rows),
-                  ref=str(len(rows)))
+        for r in rows:
+            others = "、".join(names[o] or "（无名称）" for o in rows if o != r)
+            found.add("duplicate_code", [code], [names[r]], reps[r],
+                      f"{names[r] or '（无名称）'}的代码“{code}”与{others}相同（{len(rows)} 个"
+                      f"{noun}使用同一代码）：按代码引用它们的分析无法确定指哪一个",
+                      ref=str(len(rows)), group=f"使用同一代码“{code}”",
+                      item=names[r] or "（无名称）")
 
 
 def _nesting(units, codes, names, work, ok, t_codes, t_names, t_geoms, tol, found,
-             noise) -> None:
-    """Villages outside their township; township area vs the sum of its villages."""
+             noise, where=None) -> None:
+    """Villages outside their township; township area vs the sum of its villages.
+
+    A township code used by several townships is ambiguous: the villages naming it are
+    neither nested nor summed (the review says so, once per township of that code). A
+    village reported as lying mostly in another township (``code_mismatch``) is not
+    reported again as outside its own."""
     if "township_code" not in units.columns:
         return
     parents = _text(units["township_code"], len(units))
-    tindex = {c: k for k, c in enumerate(t_codes)}
+    counts = pd.Series(t_codes).value_counts()
+    ambiguous = {c for c, m in counts.items() if m > 1 and c != ""}
+    for tcode in sorted(ambiguous):
+        ts = np.flatnonzero(t_codes == tcode)
+        mine = int((parents == tcode).sum())
+        for t in ts:
+            others = "、".join(t_names[o] or "（无名称）" for o in ts if o != t)
+            found.add("duplicate_code", [tcode], [t_names[t]],
+                      _rep_point(t_geoms[t]) if t_geoms[t] is not None else None,
+                      f"乡镇图层中{t_names[t] or '（无名称）'}的代码“{tcode}”与{others}相同："
+                      f"所属乡镇代码为 {tcode} 的 {mine} 个村(社区)无法确定属于哪一个乡镇，"
+                      "未核对其是否超出乡镇，也未计入乡镇面积合计",
+                      layer="townships", ref=str(len(ts)),
+                      group=f"使用同一代码“{tcode}”", item=t_names[t] or "（无名称）")
+    tindex = {c: k for k, c in enumerate(t_codes) if c not in ambiguous}
     pidx = np.array([tindex.get(p, -1) for p in parents])
     has = ok & (pidx >= 0)
     has &= np.array([t_geoms[p] is not None if p >= 0 else False for p in pidx], dtype=bool)
+    if where is not None:
+        # Mostly in another township: already a code_mismatch (location) finding.
+        elsewhere = (where["best"] >= 0) & (where["share"] > 0.5) & (where["best"] != pidx)
+        has &= ~elsewhere
     sel = np.flatnonzero(has)
     if len(sel):
         parent_geoms = t_geoms[pidx[sel]].astype(object)
@@ -592,6 +815,8 @@ def _nesting(units, codes, names, work, ok, t_codes, t_names, t_geoms, tol, foun
     v_area = np.where(ok, shapely.area(np.where(ok, work, None).astype(object)), 0.0)
     v_area = np.nan_to_num(v_area)
     for t, tcode in enumerate(t_codes):
+        if tcode in ambiguous:
+            continue
         mine = (parents == tcode) & ok
         if not mine.any() or t_geoms[t] is None:
             continue
@@ -630,7 +855,8 @@ def _markers(markers: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, tol, found, *, 
     without a shared line (not adjacent, unknown codes) too. Township codes in a villages
     review are matched against the village lines between the two townships; village codes
     in a townships review are judged by their townships (a marker between two villages of
-    one township is no township marker and is skipped). Returns the markers checked.
+    one township is no township marker and is skipped). A marker whose codes name one
+    unit twice (both sides merged into one) is skipped too. Returns the markers checked.
     """
     numbers = _text(markers["number"] if "number" in markers.columns else None, len(markers))
     stated = _text(markers["codes"] if "codes" in markers.columns else None, len(markers))
@@ -666,7 +892,12 @@ def _markers(markers: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, tol, found, *, 
         if tree is not None:
             near_k = int(tree.nearest(pt))
             near_d = float(shapely.distance(pt, sgeoms[near_k]))
-        codes = list(dict.fromkeys(_split_codes(stated[k])))
+        stated_codes = _split_codes(stated[k])
+        if len(stated_codes) == 2 and stated_codes[0] == stated_codes[1]:
+            # Both sides the same unit (a marker of a boundary a merge removed): it marks no
+            # boundary of this layer.
+            continue
+        codes = list(dict.fromkeys(stated_codes))
         if len(codes) != 2:
             checked += 1
             if near_k is None:

@@ -3,11 +3,28 @@
 Nothing is stored here: :func:`simulate_merge` returns the layers as they would be after
 the merge (:meth:`MergeResult.layers_to_write`); the boundaries service writes them, as new
 layer versions (``geoservice.services.boundaries.apply_merge``).
+
+What a merge changes besides the merged layer, so that the next review and the other
+analyses do not report problems the merge itself made:
+
+* the merged village carries its standard name (``name``, 柳溪村) and, when the layer has
+  the column, its full committee name (``committee_name``, 柳溪村村民委员会);
+* a township merge recodes the villages of the merged townships;
+* facility layers' ``village_code`` follow merged or recoded villages;
+* boundary markers' ``codes`` follow merged townships and recoded villages. A marker of the
+  former boundary between two merged townships marks the village boundary beneath it
+  from then on: it takes the codes of the two villages that meet there. A marker between
+  two merged villages has nothing left to mark but the merged village's inside: its codes
+  name the merged village twice, which the review reads as "no boundary of this layer".
+
+Codes are the keys of a merge: a code that several units share is ambiguous, and the merge
+says so instead of picking one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -25,7 +42,13 @@ from geoservice.analysis.boundaries.codes import (
     segment_range,
     suggest_code,
 )
-from geoservice.analysis.boundaries.names import sound, standard_name, township_kind, unit_kind
+from geoservice.analysis.boundaries.names import (
+    committee_name,
+    sound,
+    standard_name,
+    township_kind,
+    unit_kind,
+)
 from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.jsonsafe import jsonable
 from geoservice.analysis.settings import boundaries_defaults
@@ -62,15 +85,25 @@ class MergeResult:
     # would be stored, and how many rows of each change.
     facilities_after: dict = field(default_factory=dict)
     facilities_recoded: dict = field(default_factory=dict)
+    # Boundary markers whose ``codes`` name a merged or recoded unit, as they would be
+    # stored, and one row per marker changed (number, old codes, new codes).
+    markers_after: gpd.GeoDataFrame | None = None
+    markers_recoded: list[dict] = field(default_factory=list)
+    # The merged village's full committee name (None for a township merge).
+    new_committee_name: str | None = None
 
     def layers_to_write(self) -> list[tuple[str, gpd.GeoDataFrame]]:
         """Every layer the merge changes, as it would be stored: ``self.layer`` first, then
-        the recoded villages (a township merge), then facility layers whose
-        ``village_code`` moved. Applying the merge writes all of them or none."""
+        the recoded villages (a township merge), facility layers whose ``village_code``
+        moved, and the boundary markers whose codes moved. Applying the merge writes all
+        of them or none."""
         items = [(self.layer, self.layer_after)]
         if self.villages_after is not None:
             items.append(("villages", self.villages_after))
-        return items + list(self.facilities_after.items())
+        items += list(self.facilities_after.items())
+        if self.markers_after is not None:
+            items.append(("boundary_markers", self.markers_after))
+        return items
 
     def to_dict(self) -> dict:
         before = []
@@ -83,6 +116,10 @@ class MergeResult:
             "warnings": self.warnings, "summary": self.summary,
             "villages_recoded": self.villages_recoded,
             "facilities_recoded": self.facilities_recoded,
+            "markers_recoded": self.markers_recoded,
+            "new_committee_name": self.new_committee_name,
+            "layers_to_write": [{"kind": k, "label": _kind_label(k), "features": int(len(g))}
+                                for k, g in self.layers_to_write()],
         }
 
 
@@ -100,6 +137,7 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
                    layer: str = "villages", new_code: str | None = None,
                    villages: gpd.GeoDataFrame | None = None,
                    facilities: dict[str, gpd.GeoDataFrame] | None = None,
+                   markers: gpd.GeoDataFrame | None = None,
                    inputs: dict | None = None) -> MergeResult:
     """Merge the ``codes`` of ``units`` (a township or village layer) into ``new_name``.
 
@@ -114,6 +152,9 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
     villages : for a township merge: the village layer (elderly population, population when
         the township layer has none).
     facilities : facility layers (points) to count per unit, by kind.
+    markers : the boundary markers (``number``, ``codes``): their codes follow the merge.
+
+    Raises :class:`MergeError` when a code to merge is used by several units (ambiguous).
     """
     if layer not in LAYERS:
         raise MergeError(f"图层“{layer}”无效：可选 townships（乡镇）或 villages（村）")
@@ -130,6 +171,10 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
     missing = [c for c in codes if c not in set(all_codes)]
     if missing:
         raise MergeError(f"参数 codes（要合并的单位代码）：{LAYERS[layer]}图层中没有代码 {'、'.join(missing)}")
+    ambiguous = _ambiguous(units, codes)
+    if ambiguous:
+        raise MergeError(f"参数 codes（要合并的单位代码）：{ambiguous}，无法确定要合并哪一个；"
+                         "请先修正重复的代码（界线审查的“代码重复”），再模拟合并")
     sel = all_codes.isin(codes).to_numpy()
     merged = units[sel]
     rest = units[~sel]
@@ -189,8 +234,15 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
     final_code = code_check["code"]
 
     new_row = {c: None for c in units.columns if c != units.geometry.name}
+    new_committee = None
+    if layer == "villages":
+        # The place name (柳溪村) in ``name``, the committee name (柳溪村村民委员会) beside it.
+        new_committee = committee_name(new_name)
+        new_name = standard_name(new_name) or new_name
     new_row.update({"code": final_code, "name": new_name})
     if layer == "villages":
+        if "committee_name" in units.columns:
+            new_row["committee_name"] = new_committee
         new_row["township_code"] = parent
         new_row["population"] = figures["population"]
         new_row["elderly_population"] = figures["elderly_population"]
@@ -206,6 +258,7 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
                                         .round(), dtype="Int64")
     villages_after, recoded = None, []
     if layer == "townships" and villages is not None and "township_code" in villages.columns:
+        villages = villages.reset_index(drop=True)
         villages_after, recoded = recode_villages(villages, codes, final_code)
         if not recoded:
             villages_after = None
@@ -218,19 +271,135 @@ def simulate_merge(units: gpd.GeoDataFrame, codes: list[str], new_name: str, *,
         warnings.append("未提供村(社区)图层：无法同时调整各村(社区)的所属乡镇代码和村代码")
     code_map = ({c: final_code for c in codes if c != final_code} if layer == "villages" else
                 {r["old_code"]: r["new_code"] for r in recoded if r["old_code"] != r["new_code"]})
+    # A village code used twice among the recoded villages may be moved to two new codes:
+    # which one a facility (or marker) meant cannot be told.
+    twice = sorted({r["old_code"] for r in recoded
+                    if sum(x["old_code"] == r["old_code"] for x in recoded) > 1})
+    for c in twice:
+        code_map.pop(c, None)
+    if twice:
+        warnings.append("村(社区)代码 " + "、".join(twice) + " 被多个村(社区)使用（代码重复），"
+                        "设施和界桩中引用这些代码的记录无法确定指哪一个村(社区)，未调整")
     facilities_after, facilities_recoded = recode_facilities(facilities or {}, code_map)
     if facilities_recoded:
         warnings.append("应用时设施图层同时写入新版本，所在村(社区)代码随之调整："
                         + "、".join(f"{_kind_label(k)} {n} 处" for k, n in facilities_recoded.items()))
+    marker_map = dict(code_map)
+    if layer == "townships":
+        marker_map.update({c: final_code for c in codes if c != final_code})
+    markers_after, markers_recoded = recode_markers(
+        markers, marker_map, merged=codes if layer == "townships" else [],
+        new_township=final_code, villages=villages if layer == "townships" else None,
+        village_map=code_map, gk=gk)
+    if markers_recoded:
+        below = sum(r["to_villages"] for r in markers_recoded)
+        inner = sum(r["inside"] for r in markers_recoded)
+        warnings.append(
+            f"应用时界桩图层同时写入新版本：{len(markers_recoded)} 个界桩的相邻单位代码随之调整"
+            + (f"，其中 {below} 个原合并单位之间的界桩改记为两侧村(社区)的代码" if below else "")
+            + (f"，{inner} 个界桩两侧同属合并后的单位（已不在本级界线上）" if inner else ""))
     summary = {"inputs": {**(inputs or {}), "date": dt.date.today().isoformat(),
                           "crs": f"{gk}（高斯-克吕格，米）"},
                "units_before": int(len(units)), "units_after": int(len(layer_after)),
                "snap_m": snap, "villages_recoded": len(recoded),
                "village_codes_changed": sum(r["old_code"] != r["new_code"] for r in recoded)}
     summary["facilities_recoded"] = sum(facilities_recoded.values())
+    summary["markers_recoded"] = len(markers_recoded)
     return MergeResult(layer, codes, final_code, new_name, before, after, layer_after,
                        figures, name_check, code_check, warnings, summary,
-                       villages_after, recoded, facilities_after, facilities_recoded)
+                       villages_after, recoded, facilities_after, facilities_recoded,
+                       markers_after, markers_recoded, new_committee)
+
+
+def _ambiguous(units: gpd.GeoDataFrame, codes: list[str]) -> str:
+    """Chinese text naming the ``codes`` several units share ("" when none)."""
+    all_codes = units["code"].map(_text)
+    names = units["name"].map(_text)
+    parts = []
+    for c in codes:
+        hit = (all_codes == c).to_numpy()
+        if hit.sum() > 1:
+            parts.append(f"代码 {c} 被 {int(hit.sum())} 个单位使用（"
+                         + "、".join(n or "（无名称）" for n in names[hit]) + "）")
+    return "；".join(parts)
+
+
+def _split_codes(text) -> list[str]:
+    return [c for c in re.split(r"[,，、;；\s]+", _text(text)) if c]
+
+
+def recode_markers(markers: gpd.GeoDataFrame | None, code_map: dict, *, merged: list[str],
+                   new_township: str, villages: gpd.GeoDataFrame | None, village_map: dict,
+                   gk: str) -> tuple[gpd.GeoDataFrame | None, list[dict]]:
+    """Boundary markers with their ``codes`` moved by ``code_map`` (old → new unit code).
+
+    A marker between two townships merged into ``new_township`` (``merged``) marks the
+    village boundary beneath it: with ``villages`` (before the merge) it takes the codes of
+    the two villages, one of each former township, whose common boundary passes nearest
+    the marker (recoded by ``village_map``). Without villages, and for a marker between
+    two merged villages, its codes name the merged unit twice. Returns ``(markers as they
+    would be stored or None when none changes, one row per marker changed)``."""
+    if markers is None or not len(markers) or "codes" not in markers.columns or not code_map:
+        return None, []
+    stated = markers["codes"].map(_text).tolist()
+    numbers = (markers["number"].map(_text).tolist() if "number" in markers.columns
+               else [""] * len(markers))
+    pts = vgeoms = None
+    new_codes = list(stated)
+    rows = []
+    for k, text in enumerate(stated):
+        parts = _split_codes(text)
+        moved = [code_map.get(c, c) for c in parts]
+        if moved == parts:
+            continue
+        to_villages = False
+        if (len(parts) == 2 and set(parts) <= set(merged) and parts[0] != parts[1]
+                and villages is not None):
+            if pts is None:
+                pts = np.asarray(markers.to_crs(gk).geometry.array, dtype=object)
+                vgeoms = np.asarray(villages.to_crs(gk).geometry.array, dtype=object)
+            pair = _villages_at(pts[k], parts, villages, vgeoms)
+            if pair is not None:
+                moved = [village_map.get(c, c) for c in pair]
+                to_villages = True
+        new_codes[k] = ",".join(moved)
+        rows.append({"number": numbers[k], "old_codes": text, "new_codes": new_codes[k],
+                     "to_villages": to_villages,
+                     "inside": len(moved) == 2 and moved[0] == moved[1]})
+    if not rows:
+        return None, []
+    out = markers.copy()
+    out["codes"] = new_codes
+    return out, rows
+
+
+def _villages_at(pt, townships: list[str], villages: gpd.GeoDataFrame, geoms: np.ndarray):
+    """The codes of the two villages, one in each of ``townships``, whose common boundary
+    passes nearest ``pt`` (``geoms``: the villages in the metric CRS of ``pt``); None when
+    either township has no village."""
+    if pt is None or pt.is_empty:
+        return None
+    parents = villages["township_code"].map(_text).to_numpy()
+    vcodes = villages["code"].map(_text).to_numpy()
+    sides = []
+    for t in townships:
+        idx = np.flatnonzero((parents == t) & np.array([g is not None and not g.is_empty
+                                                        for g in geoms], dtype=bool))
+        if not len(idx):
+            return None
+        d = shapely.distance(pt, geoms[idx].astype(object))
+        # the nearest and any within 1 m of it (several villages may meet at the marker)
+        sides.append(idx[d <= d.min() + 1.0])
+    best, best_d = None, np.inf
+    for a in sides[0]:
+        for b in sides[1]:
+            common = shapely.intersection(shapely.boundary(geoms[a]),
+                                          shapely.buffer(geoms[b], 1.0))
+            d = float(shapely.distance(pt, common)) if not common.is_empty else np.inf
+            d += 1e-6 * float(shapely.distance(pt, geoms[a]) + shapely.distance(pt, geoms[b]))
+            if best is None or d < best_d:
+                best, best_d = (vcodes[a], vcodes[b]), d
+    return best
 
 
 def recode_facilities(facilities: dict, code_map: dict) -> tuple[dict, dict]:

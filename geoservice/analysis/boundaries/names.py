@@ -36,6 +36,28 @@ def standard_name(name: str | None) -> str:
     return text
 
 
+# Committee suffixes a full committee name may end with (柳溪村村民委员会, 凤阳社区居民委员会).
+_COMMITTEE = ("村民委员会", "居民委员会", "村委会", "居委会")
+
+
+def committee_name(name: str | None) -> str:
+    """The full committee name (名册名称) of a village named ``name``.
+
+    A name given with its committee suffix is kept as given; otherwise the standard name
+    takes the suffix of its kind: a 村 gets 村民委员会 (柳溪村 -> 柳溪村村民委员会, the form
+    of the roster when the place name itself ends in 村), a 社区 gets 居民委员会
+    (凤阳社区 -> 凤阳社区居民委员会). A name of neither kind is returned unchanged."""
+    text = _SPACES.sub("", str(name or ""))
+    if any(text.endswith(s) and len(text) > len(s) for s in _COMMITTEE):
+        return text
+    std = standard_name(text)
+    if std.endswith("社区"):
+        return std + "居民委员会"
+    if std.endswith("村"):
+        return std + "村民委员会"
+    return text
+
+
 def sound(name: str) -> str:
     """Toneless pinyin of a standard name (homophones share it)."""
     return " ".join(lazy_pinyin(standard_name(name), style=Style.NORMAL, errors="default"))
