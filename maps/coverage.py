@@ -69,12 +69,13 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
     v = settings.frame(villages).copy()
     m = base_map(drawn_bounds(v), settings)
     entries: list[tuple[str, str, str]] = []
+    unit = "剩余墓穴" if summary["layer"] == "cemeteries" else "床位"
     if shading == "access":
         classes, labels = access_classes(v["access_per_1000"].to_numpy())
         palette = ACCESS_COLORS[-len(labels):] if labels else []
         v["_fill"] = [palette[c] if c >= 0 else NO_ACCESS for c in classes]
-        entries.append((NO_ACCESS, "fill", "无可达床位"))
-        entries.extend((palette[i], "fill", f"可达性 {lab}（床位/千名老年人）")
+        entries.append((NO_ACCESS, "fill", f"无可达{unit}"))
+        entries.extend((palette[i], "fill", f"可达性 {lab}（{unit}/千名老年人）")
                        for i, lab in enumerate(labels))
     else:
         v["_fill"] = np.where(v["covered"], COVERED, UNCOVERED)
@@ -91,7 +92,7 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
         tooltip=[("name", "村(社区)"), ("_covered", "是否覆盖"), ("_nearest", "最近设施")],
         popup=[("name", "名称"), ("code", "代码"), ("elderly_population", "60岁以上人口"),
                ("_covered", "是否覆盖"), ("_nearest", "到最近设施"),
-               ("_access", "可达性(床位/千名老年人)")])
+               ("_access", f"可达性({unit}/千名老年人)")])
     village_layer.add_to(m)
 
     layer_kind = summary["layer"]

@@ -47,6 +47,7 @@ def command(ctx, layer, radius, level, weighting, target, as_json, xlsx) -> None
         elif isinstance(value, float):
             value = f"{value:.2f}"
         click.echo(f"{label}：{'' if value is None else value}")
+    _townships(result)
     top = result.uncovered.head(10)
     if len(top):
         click.echo("未覆盖村（按老年人口排序，前 10）：")
@@ -55,3 +56,31 @@ def command(ctx, layer, radius, level, weighting, target, as_json, xlsx) -> None
                        f"最近设施 {row.nearest_m:.0f} 米")
 
 
+
+
+def _figure(value, fmt: str = "{:.1f}") -> str:
+    return "—" if value is None or value != value else fmt.format(value)
+
+
+def _townships(result) -> None:
+    """One line per township: coverage, and beds per 1,000 elderly as the plans count
+    them (all elderly-care beds) beside this layer's own figure; graves for cemeteries."""
+    s = result.summary
+    if not len(result.townships):
+        return
+    if s["layer"] == "cemeteries":
+        click.echo("乡镇（村覆盖率；设计/已用/剩余墓穴数）：")
+    else:
+        click.echo(f"乡镇（村覆盖率；每千名老年人床位，全部养老床位，目标 ≥ {s['beds_target']:g}；"
+                   "其中本图层）：")
+    for t in result.townships.to_dict(orient="records"):
+        head = f"  {t['name'] if isinstance(t['name'], str) else t['code']}：" \
+               f"村覆盖率 {_figure(t['village_coverage'] * 100, '{:.1f}%')}"
+        if s["layer"] == "cemeteries":
+            click.echo(f"{head}；墓穴 {_figure(t['capacity_graves'], '{:.0f}')}/"
+                       f"{_figure(t['used_graves'], '{:.0f}')}/"
+                       f"{_figure(t['remaining_graves'], '{:.0f}')}")
+        else:
+            verdict = "达标" if t["meets_beds_target"] else "未达标"
+            click.echo(f"{head}；每千名老年人床位 {_figure(t['care_beds_per_1000_elderly'])}"
+                       f"（{verdict}），其中本图层 {_figure(t['beds_per_1000_elderly'])}")

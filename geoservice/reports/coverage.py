@@ -27,15 +27,20 @@ VILLAGE_HEADERS = {
     "access": "可达性(床位/老年人)", "access_per_1000": "可达性(床位/千名老年人)",
     "centre_lon": "村中心经度", "centre_lat": "村中心纬度",
 }
+# Beds per 1,000 elderly "as the plans count it" is all elderly-care beds together: that
+# figure has the plans' own name; this layer's figure says it is this layer's.
 TOWNSHIP_HEADERS = {
     "code": "乡镇代码", "name": "乡镇名称", "villages": "村(社区)数",
     "covered_villages": "覆盖村数", "presence_villages": "村内有设施的村数",
     "population": "户籍人口", "covered_population": "覆盖人口",
     "elderly_population": "60岁以上人口", "covered_elderly": "覆盖老年人口",
-    "beds": "床位数", "facilities": "设施数", "village_coverage": "村覆盖率",
+    "facilities": "设施数", "village_coverage": "村覆盖率",
     "presence_coverage": "村级设施覆盖率", "population_coverage": "人口覆盖率",
-    "elderly_coverage": "老年人口覆盖率", "beds_per_1000_elderly": "每千名老年人床位",
-    "meets_target": "覆盖率达标", "meets_beds_target": "床位达标",
+    "elderly_coverage": "老年人口覆盖率", "meets_target": "覆盖率达标",
+    "beds": "本图层床位数", "beds_per_1000_elderly": "本图层每千名老年人床位",
+    "care_beds": "养老床位数(全部)", "care_beds_per_1000_elderly": "每千名老年人床位",
+    "meets_beds_target": "床位达标",
+    "capacity_graves": "设计墓穴数", "used_graves": "已用墓穴数", "remaining_graves": "剩余墓穴数",
 }
 RATE_COLUMNS = {"village_coverage", "presence_coverage", "population_coverage",
                 "elderly_coverage"}
@@ -78,15 +83,49 @@ def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
         ("60岁以上人口", s["elderly_population"]),
         ("覆盖老年人口", s["covered_elderly"]),
         ("老年人口覆盖率", s["elderly_coverage"]),
-        ("床位数" if s["layer"] != "cemeteries" else "剩余墓穴数", s["beds"]),
-        ("每千名老年人床位", s["beds_per_1000_elderly"]),
         ("目标", f"{WEIGHTINGS[s['weighting']][1]} ≥ {s['target']:.0%}"),
         ("目标依据", s["target_source"]),
         ("是否达标", yes_no(s["meets_target"])),
-        ("床位目标(每千名老年人)", s["beds_target"]),
-        ("床位是否达标", yes_no(s["meets_beds_target"])),
     ]
+    rows += capacity_rows(s)
+    rows += [("注意", w) for w in s.get("code_warnings") or []]
     return rows
+
+
+def care_label(summary: dict) -> str:
+    """Which layers the beds per 1,000 elderly counts, e.g. "福利院/特困供养机构+养老服务设施"."""
+    return "+".join(KINDS[k].label for k in summary.get("care_beds_layers") or []) or "无"
+
+
+def capacity_rows(s: dict) -> list[tuple[str, object]]:
+    """Beds (all elderly-care beds against the target, beside this layer's own), or for
+    cemeteries graves, never beds."""
+    if s["layer"] == "cemeteries":
+        return [("设计墓穴数", s["capacity_graves"]), ("已用墓穴数", s["used_graves"]),
+                ("剩余墓穴数", s["remaining_graves"])]
+    layer = KINDS[s["layer"]].label
+    rows: list[tuple[str, object]] = [
+        (f"养老床位数(全部：{care_label(s)})", s["care_beds"]),
+        ("每千名老年人床位", s["care_beds_per_1000_elderly"]),
+        ("床位目标(每千名老年人)", s["beds_target"]),
+        ("床位目标依据", s["beds_target_source"]),
+        ("床位是否达标", yes_no(s["meets_beds_target"])),
+        (f"本图层床位数({layer}{_level_note(s)})", s["beds"]),
+        ("本图层每千名老年人床位", s["beds_per_1000_elderly"]),
+    ]
+    versions = s.get("inputs", {}).get("care_layer_versions")
+    if versions:
+        rows.append(("床位计入的图层", "、".join(f"{KINDS[k].label}（第 {v} 版）"
+                                          for k, v in versions.items())))
+    if s.get("care_beds_unassigned"):
+        rows.append(("未落入任何乡镇的床位(计入全县)", s["care_beds_unassigned"]))
+    if s.get("care_beds_note"):
+        rows.append(("床位说明", s["care_beds_note"]))
+    return rows
+
+
+def _level_note(s: dict) -> str:
+    return f"，{level_label(s['layer'], s['level'])}" if s.get("level") else ""
 
 
 def coverage_xlsx(result: CoverageResult) -> bytes:
@@ -100,9 +139,18 @@ def coverage_xlsx(result: CoverageResult) -> bytes:
     write_frame(wb.create_sheet("乡镇"), _frame(result.townships, TOWNSHIP_HEADERS),
                 rate_headers=rate_headers)
     villages = pd.DataFrame(result.villages.drop(columns="geometry"))
-    write_frame(wb.create_sheet("村(社区)"), _frame(villages, VILLAGE_HEADERS))
-    write_frame(wb.create_sheet("未覆盖村(按老年人口)"), _frame(result.uncovered, VILLAGE_HEADERS))
+    headers = village_headers(result.summary["layer"])
+    write_frame(wb.create_sheet("村(社区)"), _frame(villages, headers))
+    write_frame(wb.create_sheet("未覆盖村(按老年人口)"), _frame(result.uncovered, headers))
     return to_bytes(wb)
+
+
+def village_headers(layer: str) -> dict:
+    """The village columns; a cemetery's accessibility is in remaining graves, not beds."""
+    if layer != "cemeteries":
+        return VILLAGE_HEADERS
+    return {**VILLAGE_HEADERS, "access": "可达性(剩余墓穴/老年人)",
+            "access_per_1000": "可达性(剩余墓穴/千名老年人)"}
 
 
 def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
@@ -115,4 +163,5 @@ def coverage_csv(result: CoverageResult) -> bytes:
     """The village table as CSV (UTF-8 with BOM, so Excel shows the Chinese), the inputs
     as ``#`` comment lines."""
     villages = pd.DataFrame(result.villages.drop(columns="geometry"))
-    return csv_bytes(_frame(villages, VILLAGE_HEADERS), summary_rows(result)[:9])
+    return csv_bytes(_frame(villages, village_headers(result.summary["layer"])),
+                     summary_rows(result)[:9])

@@ -136,14 +136,8 @@ def change_rows(run: SitingRun) -> list[tuple[str, object, object]]:
 
 def site_frame(run: SitingRun) -> pd.DataFrame:
     """The suggested sites by rank, with the names of the villages each newly covers."""
-    sites = pd.DataFrame(run.result.sites.drop(columns="geometry", errors="ignore"))
-    names = dict(zip(run.result.villages["code"], run.result.villages["name"], strict=False))
-    if "newly_covered" in sites.columns:
-        sites["newly_covered_names"] = sites["newly_covered"].map(
-            lambda codes: "、".join(str(names.get(c, c)) for c in (codes or [])))
-    if "village_code" in sites.columns:
-        sites["village_name"] = sites["village_code"].map(lambda c: names.get(c, ""))
-    return sites
+    # The analysis names the villages by position (a code may name several villages).
+    return pd.DataFrame(run.result.sites.drop(columns="geometry", errors="ignore"))
 
 
 def excluded_frame(run: SitingRun) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geoservice.analysis.coverage import CoverageResult, coverage
+from geoservice.analysis.coverage import CoverageResult, care_layers, coverage
 from geoservice.analysis.vocabulary import WEIGHTINGS
 from geoservice.services.params import (
     MAX_RADIUS_M,
@@ -57,13 +57,19 @@ def coverage_params(layer=None, radius=None, level=None, weighting=None,
     return CoverageParams(layer, radius_m, level, weighting, target_v, radius_given)
 
 
-
 def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
     versions = store.current_versions()  # one metadata query; the reads name the version
     villages = require_layer(store, "villages", versions=versions)
     facilities = require_layer(store, params.layer, versions=versions)
     townships = (store.read("townships", version=versions["townships"].version)
                  if "townships" in versions else None)
+    # Beds per 1,000 elderly as the plans count them: every elderly-care layer the
+    # workspace has (all levels), not only the one analysed.
+    care = None
+    if params.layer in care_layers():
+        care = {k: (facilities if k == params.layer else
+                    store.read(k, version=versions[k].version))
+                for k in care_layers() if k == params.layer or k in versions}
     info = store.info()
     inputs = {
         "workspace": info.get("title", ""),
@@ -74,6 +80,9 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
         # defaults-file source is the analysis' summary["radius_source"]).
         "radius_from": provenance(params.radius_given),
     }
+    if care is not None:
+        # the layers whose beds count in the beds per 1,000 elderly, and their versions
+        inputs["care_layer_versions"] = {k: versions[k].version for k in care}
     return coverage(villages, facilities, layer=params.layer, radius_m=params.radius_m,
                     level=params.level, townships=townships, target=params.target,
-                    weighting=params.weighting, inputs=inputs)
+                    weighting=params.weighting, care_facilities=care, inputs=inputs)

@@ -8,7 +8,7 @@ from geoservice.analysis.settings import coverage_defaults
 from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS, level_field
 from geoservice.analysis.vocabulary import level_choices as layer_levels
 from geoservice.errors import BadParameter
-from geoservice.reports.coverage import coverage_csv, coverage_xlsx, summary_rows
+from geoservice.reports.coverage import care_label, coverage_csv, coverage_xlsx, summary_rows
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.coverage import coverage_params, run_coverage
 from geoservice.services.workspace import workspace_info
@@ -113,4 +113,5 @@ def page():
         uncovered=result.uncovered.head(15).to_dict(orient="records"),
         layers=[(k, KINDS[k].label) for k in FACILITY_LAYERS], levels=level_choices(),
         weightings=[(k, v[1]) for k, v in WEIGHTINGS.items()], default_radii=defaults,
-        query=params.query(), param_error=param_error), (400 if param_error else 200)
+        care_label=care_label(result.summary), query=params.query(),
+        param_error=param_error), (400 if param_error else 200)

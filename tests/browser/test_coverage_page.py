@@ -21,11 +21,17 @@ def _state(driver):
     return fills, driver.find_element(By.ID, "coverage-summary").text
 
 
+def _care_beds(driver):
+    return [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#township-table td.care-beds")]
+
+
 def test_changing_the_radius_redraws_shading_and_summary(browser, demo_server):
     browser.get(demo_server.url + "/coverage?layer=elderly_service_points&radius=500")
     fills_small, summary_small = _state(browser)
     assert len(fills_small) == 58 and all(fills_small)
     assert "500" in summary_small
+    beds_small = _care_beds(browser)
+    assert len(beds_small) == 7 and all(float(x) > 0 for x in beds_small)
 
     radius = browser.find_element(By.ID, "radius")
     radius.clear()
@@ -39,6 +45,7 @@ def test_changing_the_radius_redraws_shading_and_summary(browser, demo_server):
     assert fills_big.count(green) > fills_small.count(green)
     assert fills_big.count(red) < fills_small.count(red)
     assert summary_big != summary_small and "6000" in summary_big
+    assert _care_beds(browser) == beds_small  # beds per 1,000 elderly do not hang on the radius
     circles = browser.execute_script(
         "return window.geoservice.layers.circles.getLayers().map(c => c.getRadius())")
     assert circles and set(circles) == {6000}

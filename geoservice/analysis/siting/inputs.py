@@ -13,7 +13,7 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from geoservice.analysis.coverage import _geoms, _project_xy, village_centres
+from geoservice.analysis.coverage import _geoms, _project_xy, village_centres_xy
 from geoservice.analysis.errors import InvalidInput
 from layers.crs import STORED_CRS, metric_crs
 
@@ -32,6 +32,7 @@ class Inputs:
     kid: np.ndarray
     kname: np.ndarray
     kvillage: np.ndarray     # village code the candidate lies in (or None)
+    kvillage_name: np.ndarray  # that village's name, by position ("" outside every village)
     kself: bool              # candidates are the village centres themselves
 
     @property
@@ -51,8 +52,8 @@ def points_of(gdf: gpd.GeoDataFrame) -> np.ndarray:
 def read_inputs(villages, facilities, candidates) -> Inputs:
     vill = villages.to_crs(STORED_CRS)
     gk = metric_crs(vill)
-    centres = _geoms(village_centres(vill))
-    cxy = _project_xy(centres, gk)
+    cxy, clonlat = village_centres_xy(vill, gk)
+    centres = shapely.points(clonlat) if len(clonlat) else np.zeros(0, dtype=object)
     num = {c: pd.to_numeric(vill[c], errors="coerce").fillna(0).to_numpy(dtype=float)
            for c in ("population", "elderly_population")}
     w = {"elderly": num["elderly_population"], "population": num["population"],
@@ -62,12 +63,15 @@ def read_inputs(villages, facilities, candidates) -> Inputs:
     if candidates is None:
         kpts = centres
         kid, kname, kvillage = codes, vill["name"].astype(str).to_numpy(), codes
+        kvillage_name = vill["name"].astype(str).to_numpy()
+        kxy = cxy
         kself = True
     else:
-        kpts, kid, kname, kvillage = _candidates(candidates, vill, codes)
+        kpts, kid, kname, kvillage, kvillage_name = _candidates(candidates, vill, codes)
+        kxy = _project_xy(kpts, gk)
         kself = False
-    return Inputs(vill=vill, gk=gk, cxy=cxy, clonlat=shapely.get_coordinates(centres), w=w,
-                  fxy=fxy, fcap=fcap, kxy=_project_xy(kpts, gk),
+    return Inputs(vill=vill, gk=gk, cxy=cxy, clonlat=clonlat, w=w,
+                  fxy=fxy, fcap=fcap, kxy=kxy, kvillage_name=kvillage_name,
                   klonlat=shapely.get_coordinates(kpts), kid=np.asarray(kid, dtype=object),
                   kname=np.asarray(kname, dtype=object), kvillage=kvillage, kself=kself)
 
@@ -104,7 +108,9 @@ def _candidates(candidates, vill, codes):
     owner = np.full(len(kpts), -1)
     owner[k_idx[::-1]] = v_idx[::-1]  # first match wins
     kvillage = np.array([codes[o] if o >= 0 else None for o in owner], dtype=object)
-    return kpts, kid, kname, kvillage
+    vnames = vill["name"].astype(str).to_numpy()
+    kvillage_name = np.array([vnames[o] if o >= 0 else "" for o in owner], dtype=object)
+    return kpts, kid, kname, kvillage, kvillage_name
 
 
 def nearest(xy_from: np.ndarray, xy_to: np.ndarray) -> np.ndarray:

@@ -123,12 +123,14 @@ def _sites(prep: Prepared, cov: Coverage, out: Outcome, opts: SitingOptions,
     the distance figures of the summary."""
     data, chosen, rows_per_site = prep.data, ranked.chosen, ranked.rows_per_site
     a_all = cov.a_all
-    codes = data.codes
+    codes, names = data.codes, data.village_names
     eld, pop = data.w["elderly"], data.w["population"]
     sites = pd.DataFrame({
         "rank": np.arange(1, len(chosen) + 1),
         "candidate": [str(x) for x in data.kid[chosen]],
         "village_code": list(data.kvillage[chosen]),
+        # by position, like the names below: a code may name several villages
+        "village_name": list(data.kvillage_name[chosen]),
         "name": list(data.kname[chosen]),
         "lon": data.klonlat[chosen, 0] if len(chosen) else [],
         "lat": data.klonlat[chosen, 1] if len(chosen) else [],
@@ -136,6 +138,8 @@ def _sites(prep: Prepared, cov: Coverage, out: Outcome, opts: SitingOptions,
         "marginal_population": [int(round(pop[r].sum())) for r in rows_per_site],
         "marginal_villages": [len(r) for r in rows_per_site],
         "newly_covered": [[str(codes[i]) for i in r] for r in rows_per_site],
+        # by position, not looked up by code: a code may name several villages
+        "newly_covered_names": ["、".join(str(names[i]) for i in r) for r in rows_per_site],
         "covers_villages": [int(a_all[:, j].nnz) for j in chosen],
     })
     new_site_rank = np.where(ranked.first_rank > 0, ranked.first_rank, 0)
@@ -336,6 +340,11 @@ def _summary(prep: Prepared, cov: Coverage, out: Outcome, opts: SitingOptions,
         **distances,
         **(out.extra or {}),
     }
+    ambiguous, warnings = _code_notes(data, ranked)
+    summary["ambiguous_village_codes"] = ambiguous
+    summary["code_warnings"] = warnings
+    if warnings:
+        summary["message"] = msg + "。注意：" + "；".join(warnings)
     if problem == "cemetery":
         summary.update({"setbacks_m": dict(opts.setbacks_m),
                         "village_setback_m": opts.village_setback_m,
@@ -344,6 +353,46 @@ def _summary(prep: Prepared, cov: Coverage, out: Outcome, opts: SitingOptions,
                          "crs": f"{data.gk}（高斯-克吕格，米）",
                          "defaults": "geoservice/analysis/defaults.toml [siting]"}
     return summary
+
+
+_EXAMPLES = 5
+
+
+def _code_notes(data: Inputs, ranked: _Ranked) -> tuple[list[dict], list[str]]:
+    """Village codes that name several villages (a villages layer imported with duplicate
+    codes), and in Chinese what in this result depends on them: the villages listed by
+    code, the sites' village codes (and, for village-centre candidates, their ids) and
+    the codes of the villages a site newly covers. Nothing is picked silently."""
+    codes = data.codes
+    uniq, counts = np.unique(codes, return_counts=True)
+    dup = set(uniq[counts > 1])
+    if not dup:
+        return [], []
+    names = data.village_names
+    towns = data.vill["township_code"].to_numpy()
+    ambiguous = [{"code": str(c), "villages": int((codes == c).sum()),
+                  "names": [str(n) for n in names[codes == c]],
+                  "township_codes": [None if t is None else str(t) for t in towns[codes == c]]}
+                 for c in sorted(dup)]
+
+    def examples(items: list[str]) -> str:
+        return "；".join(items[:_EXAMPLES]) + ("等" if len(items) > _EXAMPLES else "")
+
+    listed = [f"{a['code']}（{'、'.join(a['names'])}）" for a in ambiguous]
+    out = [f"村(社区)图层中有 {len(ambiguous)} 个代码对应多个村(社区)：{examples(listed)}。"
+           "结果按村分行列出，但这些村按代码无法区分，请按名称和位置核对，并在村(社区)图层中更正代码"]
+    sites = [f"第 {r} 处“{data.kname[j]}”：{data.kvillage[j]}"
+             for r, j in enumerate(ranked.chosen, start=1) if data.kvillage[j] in dup]
+    if sites:
+        what = "候选点编号和所在村代码" if data.kself else "所在村代码"
+        out.append(f"{len(sites)} 处建议站点的{what}对应多个村：{examples(sites)}，"
+                   "请按站点位置确定所在村")
+    newly = sorted({str(codes[i]) for r in ranked.rows_per_site for i in r
+                    if codes[i] in dup})
+    if newly:
+        out.append(f"建议站点新增覆盖的村中有代码重复的村（{examples(newly)}），"
+                   "“新增覆盖”列出的代码不能唯一确定是哪个村，请以所列名称为准")
+    return ambiguous, out
 
 
 def _objective_and_message(cov: Coverage, out: Outcome, opts: SitingOptions,
