@@ -104,6 +104,9 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
     legend_notes = [f"位置容差：{summary['tolerance_m']:,.0f} 米；搜索半径：{summary['search_radius_m']:,.0f} 米；"
                     f"近似名称阈值：{summary['fuzzy_threshold']:g}",
                     "标注已由原始坐标系换算为 CGCS2000"] + view_notes + list(notes or [])
+    if summary.get("crs_message"):
+        # a whole label set read in the wrong system (summary["crs_suspect"]): said first
+        legend_notes.insert(0, f"坐标系疑似有误：{summary['crs_message']}")
     return finish_map(m, title=title, entries=entries, notes=legend_notes,
                       registry=[*registry, ("labels", label_layer),
                                 ("missing", miss_layer)])

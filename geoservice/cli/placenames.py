@@ -66,6 +66,10 @@ def command(ctx, labels, labels_crs, aliases, readings, tolerance, radius, thres
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
+    s = result.summary
+    for warning in [s.get("crs_message")] + list(s.get("code_warnings") or []):
+        if warning:
+            click.echo(f"注意：{warning}")
     for label, value in summary_rows(result):
         click.echo(f"{label}：{value}")
     f = result.findings

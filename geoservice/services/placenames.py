@@ -7,6 +7,11 @@ or 代码/曾用名). There is no aliases layer kind: in the demo workspace only
 ``layers/demo/source/village_aliases.csv`` is used when no file is given. The files are
 read and checked by ``layers.labels``; parameters arrive as text and are checked here
 (``services.params``).
+
+Each label keeps the system it was read in (its ``crs``): a label file's own 坐标系 column
+or the system it was read in; for the stored layer, the system its version was imported
+in (``store.versions("place_labels")``). The check uses it to tell whether the whole set
+was read in the wrong system, and the corrections XLSX writes each label back in it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from geoservice.services.workspace import require_layer
 from layers import KINDS, LayerStore, ValidationError
 from layers import crs as crsmod
 from layers.demo import DEMO_WORKSPACE
-from layers.labels import TableRejected, provider_crs, read_aliases, read_label_file, read_readings
+from layers.labels import (
+    TableRejected,
+    normalise_system,
+    provider_crs,
+    read_aliases,
+    read_label_file,
+    read_readings,
+    read_systems,
+    system_label,
+)
 
 __all__ = ["LabelFileRejected", "PlacenamesParams", "defaults_note", "placenames_params",
            "provider_crs", "read_aliases_file", "read_labels_file", "run_placenames"]
@@ -117,12 +131,16 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
     layer_versions = {k: versions[k].version for k in ("villages", "townships")
                       if k in versions}
     labels_given = True
+    read_crs, crs_note = None, None
     if labels_path is not None:
         try:
             labels = read_labels_file(labels_path, labels_crs, labels_filename, limits)
         except crsmod.CRSInputError as exc:
             raise BadParameter(f"参数 labels-crs：{exc}") from None
         labels_source = f"上传文件 {labels_filename or Path(labels_path).name}"
+        # read_label_file wrote the system each label was read in into its crs column
+        read_crs = normalise_system(labels.attrs.get("source_crs")) or crsmod.STORED_CRS
+        labels = labels.assign(crs=read_systems(labels, read_crs))
     else:
         if labels_crs:
             raise BadParameter("只有指定标注文件时才能指定标注坐标系（labels-crs）")
@@ -134,9 +152,12 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
             labels_source = f"无：工作空间中没有“{label_kind}”图层，请上传标注文件"
         else:
             labels = require_layer(store, "place_labels")
-            layer_versions["place_labels"] = versions["place_labels"].version
+            version = versions["place_labels"]
+            layer_versions["place_labels"] = version.version
             labels_source = (f"工作空间“{label_kind}”图层（place_labels）"
-                             f"第 {versions['place_labels'].version} 版")
+                             f"第 {version.version} 版")
+            read_crs = normalise_system(version.source_crs) or crsmod.STORED_CRS
+            labels, crs_note = stored_label_systems(labels, read_crs, version.version)
     if aliases_path is not None:
         aliases = read_aliases_file(aliases_path, aliases_filename, limits)
         aliases_source = f"文件 {aliases_filename or Path(aliases_path).name}"
@@ -152,14 +173,15 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
             romanizer = Romanizer(read_readings(readings_path))
         except (TableRejected, OSError) as exc:
             raise BadParameter(f"读音表：{exc}") from None
-    pcrs = provider_crs(labels)
+    pcrs = provider_crs(labels) if len(labels) else (read_crs or crsmod.STORED_CRS)
     inputs = {
         "workspace": info.get("title", ""),
         "demo": demo,
         "layer_versions": layer_versions,
         "labels_source": labels_source,
         "labels_crs": pcrs,
-        "labels_crs_label": crsmod.describe(pcrs),
+        "labels_crs_label": system_label(pcrs),
+        "labels_crs_note": crs_note,
         "aliases_source": aliases_source,
         "readings": "内置读音表" + (f" + {Path(readings_path).name}" if readings_path else ""),
     }
@@ -168,7 +190,30 @@ def run_placenames(store: LayerStore, params: PlacenamesParams | None = None, *,
                             search_radius_m=params.search_radius_m,
                             fuzzy_threshold=params.fuzzy_threshold,
                             romanizer=romanizer, inputs=inputs,
-                            labels_given=labels_given)
+                            labels_given=labels_given, labels_crs=read_crs)
+
+
+def stored_label_systems(labels: gpd.GeoDataFrame, read_crs: str, version: int):
+    """The stored labels with the system each was read in (``crs``), and a Chinese note
+    when their own 坐标系 values disagree with it.
+
+    A label's own 坐标系 value stands where it agrees with the system the layer version
+    was imported in (``read_crs``), and blanks take that system. The layer reader reads
+    a whole file in one system and does not convert by a 坐标系 column: where the column
+    names another system, the label was still read in ``read_crs``, so that is the
+    system used (the wrong-system check then shows whether the file is really in the
+    other one), and the note says so."""
+    own = [normalise_system(v) if isinstance(v, str) else None
+           for v in (labels["crs"] if "crs" in labels.columns else [])]
+    other = sorted({s for s in own if s is not None and s != read_crs})
+    if not other:
+        return labels.assign(crs=read_systems(labels, read_crs)), None
+    count = sum(1 for s in own if s is not None and s != read_crs)
+    listed = "、".join(system_label(s) for s in other)
+    note = (f"地名标注图层第 {version} 版按{system_label(read_crs)}导入，但其中 {count} 个标注的"
+            f"“坐标系”列写的是{listed}：导入时并未按该列换算，核查按导入时的坐标系进行。"
+            "如该列属实，请按该坐标系重新导入")
+    return labels.assign(crs=read_crs), note
 
 
 def defaults_note() -> str:

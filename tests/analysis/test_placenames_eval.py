@@ -134,6 +134,9 @@ def build(seed: int = 6):
             w = s[:pos] + str(rng.choice(POOL)) + s[pos + 1:]
             if w not in names_used and rom.key(w) not in sounds_used:
                 break
+        # a wrong name must not be anyone's name, former names included: a label whose
+        # name is the (former) name of exactly one village is that village's label
+        names_used.add(w)
         special[i] = ("name", w)
         truth.add(("wrong_name", v["code"][i]))
     for i in pick("former_name", N["former_name"]):

@@ -136,3 +136,33 @@ def test_upload_baidu_file_and_script_name_through_the_page(browser, demo_server
     assert cells[:3] == ["bad.csv", "2", "经度"] and "不是数字" in cells[3]
     assert browser.find_elements(By.ID, "upload-form")
     assert browser.execute_script("return !!(window.geoservice && window.geoservice.map)")
+
+
+def test_a_file_read_in_the_wrong_system_is_warned_above_the_findings(browser, demo_server,
+                                                                      demo_workspace, tmp_path):
+    """A Tianditu/GPS export (CGCS2000 numbers) uploaded with the form's default 标注坐标系
+    (GCJ-02): every label is read ~400 m off; the page says, above the findings, that the
+    file is most likely CGCS2000."""
+    from layers import open_store
+
+    labels = open_store(demo_workspace).read("place_labels")  # stored: CGCS2000
+    path = tmp_path / "tianditu.csv"
+    path.write_text("名称,经度,纬度\n" + "".join(
+        f"{n},{p.x:.8f},{p.y:.8f}\n" for n, p in zip(labels["name"], labels.geometry,
+                                                     strict=True)), encoding="utf-8")
+    browser.get(demo_server.url + "/placenames")
+    _ready(browser)
+    assert not browser.find_elements(By.ID, "crs-warning")  # the stored layer is right
+    assert Select(browser.find_element(By.ID, "label-crs")).first_selected_option \
+        .get_attribute("value") == "gcj02"
+    browser.find_element(By.ID, "label-file").send_keys(str(path))
+    browser.find_element(By.ID, "upload-run").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "uploaded"))
+    _ready(browser)
+    warn = browser.find_element(By.ID, "crs-warning")
+    assert warn.is_displayed()
+    assert "整体偏移" in warn.text and "CGCS2000" in warn.text and "GCJ-02" in warn.text
+    assert warn.get_attribute("data-suspect") == "cgcs2000"
+    table = browser.find_element(By.ID, "findings-table")
+    assert warn.location["y"] < table.location["y"]
+    assert console_errors(browser) == []

@@ -3,6 +3,10 @@
 Plain function :func:`check_placenames`: villages (polygons, stored CRS), labels (points,
 already converted to the stored CRS, e.g. by ``layers.read_layer(..., crs="gcj02")``) and
 an aliases table (code, former_name) in; a :class:`PlacenamesResult` out.
+
+A label is judged by its name first (:mod:`.match`). The labels matched by name then show
+whether the whole label set was read in the wrong coordinate system
+(:func:`layers.crs.suspect_crs`): ``summary["crs_suspect"]`` and ``crs_offset_m``.
 """
 
 from __future__ import annotations
@@ -30,8 +34,16 @@ from geoservice.analysis.placenames.match import (
 from geoservice.analysis.placenames.names import nonstandard_reasons, rare_characters, standard_name
 from geoservice.analysis.placenames.romanize import Romanizer
 from geoservice.analysis.settings import placenames_defaults
-from layers.crs import STORED_CRS, metric_crs
-from layers.labels import aliases_frame
+from layers.crs import (
+    BD09,
+    CGCS2000,
+    GCJ02,
+    STORED_CRS,
+    metric_crs,
+    suspect_crs,
+    suspect_message,
+)
+from layers.labels import aliases_frame, read_systems
 
 FINDING_TYPES = {
     "missing": "缺失标注",
@@ -86,7 +98,8 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
                      fuzzy_threshold: float | None = None, fuzzy_neighbours: int | None = None,
                      romanizer: Romanizer | None = None,
                      inputs: dict | None = None,
-                     labels_given: bool = True) -> PlacenamesResult:
+                     labels_given: bool = True,
+                     labels_crs: str | None = None) -> PlacenamesResult:
     """Check map labels against the roster.
 
     Parameters
@@ -95,13 +108,19 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         ``center_lon``/``center_lat`` used when present).
     labels : label points (``name``; ``source`` and ``crs`` kept when present) in any CRS
         pyproj knows; GCJ-02/BD-09 must be converted before (``layers.crs.to_stored``).
-    aliases : former names, columns code and former_name.
+        ``crs``: the system each label was read in (gcj02, bd09, EPSG code).
+    aliases : former names, columns code and former_name. A code several villages share
+        (a roster with duplicate codes) gives the former name to each of them, distance
+        decides, and the summary says so (``ambiguous_alias_codes``, ``code_warnings``).
     tolerance_m : a correctly named label further than this outside its village is
         misplaced; near misses must lie within it. Defaults from defaults.toml.
     search_radius_m : labels are compared with villages whose centre is this near.
     fuzzy_threshold : edit-distance similarity (0-1) for a near-miss name.
     labels_given : False when there is no label set at all (a workspace without the
         place_labels layer): the roster is checked, but no village is reported missing.
+    labels_crs : the system labels without their own ``crs`` value were read in (the
+        label file's or layer version's source system); CGCS2000 when None. With each
+        label's own ``crs`` it is the ``declared`` system of the wrong-system check.
     """
     d = placenames_defaults()
     tol = d["misplaced_tolerance_m"] if tolerance_m is None else float(tolerance_m)
@@ -128,25 +147,33 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
 
     codes = vill["code"].astype(str).to_numpy()
     raw_names = vill["name"].astype(str).tolist()
-    v_std = [standard_name(n) for n in raw_names]
-    v_sound = [rom.key(n) for n in v_std]
     l_raw = lab["name"].astype(str).tolist() if len(lab) else []
-    l_std = [standard_name(n) for n in l_raw]
-    l_sound = [rom.key(n) for n in l_std]
+    # standard names once per distinct text (labels mostly repeat the roster's names)
+    std_of = {n: standard_name(n) for n in dict.fromkeys(raw_names + l_raw)}
+    v_std = [std_of[n] for n in raw_names]
+    l_std = [std_of[n] for n in l_raw]
+    del std_of
+    # Sound keys are computed only where needed, once per distinct name.
+    sound_cache: dict[str, str] = {}
+
+    def sound_key(name: str) -> str:
+        key = sound_cache.get(name)
+        if key is None:
+            key = sound_cache[name] = rom.key(name)
+        return key
 
     try:
         al = aliases_frame(aliases)
     except ValueError as exc:
         raise InvalidInput(str(exc), name="aliases") from None
-    pos = pd.Series(np.arange(len(codes)), index=codes)
-    pos = pos[~pos.index.duplicated()]
-    known = al["code"].isin(pos.index)
-    alias_pairs = [(int(pos[c]), standard_name(n)) for c, n in
-                   zip(al.loc[known, "code"], al.loc[known, "former_name"], strict=True)]
+    alias_pairs, known, ambiguous = _alias_pairs(al, codes, v_std)
 
-    m = match_labels(l_std, l_sound, _point_geoms(lab), v_std, v_sound, vgeoms, centres,
-                     alias_pairs, gk, search_radius_m=radius, tolerance_m=tol,
+    county = pd.factorize(pd.Series(codes, dtype=object).str[:6])[0] if len(codes) else None
+    m = match_labels(l_std, _point_geoms(lab), v_std, vgeoms, centres, alias_pairs, gk,
+                     sound_key=sound_key, village_county=county,
+                     search_radius_m=radius, tolerance_m=tol,
                      fuzzy_threshold=thr, fuzzy_neighbours=k)
+    ambiguous_codes = {a["code"] for a in ambiguous}
 
     tnames = {}
     if townships is not None and len(townships):
@@ -177,7 +204,8 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
                                crs=STORED_CRS).to_crs(gk)
         a, b = _geoms(metric)[: len(dup)], _geoms(metric)[len(dup):]
         dist[dup] = shapely.distance(a, b) / m.scale[dup]
-    notes = np.array([_label_note(t, m, i, v_std, codes) for i, t in enumerate(ltype)],
+    notes = np.array([_label_note(t, m, i, v_std, codes, ambiguous_codes)
+                      for i, t in enumerate(ltype)],
                      dtype=object) if len(lab) else np.array([], dtype=object)
     suggestion = np.where(np.isin(ltype, ("wrong_name", "former_name")), off_name, None)
     lf = pd.DataFrame({
@@ -205,6 +233,7 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         "note": "该村(社区)在地图上没有对应标注", "label_id": None})
 
     # --- roster: duplicate names, rare characters, nonstandard names -----------------
+    v_sound = [sound_key(n) for n in v_std]
     roster = roster_findings(codes, v_std, v_sound, town, cxy,
                              vill["committee_name"].astype(str).tolist()
                              if "committee_name" in vill else raw_names, d["valid_generics"])
@@ -224,9 +253,15 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         crs=STORED_CRS)
 
     # --- romanisation ----------------------------------------------------------------
-    pinyin = [rom.romanize(n) for n in v_std]
+    spelled = {n: rom.romanize(n) for n in dict.fromkeys(v_std)}
+    pinyin = [spelled[n] for n in v_std]
+    del spelled
     roman = pd.DataFrame({"code": codes, "name": v_std, "pinyin": pinyin,
                           "township_code": town})
+
+    # --- a whole label set read in the wrong system ------------------------------------
+    systems = read_systems(lab, labels_crs)
+    crs_check = _crs_check(m, lxy, vgeoms, cxy, systems)
 
     labels_out = gpd.GeoDataFrame({
         "label_id": np.arange(len(lab)), "name": l_raw, "standard_name": l_std,
@@ -235,7 +270,7 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         "code": l_code, "official_name": off_name,
         "distance_m": np.round(dist, 1),
         "source": lab["source"].to_numpy() if "source" in lab else None,
-        "crs": lab["crs"].to_numpy() if "crs" in lab else None,
+        "crs": systems,
     }, geometry=_point_geoms(lab), crs=STORED_CRS)
     types_by_code = findings.dropna(subset=["code"]).groupby("code")["type"].agg(
         lambda s: "、".join(dict.fromkeys(FINDING_TYPES[t] for t in s)))
@@ -254,6 +289,12 @@ def check_placenames(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         "labels_matched": int(has.sum()),
         "labels_given": bool(labels_given),
         "aliases": int(len(al)), "aliases_unknown_code": int((~known).sum()),
+        "ambiguous_alias_codes": ambiguous,
+        "code_warnings": _code_warnings(ambiguous),
+        "crs_suspect": crs_check["suspect"],
+        "crs_offset_m": crs_check["offset_m"],
+        "crs_message": suspect_message(crs_check, "标注"),
+        "crs_check": crs_check,
         "counts": {t: int(counts.get(t, 0)) for t in FINDING_TYPES},
         "corrections": int(sum(int(counts.get(t, 0)) for t in ("missing",) + LABEL_TYPES)),
         "roster_problems": int(sum(int(counts.get(t, 0)) for t in ROSTER_TYPES)),
@@ -272,7 +313,7 @@ def _point_geoms(lab) -> np.ndarray:
     return g
 
 
-def _label_note(t: str, m, i: int, v_std, codes) -> str:
+def _label_note(t: str, m, i: int, v_std, codes, ambiguous_codes=frozenset()) -> str:
     if t == "":
         return ""
     v = int(m.village[i])
@@ -284,6 +325,9 @@ def _label_note(t: str, m, i: int, v_std, codes) -> str:
         how = "同音" if m.kind[i] == SOUND else f"近似（相似度 {m.score[i]:.2f}）"
         return f"标注名称与“{v_std[v]}”{how}，应改为标准名称"
     if t == "former_name":
+        if codes[v] in ambiguous_codes:
+            return (f"标注为曾用名，现名“{v_std[v]}”（曾用名表中的代码 {codes[v]} 对应多个村(社区)，"
+                    "按标注位置判定为此村）")
         return f"标注为曾用名，现名“{v_std[v]}”"
     if t == "misplaced":
         return (f"标注位于村界外 {m.outside_m[i]:,.0f} 米（距村中心 {m.centre_m[i]:,.0f} 米），"
@@ -291,6 +335,59 @@ def _label_note(t: str, m, i: int, v_std, codes) -> str:
     if t == "duplicate_label":
         return "与同一村(社区)的另一标注重复（保留距村中心较近者）"
     return KIND_NAMES.get(int(m.kind[i]), "") if m.kind[i] != NONE else ""
+
+
+def _alias_pairs(al: pd.DataFrame, codes: np.ndarray, v_std: list[str]):
+    """(village index, standard former name) for each former name; a code several
+    villages share gives the name to each of them (distance decides, :mod:`.match`).
+
+    Returns the pairs, which aliases have a known code, and the ambiguous codes:
+    ``[{"code", "villages": [standard names], "former_names": [...]}]``."""
+    roster = pd.DataFrame({"code": codes, "i": np.arange(len(codes))})
+    known = al["code"].isin(roster["code"]).to_numpy()
+    hits = al[known].merge(roster, on="code", how="inner")
+    pairs = [(int(i), standard_name(n)) for i, n in
+             zip(hits["i"], hits["former_name"], strict=True)]
+    shared = roster[roster["code"].duplicated(keep=False)]
+    ambiguous = []
+    if len(shared) and len(hits):
+        for code, g in hits[hits["code"].isin(shared["code"])].groupby("code", sort=True):
+            idx = roster.loc[roster["code"] == code, "i"].to_numpy()
+            ambiguous.append({"code": str(code),
+                              "villages": [v_std[i] for i in idx],
+                              "former_names": list(dict.fromkeys(g["former_name"]))})
+    return pairs, known, ambiguous
+
+
+def _code_warnings(ambiguous: list[dict]) -> list[str]:
+    if not ambiguous:
+        return []
+    listed = [f"{a['code']}（{'、'.join(a['villages'])}；曾用名 {'、'.join(a['former_names'])}）"
+              for a in ambiguous[:5]]
+    more = f" 等 {len(ambiguous)} 个" if len(ambiguous) > 5 else ""
+    return [f"曾用名表中有 {len(ambiguous)} 个代码在村(社区)图层中对应多个村(社区)："
+            f"{'；'.join(listed)}{more}。这些曾用名无法按代码确定属于哪个村(社区)，已按标注位置"
+            "在同代码的村(社区)中就近判定；请在村(社区)图层中更正重复的代码"]
+
+
+def _crs_check(m, lxy: np.ndarray, vgeoms: np.ndarray, cxy: np.ndarray,
+               systems: np.ndarray) -> dict:
+    """:func:`layers.crs.suspect_crs` over the labels matched by name (exact or former
+    name): each label with its village and the village centre, per system the labels
+    were read in. The group with a suspect (the largest) is reported, else the largest."""
+    named = (m.village >= 0) & np.isin(m.kind, (EXACT, FORMER))
+    declared = np.where(np.isin(systems, (GCJ02, BD09)), systems, CGCS2000) \
+        if len(systems) else np.array([], dtype=object)
+    results = []
+    for system in dict.fromkeys(declared[named]):
+        sel = named & (declared == system)
+        v = m.village[sel]
+        results.append(suspect_crs(lxy[sel, 0], lxy[sel, 1], vgeoms[v], cxy[v, 0], cxy[v, 1],
+                                   declared=system))
+    if not results:
+        return suspect_crs([], [], [], [], [])
+    flagged = [r for r in results if r["suspect"]]
+    return max(flagged or results, key=lambda r: r["points"])
 
 
 def roster_findings(codes: np.ndarray, v_std: list[str], v_sound: list[str],

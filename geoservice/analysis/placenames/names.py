@@ -46,9 +46,10 @@ def _t2s() -> OpenCC:
     return _T2S
 
 
-def _gb2312(ch: str) -> bool:
+def _gb2312(text: str) -> bool:
+    """Every character of ``text`` is in GB 2312."""
     try:
-        ch.encode("gb2312")
+        text.encode("gb2312")
     except UnicodeEncodeError:
         return False
     return True
@@ -72,7 +73,7 @@ def normalize(text) -> str:
         return ""
     t = unicodedata.normalize("NFKC", str(text))
     t = _SPACE.sub("", t).translate(_DOTS)
-    if not all(_gb2312(ch) for ch in t):
+    if not _gb2312(t):  # one encode for the whole text: fails iff one character does
         t = _t2s().convert(t)
         t = "".join(VARIANTS.get(ch, ch) for ch in t)
     return t
@@ -105,6 +106,8 @@ def standard_name(text) -> str:
 def rare_characters(name: str) -> list[str]:
     """Han characters of ``name`` outside GB 2312 (the documented stand-in for
     "outside the 通用规范汉字表 level-1/2 set")."""
+    if _gb2312(name):
+        return []
     return [ch for ch in dict.fromkeys(name) if is_han(ch) and not _gb2312(ch)]
 
 
