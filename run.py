@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from typing import NoReturn
 
-from geoservice import create_app
+from geoservice import create_app, held_logs
+from geoservice.services.workspace_copy import shown_workspace
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="工作线程数，默认为配置项 SERVER_THREADS（8）")
     parser.add_argument("--workspace", default=None,
-                        help="工作空间 GeoPackage 文件，默认示例县工作空间的副本 instance/qingshen.gpkg")
+                        help="工作空间：GeoPackage 文件，或 PostgreSQL/PostGIS 地址 "
+                             "postgresql://用户[:密码]@主机:端口/数据库；"
+                             "默认示例县工作空间的副本 instance/qingshen.gpkg")
     parser.add_argument("--debug", action="store_true",
                         help="开发调试：改用 Flask 开发服务器并显示错误详情（不要在单位部署时使用）")
     args = parser.parse_args(argv)
@@ -37,10 +42,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.debug:
         config["DEBUG"] = True
     configure_logging(access_log=False)  # the app's errors, before the app is built
-    app = create_app(config or None)
-    threads = app.config["SERVER_THREADS"]
-    print(f"工作空间：{app.config['WORKSPACE']}", flush=True)
-    _first_run(app)
+    try:
+        # the store's log lines of a failed start are held back (--debug shows them): the
+        # one Chinese line below says what is wrong
+        with held_logs(drop_on_readable_error=not args.debug):
+            app = create_app(config or None)
+            threads = app.config["SERVER_THREADS"]
+            print(f"工作空间：{shown_workspace(app.config['WORKSPACE'])}", flush=True)
+            _first_run(app)
+    except Exception as exc:
+        _refuse_start(exc)
 
     if args.debug:
         print("开发调试模式（Flask 开发服务器，出错时显示错误详情）：不要在单位部署时使用", flush=True)
@@ -53,8 +64,12 @@ def main(argv: list[str] | None = None) -> None:
 
     configure_logging(access_log=bool(app.config["ACCESS_LOG"]))
     wsgi = AccessLog(app) if app.config["ACCESS_LOG"] else app
-    server = waitress.create_server(wsgi, host=args.host, port=args.port, threads=threads,
-                                    ident="waitress")
+    try:
+        server = waitress.create_server(wsgi, host=args.host, port=args.port, threads=threads,
+                                        ident="waitress")
+    except OSError as exc:
+        _stop(f"无法在 {_shown(args.host)}:{args.port} 上监听（{exc.strerror or exc}）："
+              "端口可能已被占用，请用 --port 换一个端口")
     port = server.effective_port
     print(f"服务地址：http://{_shown(args.host)}:{port}/（waitress，{threads} 个工作线程）",
           flush=True)
@@ -66,6 +81,22 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.close()
         print("服务已停止", flush=True)
+
+
+def _refuse_start(exc: Exception) -> NoReturn:
+    """A workspace that cannot be opened (server down, wrong password, no such database, no
+    PostGIS) or a wrong setting: its one Chinese line and exit code 1, no traceback.
+    Anything else is a bug and keeps its traceback."""
+    from geoservice.errors import is_readable, message_for
+
+    if not is_readable(exc):
+        raise exc
+    _stop(message_for(exc))
+
+
+def _stop(message: str) -> NoReturn:
+    print(f"无法启动服务：{message}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
 
 
 def _first_run(app) -> None:

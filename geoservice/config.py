@@ -113,11 +113,13 @@ class ConfigError(GeoserviceError, ValueError):
     status = 500
 
 
-def default_workspace() -> Path:
-    """The working copy of the demo county, created from the committed one when missing."""
+def default_workspace() -> Path | str:
+    """The working copy of the demo county, created from the committed one when missing;
+    GEOSERVICE_WORKSPACE when set (a URL such as ``postgresql://...`` as it is: a Path
+    would fold its ``//``)."""
     env = os.environ.get("GEOSERVICE_WORKSPACE")
     if env:
-        return Path(env)
+        return env if "://" in env else Path(env)
     if not DEFAULT_WORKSPACE.exists():
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DEMO_WORKSPACE, DEFAULT_WORKSPACE)

@@ -205,7 +205,20 @@ def docs_markdown() -> str:
     lines += ["## 坐标列", "",
               "CSV/XLSX 点图层需要经度、纬度两列（经度/lon/lng/longitude/x，纬度/lat/latitude/y）；"
               "测量表格中 X 为北坐标、Y 为东坐标时自动识别。面图层用一列 WKT（wkt/geometry/几何），"
-              "村图层的经度、纬度列作为村中心（如村委会位置），与边界一起换算坐标系。", ""]
+              "村图层的经度、纬度列作为村中心（如村委会位置），与边界一起换算坐标系。", "",
+              "## PostGIS 工作空间的表结构", "",
+              "工作空间为 `postgresql://` 地址时（见 README），图层存放在 PostgreSQL/PostGIS 中：",
+              "",
+              "- 模式 `geoservice`：元数据表（版本、工作空间信息、用户、操作记录（只能追加）、任务、"
+              "`schema_migrations` 表结构版本），以及每个图层每个版本一张普通表 `geoservice.<图层>_v<版本>`"
+              "（`fid` 按文件顺序，字段为 text/bigint/double precision/boolean，几何列 "
+              "`geom geometry(<类型>, 4490)` 带 GiST 空间索引；文件中的其他列也保留）；",
+              "- 模式 `current`：每个图层一个视图 `current.<图层>`，总是指向当前版本，与版本切换在同一事务中替换，"
+              "QGIS、ArcGIS 用自己的 PostGIS 连接只读打开即可；",
+              "- 表结构由服务自己创建和升级（编号的迁移脚本，记录在 `geoservice.schema_migrations`）；",
+              "- 权限：PostGIS 扩展须由超级用户执行一次 `CREATE EXTENSION postgis;`；服务的账号首次需要在该数据库上有 "
+              "`CREATE` 权限（建立两个模式）；只读用户需要 `GRANT USAGE ON SCHEMA current, geoservice` 和相应表、视图的 "
+              "`SELECT`。", ""]
     return "\n".join(lines)
 
 

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     **{a.name: (f"geoservice.cli.{a.name}", "command", a.summary) for a in ANALYSES},
     "users": ("geoservice.cli.users", "users_cmd", "管理用户账号：新建、列出、停用、改密码、角色、API 令牌。"),
     "audit": ("geoservice.cli.audit", "audit_cmd", "查看操作记录（谁在何时做了什么），可筛选、导出 XLSX。"),
+    "workspace": ("geoservice.cli.workspace", "workspace_cmd",
+                  "工作空间：在 GeoPackage 与 PostGIS 之间复制整个工作空间。"),
 }
 
 
@@ -44,12 +46,19 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         """Errors written for a person (analysis, layer and service errors) end the command
-        with their Chinese message and exit code 1, in one place for every command."""
-        try:
-            return super().invoke(ctx)
-        except Exception as exc:
-            from geoservice.errors import is_readable
+        with their Chinese message and exit code 1, in one place for every command: one
+        line (the log lines held back meanwhile, e.g. libpq's English about a PostgreSQL
+        workspace that cannot be opened, are dropped then)."""
+        from geoservice import held_logs
+        from geoservice.errors import is_readable
 
+        def readable(exc: Exception) -> bool:  # click's own errors are Chinese too
+            return is_readable(exc) or isinstance(exc, click.ClickException)
+
+        try:
+            with held_logs(readable=readable):
+                return super().invoke(ctx)
+        except Exception as exc:
             if is_readable(exc):
                 raise click.ClickException(str(exc)) from None
             raise
@@ -63,8 +72,9 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup,
              help="民政设施规划服务命令行。默认工作空间为示例县（青神县）工作空间的副本，"
                   "可用 --workspace 或环境变量 GEOSERVICE_WORKSPACE 指定。")
-@click.option("--workspace", type=click.Path(dir_okay=False), default=None,
-              help="工作空间 GeoPackage 文件（不存在时新建）。")
+@click.option("--workspace", default=None, metavar="文件或地址",
+              help="工作空间：GeoPackage 文件（不存在时新建），或 PostgreSQL/PostGIS 地址 "
+                   "postgresql://用户[:密码]@主机:端口/数据库。")
 @click.pass_context
 def main(ctx: click.Context, workspace: str | None) -> None:
     ctx.ensure_object(dict)

@@ -111,6 +111,7 @@ ACTION_LABELS = {
     "job_cancel": "取消选址计算",
     "user_change": "修改用户",
     "login_failed": "登录失败",
+    "workspace_copy": "复制工作空间",
 }
 
 

@@ -126,9 +126,15 @@ def workspace_key_file(workspace: str) -> Path | None:
 
 def workspace_secret_key(workspace: str) -> str:
     """The key kept beside ``workspace``, created (0600, atomically: two servers starting
-    together agree on one key) when missing."""
+    together agree on one key) when missing; a PostGIS workspace keeps it in the database."""
     path = workspace_key_file(workspace)
     if path is None:
+        # a database workspace keeps the key itself, shared by every server process on it
+        from layers import open_store
+
+        keeper = getattr(open_store(workspace), "session_secret", None)
+        if keeper is not None:
+            return keeper()
         logging.getLogger(__name__).warning(
             "工作空间不是本地文件，无法保存会话密钥：本次运行使用临时密钥（可用 SECRET_KEY 配置）")
         return secrets.token_hex(32)

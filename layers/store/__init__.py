@@ -1,7 +1,9 @@
 """Where layers live: the store contract and a registry that opens a store by workspace URL.
 
 ``open_store(url)`` picks the store from the URL: a path ending in ``.gpkg`` (or
-``gpkg:PATH``) opens the GeoPackage store, the embedded default. Another store registers
+``gpkg:PATH``) opens the GeoPackage store, the embedded default; ``postgresql://`` (or
+``postgres://``) ``user[:pw]@host:port/dbname`` opens the PostGIS store of a shared
+workspace (``layers/store/postgis.py``). Another store registers
 itself with :func:`register_store` (a URL test and an opener) and nothing else changes:
 analyses, maps, reports and pages only see :class:`LayerStore`.
 """
@@ -14,8 +16,8 @@ from pathlib import Path
 from ..errors import StoreError
 from .base import LayerStore, LayerVersion, import_file, layer_summary
 
-__all__ = ["GeoPackageStore", "LayerStore", "LayerVersion", "import_file", "layer_summary",
-           "open_store", "register_store", "store_kinds"]
+__all__ = ["GeoPackageStore", "LayerStore", "LayerVersion", "PostgisStore", "import_file",
+           "layer_summary", "open_store", "register_store", "store_kinds"]
 
 # (name, accepts(url) -> bool, open(url) -> LayerStore), tried in order
 _OPENERS: list[tuple[str, Callable[[str], bool], Callable[[str], LayerStore]]] = []
@@ -37,9 +39,7 @@ def open_store(url: str | Path) -> LayerStore:
     for _name, accepts, opener in _OPENERS:
         if accepts(text):
             return opener(text)
-    if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError("PostGIS 工作空间尚未实现：请使用 GeoPackage 文件（.gpkg）")
-    raise StoreError(f"工作空间“{text}”应为 .gpkg 文件")
+    raise StoreError(f"工作空间“{text}”应为 .gpkg 文件或 postgresql:// 地址")
 
 
 def _is_gpkg(text: str) -> bool:
@@ -56,7 +56,18 @@ def _open_gpkg(text: str) -> LayerStore:
     return GeoPackageStore(Path(text))
 
 
+def _is_postgis(text: str) -> bool:
+    return text.startswith(("postgresql://", "postgres://"))
+
+
+def _open_postgis(text: str) -> LayerStore:
+    from .postgis import PostgisStore
+
+    return PostgisStore(text)
+
+
 register_store("gpkg", _is_gpkg, _open_gpkg)
+register_store("postgis", _is_postgis, _open_postgis)
 
 
 def __getattr__(name: str):
@@ -64,4 +75,8 @@ def __getattr__(name: str):
         from .gpkg import GeoPackageStore
 
         return GeoPackageStore
+    if name == "PostgisStore":
+        from .postgis import PostgisStore
+
+        return PostgisStore
     raise AttributeError(name)

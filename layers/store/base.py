@@ -88,6 +88,56 @@ class LayerStore(Protocol):
 
     def job_records(self) -> list[dict]: ...
 
+    def job_record(self, job_id: str) -> dict | None: ...
+
+    # Copying a whole workspace (``workspace copy``): versions and audit rows as they were.
+    def load_version(self, kind: str, gdf: gpd.GeoDataFrame, meta: LayerVersion) -> None:
+        """Write one version of ``kind`` as another workspace kept it: its number
+        (``meta.version``), ``created``, ``source``, ``source_crs``, ``user`` and ``current``
+        flag are kept (``features`` is the frame's length). When ``meta.current`` it becomes
+        the current version of its kind. Raises ``StoreError`` (nothing written) when that
+        kind already has that version number. Later ``write`` calls number after the
+        highest version loaded."""
+        ...
+
+    def load_audit(self, rows: list[dict]) -> None:
+        """Append audit rows keeping their ``id`` and ``time`` (the dicts ``audit_rows()``
+        returns; a row without ``id`` gets a new one), all or nothing. Raises
+        ``StoreError`` (nothing written) when an id is already taken. Later
+        ``append_audit`` calls number after the highest id."""
+        ...
+
+
+def audit_where(*, param: str, user_column: str, user: str | None = None,
+                action: str | None = None, layer: str | None = None, since: str | None = None,
+                until: str | None = None, users: list[str] | None = None,
+                layers: list[str] | None = None) -> tuple[str, list]:
+    """The WHERE clause (with " WHERE ", or "") and its arguments of ``audit_rows``'s
+    filters, for a store whose SQL takes ``param`` as placeholder (``?``, ``%s``) and
+    names the user column ``user_column``. ``since``/``until`` compare with the ISO time
+    text (a date ``2026-11-26`` selects from/through that day); ``users``/``layers``: rows
+    of any of these users or touching any of these layers (a viewer's own share)."""
+    where, args = [], []
+    for column, value in ((user_column, user), ("action", action), ("layer", layer)):
+        if value:
+            where.append(f"{column} = {param}")
+            args.append(value)
+    if since:
+        where.append(f"time >= {param}")
+        args.append(since)
+    if until:
+        where.append(f"time <= {param}")
+        args.append(until if "T" in until else until + "T99")
+    either = []
+    for column, values in ((user_column, users), ("layer", layers)):
+        if values is not None:
+            either.append(f"{column} IN ({', '.join([param] * len(values))})" if values
+                          else "1 = 0")
+            args.extend(values)
+    if either:
+        where.append("(" + " OR ".join(either) + ")")
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
 
 def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | None = None,
                 filename: str | None = None, limits=None, user: str = "",
@@ -122,6 +172,18 @@ def import_file(store: LayerStore, kind: str, path: str | Path, *, crs: str | No
     version = store.write(kind, gdf, source=gdf.attrs["source"],
                           source_crs=gdf.attrs["source_crs"], user=user)
     return replace(version, warnings=tuple(warnings))
+
+
+def with_field_types(gdf: gpd.GeoDataFrame, kind) -> gpd.GeoDataFrame:
+    """Give the int and bool fields of ``kind`` (a ``LayerKind``) back the nullable types
+    the readers gave them (a store may hand them back as float 1.0 / NaN or object)."""
+    for f in kind.fields:
+        if f.name in gdf.columns and f.dtype in ("int", "bool"):
+            try:
+                gdf[f.name] = gdf[f.name].astype("Int64" if f.dtype == "int" else "boolean")
+            except (TypeError, ValueError):
+                pass  # not written by a reader: leave the column as stored
+    return gdf
 
 
 def layer_summary(store: LayerStore) -> list[dict]:

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 from filelock import FileLock, Timeout
 
 from ..errors import LayerNotFound, StoreError
-from ..schema import KINDS, LayerKind, get_kind
-from .base import LayerVersion
+from ..schema import KINDS, get_kind
+from .base import LayerVersion, audit_where
+from .base import with_field_types as _with_field_types
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -391,6 +392,50 @@ class GeoPackageStore:
         return [LayerVersion(kind, version, created, source, source_crs, n, True, user=user,
                              table=table) for kind, version, table, n in planned]
 
+    def load_version(self, kind: str, gdf: gpd.GeoDataFrame, meta: LayerVersion) -> None:
+        """Write one version as another workspace kept it (number, created, source,
+        source_crs, user, current flag); ``StoreError`` when ``kind`` has that version."""
+        import pyogrio
+
+        from ..crs import STORED_CRS
+
+        lk = get_kind(kind)
+        version = int(meta.version)
+        if version < 1:
+            raise StoreError(f"图层“{lk.label}”({kind})的版本号应为正整数：{version}")
+        table = f"{kind}_v{version}"
+        try:
+            with self._writing():
+                self._remove_orphans_locked()
+                if self._rows("WHERE kind = ? AND version = ?", (kind, version)):
+                    raise StoreError(
+                        f"工作空间中已有图层“{lk.label}”({kind})的第 {version} 版，未载入")
+                data = gdf if gdf.crs is None else gdf.to_crs(STORED_CRS)
+                if data.crs is None:
+                    data = data.set_crs(STORED_CRS)
+                try:
+                    pyogrio.write_dataframe(data, self.path, layer=table, driver="GPKG",
+                                            promote_to_multi=False)
+                    with self._connect() as con:  # one transaction
+                        if meta.current:
+                            con.execute(f"UPDATE {META_TABLE} SET current = 0 WHERE kind = ?",
+                                        (kind,))
+                        con.execute(
+                            f"INSERT INTO {META_TABLE} (kind, version, table_name, created,"
+                            f" source, source_crs, features, current, user)"
+                            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (kind, version, table, meta.created, meta.source,
+                             meta.source_crs, len(data), 1 if meta.current else 0,
+                             meta.user))
+                except Exception:
+                    self._drop_table(table)  # ours alone: the lock is still held
+                    raise
+        except StoreError:
+            raise
+        except Exception as exc:
+            log.exception("loading a version into %s failed", self.path.name)
+            raise StoreError(_failure_message(exc)) from exc
+
     # --- users, audit trail, job records -----------------------------------------------
 
     def users(self) -> list[dict]:
@@ -424,35 +469,45 @@ class GeoPackageStore:
                               f" VALUES ({', '.join('?' * len(AUDIT_FIELDS))})", values)
             return int(cur.lastrowid)
 
+    def load_audit(self, rows: list[dict]) -> None:
+        """Append audit rows keeping their ``id`` and ``time``, all or nothing;
+        ``StoreError`` when an id is taken."""
+        fields = ("id", *AUDIT_FIELDS)
+        values = []
+        for row in rows:
+            v = [row.get(f) for f in fields]
+            v[fields.index("params")] = json.dumps(row.get("params") or {},
+                                                   ensure_ascii=False, default=str)
+            values.append(v)
+        ids = [v[0] for v in values if v[0] is not None]
+        if len(set(ids)) != len(ids):
+            raise StoreError("载入的操作记录中编号重复，未载入")
+        try:
+            with self._writing(), self._connect() as con:
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    taken = con.execute(
+                        f"SELECT min(id) FROM {AUDIT_TABLE}"
+                        f" WHERE id IN ({', '.join('?' * len(chunk))})", chunk).fetchone()[0]
+                    if taken is not None:
+                        raise StoreError(f"工作空间中已有编号为 {taken} 的操作记录，未载入")
+                con.executemany(f"INSERT INTO {AUDIT_TABLE} ({', '.join(fields)})"
+                                f" VALUES ({', '.join('?' * len(fields))})", values)
+        except StoreError:
+            raise
+        except Exception as exc:
+            log.exception("loading audit rows into %s failed", self.path.name)
+            raise StoreError("载入操作记录失败，工作空间未改变（详情见服务器日志）") from exc
+
     def audit_rows(self, *, user: str | None = None, action: str | None = None,
                    layer: str | None = None, since: str | None = None,
                    until: str | None = None, users: list[str] | None = None,
                    layers: list[str] | None = None) -> list[dict]:
-        """Audit rows, newest first; ``since``/``until`` compare with the ISO time text
-        (a date ``2026-11-26`` selects from/through that day). ``users``/``layers``: rows of
-        any of these users or touching any of these layers (a viewer's own share)."""
-        where, args = [], []
-        for column, value in (("user", user), ("action", action), ("layer", layer)):
-            if value:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if since:
-            where.append("time >= ?")
-            args.append(since)
-        if until:
-            where.append("time <= ?")
-            args.append(until if "T" in until else until + "T99")
-        either = []
-        if users is not None:
-            either.append(f"user IN ({', '.join('?' * len(users))})" if users else "0")
-            args.extend(users)
-        if layers is not None:
-            either.append(f"layer IN ({', '.join('?' * len(layers))})" if layers else "0")
-            args.extend(layers)
-        if either:
-            where.append("(" + " OR ".join(either) + ")")
-        sql = (f"SELECT id, {', '.join(AUDIT_FIELDS)} FROM {AUDIT_TABLE}"
-               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC")
+        """Audit rows, newest first (the filters of :func:`~layers.store.base.audit_where`)."""
+        where, args = audit_where(param="?", user_column="user", user=user, action=action,
+                                  layer=layer, since=since, until=until, users=users,
+                                  layers=layers)
+        sql = f"SELECT id, {', '.join(AUDIT_FIELDS)} FROM {AUDIT_TABLE}{where} ORDER BY id DESC"
         with self._connect() as con:
             rows = con.execute(sql, args).fetchall()
         out = []
@@ -484,6 +539,17 @@ class GeoPackageStore:
             out.append(d)
         return out
 
+    def job_record(self, job_id: str) -> dict | None:
+        """One job's record (as :meth:`job_records` gives it), None when there is none."""
+        with self._connect() as con:
+            r = con.execute(f"SELECT {', '.join(JOB_FIELDS)} FROM {JOBS_TABLE} WHERE id = ?",
+                            (job_id,)).fetchone()
+        if r is None:
+            return None
+        d = dict(zip(JOB_FIELDS, r, strict=True))
+        d["params"] = json.loads(d["params"] or "{}")
+        return d
+
     def _drop_table(self, table: str) -> None:
         """Remove a half-written version table so it leaves no trace."""
         try:
@@ -500,19 +566,3 @@ class GeoPackageStore:
                         con.execute(f"DELETE FROM {meta} WHERE table_name = ?", (table,))
         except sqlite3.DatabaseError:
             pass
-
-
-def _with_field_types(gdf: gpd.GeoDataFrame, kind: LayerKind) -> gpd.GeoDataFrame:
-    """Give int and bool fields back the nullable types the readers gave them.
-
-    GeoPackage columns with missing values come back as float (1.0 / NaN).
-    """
-    for f in kind.fields:
-        if f.name in gdf.columns and f.dtype in ("int", "bool"):
-            try:
-                gdf[f.name] = gdf[f.name].astype("Int64" if f.dtype == "int" else "boolean")
-            except (TypeError, ValueError):
-                pass  # not written by a reader: leave the column as stored
-    return gdf
-
-

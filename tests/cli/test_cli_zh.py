@@ -76,7 +76,7 @@ def test_every_help_page_is_chinese():
 
 def test_help_shows_defaults_required_and_chinese_headings():
     text = invoke("--help").output
-    assert "命令 [参数]..." in text and "命令:" in text and "--workspace 文件" in text
+    assert "命令 [参数]..." in text and "命令:" in text and "--workspace 文件或地址" in text
     text = invoke("siting", "--help").output
     assert "[必填]" in text and "[默认：elderly]" in text and "--radius 文本" in text
     text = invoke("boundaries", "--help").output

@@ -89,14 +89,6 @@ def test_open_store_accepts_gpkg_prefix(tmp_path):
     assert store.path == tmp_path / "w.GPKG" and store.path.exists()
 
 
-@pytest.mark.parametrize("url", ["postgresql://gis@localhost/qingshen",
-                                 "postgres://gis:pw@db:5432/minzheng"])
-def test_postgis_is_not_implemented_yet(url):
-    with pytest.raises(StoreError, match="PostGIS") as exc:
-        open_store(url)
-    assert "尚未实现" in str(exc.value) and "GeoPackage" in str(exc.value)
-
-
 def test_open_store_rejects_other_suffixes(tmp_path):
     with pytest.raises(StoreError, match="应为 .gpkg 文件"):
         open_store(tmp_path / "workspace.sqlite")

@@ -1,7 +1,7 @@
-"""Several processes on one GeoPackage workspace: nothing lost, nothing half-seen.
+"""Several writers on one workspace (GeoPackage and PostGIS): nothing lost, nothing half-seen.
 
-Real processes (the CLI, as staff would run it next to the server), not threads: the lock
-that matters holds across processes.
+Real processes (the CLI, as staff would run it next to the server) and threads of one
+process (the web server's): the lock that matters holds across both.
 """
 
 from __future__ import annotations
@@ -20,6 +20,50 @@ from shapely.geometry import Point
 from layers import StoreError, open_store
 
 WRITERS = 8
+STORES = ["gpkg", "postgis"]
+
+
+def copy_workspace(src, url: str) -> None:
+    """Every version of the GeoPackage workspace ``src`` into the PostGIS store at ``url``."""
+    source, target = open_store(src), open_store(url)
+    try:
+        for kind in source.current_versions():
+            for v in source.versions(kind):
+                target.load_version(kind, source.read(kind, version=v.version), v)
+    finally:
+        target.close()
+
+
+@pytest.fixture(params=STORES)
+def workspace(request, tiny_workspace) -> str:
+    """The tiny workspace, as a GeoPackage file or copied into a fresh PostGIS database."""
+    if request.param == "gpkg":
+        return str(tiny_workspace)
+    url = request.getfixturevalue("pg_url")
+    copy_workspace(tiny_workspace, url)
+    return url
+
+
+def whole_versions_reader(workspace: str, stop: threading.Event, errors: list, reads: list):
+    """Read the layer being imported until ``stop``: every read must be one whole version
+    (as many features as its version row says), never a half-written one."""
+    store = open_store(workspace)
+    while not stop.is_set():
+        try:
+            current = store.current_versions()["elderly_service_points"]
+            got = store.read("elderly_service_points", version=current.version)
+            if len(got) != current.features:
+                errors.append(f"version {current.version}: {len(got)} != {current.features}")
+            n = len(store.read("elderly_service_points"))
+            # versions only grow: the one just read is listed afterwards
+            if n not in {v.features for v in store.versions("elderly_service_points")}:
+                errors.append(f"a current read of {n} features matched no version")
+            store.read("villages")
+            reads[0] += 1
+        except Exception as exc:  # any failure of a read during imports is a bug
+            errors.append(repr(exc))
+    if hasattr(store, "close"):
+        store.close()
 
 
 def points_csv(path, n, tag):
@@ -30,28 +74,17 @@ def points_csv(path, n, tag):
 
 
 @pytest.mark.slow
-def test_concurrent_cli_imports_lose_no_version(tiny_workspace, tmp_path):
+def test_concurrent_cli_imports_lose_no_version(workspace, tmp_path):
     files = [points_csv(tmp_path / f"w{i}.csv", 50 + i, f"W{i}") for i in range(WRITERS)]
     stop = threading.Event()
     read_errors: list[str] = []
     reads = [0]
-
-    def reader():
-        store = open_store(tiny_workspace)
-        while not stop.is_set():
-            try:
-                store.read("elderly_service_points")
-                store.read("villages")
-                reads[0] += 1
-            except Exception as exc:  # any failure of a read during imports is a bug
-                read_errors.append(repr(exc))
-
-    t = threading.Thread(target=reader)
+    t = threading.Thread(target=whole_versions_reader, args=(workspace, stop, read_errors, reads))
     t.start()
     try:
         with ThreadPoolExecutor(WRITERS) as pool:
             results = list(pool.map(
-                lambda f: run_cli("--workspace", tiny_workspace, "import", "elderly_service_points",
+                lambda f: run_cli("--workspace", workspace, "import", "elderly_service_points",
                                   f, "--json"), files))
     finally:
         stop.set()
@@ -61,7 +94,7 @@ def test_concurrent_cli_imports_lose_no_version(tiny_workspace, tmp_path):
 
     acknowledged = sorted(json.loads(r.stdout)["version"]["version"] for r in results)
     assert acknowledged == list(range(2, 2 + WRITERS))  # version 1 came with the workspace
-    store = open_store(tiny_workspace)
+    store = open_store(workspace)
     versions = store.versions("elderly_service_points")
     assert [v.version for v in versions] == list(range(1, 2 + WRITERS))
     # every acknowledged version is whole: its own file's features, in its own table
@@ -71,6 +104,40 @@ def test_concurrent_cli_imports_lose_no_version(tiny_workspace, tmp_path):
         assert len(store.read("elderly_service_points", version=v.version)) == v.features
     current = store.current_versions()["elderly_service_points"]
     assert current.version == 1 + WRITERS
+    assert read_errors == [] and reads[0] > 0
+
+
+@pytest.mark.slow
+def test_concurrent_thread_writes_lose_no_version(workspace):
+    """Eight threads of one process (each with its own store, as server threads share one)
+    write the same kind at once: eight distinct consecutive versions, each whole."""
+    shared = open_store(workspace)
+    frames = [gpd.GeoDataFrame(
+        {"name": [f"T{i}站{j}" for j in range(1 + i)], "level": ["village_station"] * (1 + i)},
+        geometry=[Point(103.70 + 0.001 * j, 29.80) for j in range(1 + i)], crs="EPSG:4490")
+        for i in range(WRITERS)]
+    stop = threading.Event()
+    read_errors: list[str] = []
+    reads = [0]
+    t = threading.Thread(target=whole_versions_reader, args=(workspace, stop, read_errors, reads))
+    t.start()
+    try:
+        with ThreadPoolExecutor(WRITERS) as pool:
+            written = list(pool.map(
+                lambda i: (shared if i % 2 else open_store(workspace)).write(
+                    "elderly_service_points", frames[i], source=f"t{i}",
+                    source_crs="EPSG:4490"), range(WRITERS)))
+    finally:
+        stop.set()
+        t.join()
+    assert sorted(v.version for v in written) == list(range(2, 2 + WRITERS))
+    versions = shared.versions("elderly_service_points")
+    assert [v.version for v in versions] == list(range(1, 2 + WRITERS))
+    for v in written:  # each thread's own frame, under the number it was told
+        assert v.features == int(v.source[1:]) + 1
+        got = shared.read("elderly_service_points", version=v.version)
+        assert got["name"].tolist() == frames[int(v.source[1:])]["name"].tolist()
+    assert [v.version for v in versions if v.current] == [1 + WRITERS]
     assert read_errors == [] and reads[0] > 0
 
 

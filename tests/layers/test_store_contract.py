@@ -7,26 +7,54 @@ contract.
 
 from __future__ import annotations
 
+import sqlite3
+
 import geopandas as gpd
 import pandas as pd
+import psycopg
 import pytest
 import shapely
 from shapely.geometry import Point
 
-from layers import LayerNotFound, open_store
-from layers.store import register_store, store_kinds
+from layers import LayerNotFound, StoreError, open_store
+from layers.store import LayerVersion, register_store, store_kinds
 
 
-def _gpkg(tmp_path):
+def _gpkg(request, tmp_path):
     return open_store(tmp_path / "contract.gpkg")
 
 
-FACTORIES = {"gpkg": _gpkg}
+def _postgis(request, tmp_path):
+    """A PostGIS store in a fresh database (``pg_url``: tests/pg.py)."""
+    store = open_store(request.getfixturevalue("pg_url"))
+    request.addfinalizer(store.close)
+    return store
+
+
+FACTORIES = {"gpkg": _gpkg, "postgis": _postgis}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
 def store(request, tmp_path):
-    return FACTORIES[request.param](tmp_path)
+    return FACTORIES[request.param](request, tmp_path)
+
+
+def refuses_to_change_audit_rows(store) -> None:
+    """The database itself (not only the store's API) refuses to change history."""
+    if hasattr(store, "path"):  # GeoPackage
+        con = sqlite3.connect(store.path)
+        for sql in ("UPDATE geoservice_audit SET user = 'x'", "DELETE FROM geoservice_audit"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                con.execute(sql)
+        con.close()
+        return
+    from pg import connect  # PostGIS: a connection of its own, as another client would
+
+    with connect(store._connections._url) as con:
+        for sql in ('UPDATE geoservice.audit SET "user" = \'x\'', "DELETE FROM geoservice.audit",
+                    "TRUNCATE geoservice.audit"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                con.execute(sql)
 
 
 def test_every_registered_store_is_under_contract():
@@ -130,8 +158,6 @@ def test_accounts_are_kept(store):
 
 
 def test_the_audit_trail_is_append_only(store, tmp_path):
-    import sqlite3
-
     first = store.append_audit({"time": "2026-11-26T10:00:00+08:00", "user": "张三",
                                 "action": "import", "layer": "villages", "version_after": 2,
                                 "params": {"file": "v.geojson"}, "result": "导入 58 个要素"})
@@ -144,12 +170,7 @@ def test_the_audit_trail_is_append_only(store, tmp_path):
     assert [r["user"] for r in store.audit_rows(user="张三")] == ["张三"]
     assert [r["action"] for r in store.audit_rows(since="2026-11-27")] == ["restore"]
     assert [r["action"] for r in store.audit_rows(until="2026-11-26")] == ["import"]
-    if hasattr(store, "path"):  # the database itself refuses to change history
-        con = sqlite3.connect(store.path)
-        for sql in ("UPDATE geoservice_audit SET user = 'x'", "DELETE FROM geoservice_audit"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                con.execute(sql)
-        con.close()
+    refuses_to_change_audit_rows(store)
     assert len(store.audit_rows()) == 2
 
 
@@ -160,3 +181,114 @@ def test_job_records_are_kept(store):
                     "created": "2026-11-26T10:00:00+08:00"})
     (job,) = store.job_records()
     assert job["state"] == "done" and job["result"] == b"xyz" and job["params"] == {"add": 3}
+
+
+def test_audit_filters_and_their_order(store):
+    rows = [("2026-11-26T10:00:00+08:00", "张三", "import", "villages"),
+            ("2026-11-26T23:59:59+08:00", "李四", "restore", "welfare_homes"),
+            ("2026-11-27T00:00:00+08:00", "张三", "accept", "welfare_homes"),
+            ("2026-11-28T08:00:00+08:00", "王五", "import", None)]
+    ids = [store.append_audit({"time": t, "user": u, "action": a, "layer": la})
+           for t, u, a, la in rows]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+
+    def actions(**filters):
+        return [r["action"] for r in store.audit_rows(**filters)]
+
+    assert actions() == ["import", "accept", "restore", "import"]
+    assert actions(action="import") == ["import", "import"]
+    assert actions(layer="welfare_homes") == ["accept", "restore"]
+    assert actions(since="2026-11-26", until="2026-11-26") == ["restore", "import"]
+    assert actions(until="2026-11-27T00:00:00+08:00") == ["accept", "restore", "import"]
+    assert actions(users=["王五"], layers=["villages"]) == ["import", "import"]
+    assert actions(users=[], layers=[]) == []
+    assert actions(users=["张三"], action="accept") == ["accept"]
+
+
+def test_info_is_kept(store):
+    store.set_info(county="青神县", code="511425")
+    store.set_info(county="竹山县")
+    assert store.info() == {"county": "竹山县", "code": "511425"}
+
+
+def test_write_many_is_all_or_nothing(store):
+    first = store.write("welfare_homes", homes(), source="a", source_crs="EPSG:4544")
+    no_crs = homes().set_crs(None, allow_override=True)  # cannot be put in EPSG:4490
+    with pytest.raises(StoreError, match="工作空间未改变"):
+        store.write_many([("welfare_homes", homes().head(1)), ("cemeteries", no_crs)],
+                         source="b", source_crs="EPSG:4544")
+    assert store.current_versions() == {"welfare_homes": first}
+    assert store.versions("cemeteries") == [] and len(store.read("welfare_homes")) == 6
+    both = store.write_many([("cemeteries", homes().head(3)), ("welfare_homes", homes().head(1))],
+                            source="c", source_crs="EPSG:4544", user="张三")
+    assert [(v.kind, v.version, v.features) for v in both] == [
+        ("cemeteries", 1, 3), ("welfare_homes", 2, 1)]
+    assert {k: v.version for k, v in store.current_versions().items()} == {
+        "cemeteries": 1, "welfare_homes": 2}
+    with pytest.raises(StoreError, match="重复"):
+        store.write_many([("cemeteries", homes()), ("cemeteries", homes())], source="d",
+                         source_crs="EPSG:4544")
+
+
+def test_extra_columns_of_the_file_are_kept(store):
+    long_name = "备注" * 30  # longer than a PostgreSQL identifier (63 bytes)
+    gdf = homes().assign(**{"联系电话": ["028-0012"] * 6, long_name: ["甲"] * 6,
+                            "score": [1.5, None, 2.25, 3.0, None, 0.1],
+                            "rooms": pd.array([1, 2, 3, 4, 5, 6], dtype="int64")})
+    store.write("welfare_homes", gdf, source="a", source_crs="EPSG:4544")
+    got = store.read("welfare_homes")
+    assert list(got.columns) == [c for c in gdf.columns if c != "geometry"] + ["geometry"]
+    assert got["联系电话"].tolist() == ["028-0012"] * 6 and got[long_name].tolist() == ["甲"] * 6
+    assert got["score"].isna().tolist() == [False, True, False, False, True, False]
+    assert got["score"].dropna().tolist() == [1.5, 2.25, 3.0, 0.1]
+    assert got["rooms"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_version_loaded_keeps_its_number_and_record(store):
+    old = LayerVersion("welfare_homes", 3, "2025-01-02T03:04:05+08:00", "old.xlsx",
+                       "EPSG:4545", 999, False, user="李四")
+    now = LayerVersion("welfare_homes", 7, "2026-02-03T04:05:06+08:00", "new.geojson",
+                       "EPSG:4490", 999, True, user="张三")
+    store.load_version("welfare_homes", homes(), now)
+    store.load_version("welfare_homes", homes().head(2), old)  # older, not current
+    got = store.versions("welfare_homes")
+    assert [v.to_dict() for v in got] == [
+        {**old.to_dict(), "features": 2}, {**now.to_dict(), "features": 6}]
+    assert store.current_versions()["welfare_homes"].version == 7
+    assert len(store.read("welfare_homes")) == 6 and len(store.read("welfare_homes", version=3)) == 2
+    with pytest.raises(StoreError, match="第 3 版"):
+        store.load_version("welfare_homes", homes(), old)
+    assert [v.version for v in store.versions("welfare_homes")] == [3, 7]
+    # the next import numbers after the highest version loaded
+    assert store.write("welfare_homes", homes(), source="x", source_crs="EPSG:4544").version == 8
+
+
+def test_audit_rows_loaded_keep_id_and_time(store):
+    rows = [{"id": 5, "time": "2025-01-01T09:00:00+08:00", "user": "张三", "address": "10.0.0.1",
+             "action": "import", "layer": "villages", "version_before": None,
+             "version_after": 1, "params": {"file": "村.geojson"}, "result": "导入 58 个要素"},
+            {"id": 9, "time": "2025-01-02T09:00:00+08:00", "user": "李四", "address": None,
+             "action": "restore", "layer": "villages", "version_before": 1,
+             "version_after": 2, "params": {}, "result": None}]
+    store.load_audit(rows)
+    assert store.audit_rows() == rows[::-1]
+    with pytest.raises(StoreError, match="编号为 9"):
+        store.load_audit([{**rows[0], "id": 10}, rows[1]])
+    assert [r["id"] for r in store.audit_rows()] == [9, 5]  # all or nothing
+    assert store.append_audit({"time": "2026-01-01T00:00:00+08:00", "user": "王五",
+                               "action": "x"}) == 10
+    refuses_to_change_audit_rows(store)
+
+
+def test_one_job_record_reads_as_in_the_list(store):
+    """``job_record(id)`` gives what ``job_records()`` lists for that id; None for no job."""
+    for n, state in enumerate(("done", "running")):
+        store.save_job({"id": f"j{n}", "owner": "甲", "label": "选址", "state": state,
+                        "progress": 0.5 * n, "message": "", "error": None,
+                        "params": {"k": n}, "created": f"2026-11-26T10:0{n}:00",
+                        "started": None, "finished": None,
+                        "result": b"\x00\x01" if state == "done" else None})
+    listed = {r["id"]: r for r in store.job_records()}
+    assert store.job_record("j0") == listed["j0"] and store.job_record("j1") == listed["j1"]
+    assert store.job_record("j0")["result"] == b"\x00\x01"
+    assert store.job_record("nope") is None

@@ -226,18 +226,32 @@ def test_township_merge_applies_to_villages_too(demo_app, demo_workspace):
 
 
 def test_failed_township_merge_changes_nothing(demo_app, demo_workspace, monkeypatch):
+    """The villages table fails to be written half way through the merge: neither layer
+    changes, on either store, and no table of the failed versions is left behind."""
     import sqlite3
 
     import pyogrio
 
-    real = pyogrio.write_dataframe
+    if str(demo_workspace).startswith("postgresql://"):
+        from layers.store.postgis import PostgisStore
 
-    def failing(df, path, layer=None, **kw):
-        if layer and layer.startswith("villages_"):
-            raise OSError("磁盘已满（测试）")
-        return real(df, path, layer=layer, **kw)
+        real_insert = PostgisStore._insert_version
 
-    monkeypatch.setattr(pyogrio, "write_dataframe", failing)
+        def failing_insert(self, conn, kind, *args, **kw):
+            if kind == "villages":
+                raise OSError("磁盘已满（测试）")
+            return real_insert(self, conn, kind, *args, **kw)
+
+        monkeypatch.setattr(PostgisStore, "_insert_version", failing_insert)
+    else:
+        real = pyogrio.write_dataframe
+
+        def failing(df, path, layer=None, **kw):
+            if layer and layer.startswith("villages_"):
+                raise OSError("磁盘已满（测试）")
+            return real(df, path, layer=layer, **kw)
+
+        monkeypatch.setattr(pyogrio, "write_dataframe", failing)
     r = demo_app.test_client().post("/api/boundaries/merge",
                                     json={**TOWNSHIP_MERGE, "apply": True})
     assert r.status_code == 500 and "工作空间未改变" in r.get_json()["error"]
@@ -245,8 +259,17 @@ def test_failed_township_merge_changes_nothing(demo_app, demo_workspace, monkeyp
     versions = store.current_versions()
     assert versions["townships"].version == 1 and versions["villages"].version == 1
     assert [v.version for v in store.versions("townships")] == [1]
-    with sqlite3.connect(demo_workspace) as con:
-        tables = {t for (t,) in con.execute("SELECT table_name FROM gpkg_contents")}
+    if str(demo_workspace).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(demo_workspace)) as con:
+            tables = {t for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'geoservice'")}
+    else:
+        with sqlite3.connect(demo_workspace) as con:
+            tables = {t for (t,) in con.execute("SELECT table_name FROM gpkg_contents")}
+    assert {"townships_v1", "villages_v1"} <= tables
     assert "townships_v2" not in tables and "villages_v2" not in tables
 
 

@@ -217,8 +217,8 @@ def test_history_page_lists_versions_and_restores_from_its_form(setup):
     assert client.get("/layers/nothing/history", headers=auth(tokens["planner"])).status_code == 400
 
 
-def _make_activity(store, tiny_workspace):
-    sources = tiny_workspace.parent / "src"
+def _make_activity(store, folder):
+    sources = folder / "src"
     from fixtures import write_sources
 
     paths = write_sources(sources)
@@ -233,9 +233,9 @@ def _make_activity(store, tiny_workspace):
     restore_version(store, boundary, "villages", 1)
 
 
-def test_audit_api_and_page_filter_and_scope(setup, tiny_workspace):
+def test_audit_api_and_page_filter_and_scope(setup, tiny_workspace, tmp_path):
     app, store, tokens = setup
-    _make_activity(store, tiny_workspace)
+    _make_activity(store, tmp_path)
     client = app.test_client()
     rows = client.get("/api/audit", headers=auth(tokens["admin"])).get_json()["rows"]
     assert [r["action"] for r in rows] == ["restore", "import", "import", "import"]

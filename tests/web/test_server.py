@@ -137,14 +137,25 @@ def test_forwarded_proto_is_honoured_behind_a_trusted_proxy(tiny_workspace):
 
 
 def test_secret_key_is_kept_per_workspace(tiny_workspace, tmp_path):
+    """Every app on one workspace signs sessions with the same key, kept beside a
+    GeoPackage file (0600) or inside a PostGIS database; never in the workspace's info."""
     first = make_app({"WORKSPACE": str(tiny_workspace)})
     second = make_app({"WORKSPACE": str(tiny_workspace)})
     assert first.secret_key and len(first.secret_key) >= 32
     assert first.secret_key == second.secret_key
-    key_file = Path(str(tiny_workspace) + SECRET_SUFFIX)
-    assert key_file.read_text().strip() == first.secret_key
-    if os.name == "posix":
-        assert key_file.stat().st_mode & 0o777 == 0o600
+    on_postgis = str(tiny_workspace).startswith("postgresql://")
+    if on_postgis:
+        import psycopg
+
+        with psycopg.connect(str(tiny_workspace)) as con:
+            (kept,) = con.execute("SELECT value FROM geoservice.secrets"
+                                  " WHERE name = 'session'").fetchone()
+        assert kept == first.secret_key
+    else:
+        key_file = Path(str(tiny_workspace) + SECRET_SUFFIX)
+        assert key_file.read_text().strip() == first.secret_key
+        if os.name == "posix":
+            assert key_file.stat().st_mode & 0o777 == 0o600
     # a session signed by one app is read by the next one on the same workspace
     a, b = _session_app(tiny_workspace), _session_app(tiny_workspace)
     client = a.test_client()
@@ -154,10 +165,11 @@ def test_secret_key_is_kept_per_workspace(tiny_workspace, tmp_path):
     other.set_cookie("session", cookie.value)
     assert other.get("/_test/read").get_data(as_text=True) == "1"
 
-    other_ws = tmp_path / "other.gpkg"
-    shutil.copyfile(tiny_workspace, other_ws)
-    assert make_app({"WORKSPACE": str(other_ws)}).secret_key != first.secret_key
-    # not stored in the GeoPackage itself
+    if not on_postgis:
+        other_ws = tmp_path / "other.gpkg"
+        shutil.copyfile(tiny_workspace, other_ws)
+        assert make_app({"WORKSPACE": str(other_ws)}).secret_key != first.secret_key
+    # not stored in the workspace's info
     assert first.secret_key not in str(first.extensions["geoservice"]["store"].info())
 
 
