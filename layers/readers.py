@@ -29,6 +29,7 @@ import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
@@ -641,9 +642,10 @@ class _Reader:
             return
         want = self.kind.geometry
         empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-        type_names = np.asarray(_GEOM_TYPES, dtype=object)[
-            np.clip(shapely.get_type_id(geoms), 0, len(_GEOM_TYPES) - 1)]
-        wrong = ~empty & ~np.isin(type_names, list(want))
+        type_ids = np.clip(shapely.get_type_id(geoms), 0, len(_GEOM_TYPES) - 1)
+        type_names = np.asarray(_GEOM_TYPES, dtype=object)
+        wanted = [i for i, name in enumerate(_GEOM_TYPES) if name in want]
+        wrong = ~empty & ~np.isin(type_ids, wanted)
         rest = np.flatnonzero(~empty & ~wrong)
         invalid = np.zeros(len(geoms), dtype=bool)
         invalid[rest[~shapely.is_valid(geoms[rest])]] = True
@@ -658,7 +660,7 @@ class _Reader:
                 self.add(idx, GEOMETRY_LABEL, "几何为空")
             elif wrong[idx]:
                 self.add(idx, GEOMETRY_LABEL,
-                         f"几何类型为 {type_names[idx]}，{self.kind.label}图层应为{self.kind.geometry_label}")
+                         f"几何类型为 {type_names[type_ids[idx]]}，{self.kind.label}图层应为{self.kind.geometry_label}")
             elif self.reviewed:
                 self.invalid_rows.append((int(idx), reasons[idx]))
             else:
@@ -743,14 +745,14 @@ class _Reader:
             missing[filled[true | false]] = False
             return pd.Series(pd.arrays.BooleanArray(flags, missing), index=col.index)
         if f.dtype == "code":
-            code = given.copy()
-            tail = given.str.endswith(".0").to_numpy(dtype=bool)
+            texts_out = given.to_numpy(dtype=object, copy=True)
+            tail = np.fromiter(map(str.endswith, texts_out, repeat(".0")), dtype=bool,
+                               count=len(texts_out))
             if tail.any():
-                code.iloc[np.flatnonzero(tail)] = given[tail].str[:-2].to_numpy()
-            texts_out = code.to_numpy()
+                texts_out[tail] = [t[:-2] for t in texts_out[tail]]
             values[filled] = texts_out
             self._add_messages(messages, f.label)
-            bad = ~_codes_ok(code, int(f.code_digits))
+            bad = ~_codes_ok(texts_out, int(f.code_digits))
             for pos, text in zip(filled[bad], texts_out[bad], strict=True):
                 self.warn(pos, f.label, code_defect(text, f.label, f.code_digits), text)
             return pd.Series(values, index=col.index, dtype=object)
@@ -893,10 +895,11 @@ class _Reader:
             parents = gdf["township_code"]
             code_text, parent_text = _str_mask(codes), _str_mask(parents)
             cand = np.flatnonzero(code_text & parent_text)
-            c = codes.iloc[cand].astype(object)
-            p = parents.iloc[cand].astype(object)
-            outside = (c.str.fullmatch("[0-9]{12}") & p.str.fullmatch("[0-9]{9}")
-                       & (c.str[:9] != p)).to_numpy(bool)
+            c_ok, c_chars = _digit_chars(codes.to_numpy(dtype=object)[cand], 12)
+            p_ok, p_chars = _digit_chars(parents.to_numpy(dtype=object)[cand], 9)
+            both = c_ok & p_ok
+            outside = np.zeros(len(cand), dtype=bool)
+            outside[both] = (c_chars[both[c_ok], :9] != p_chars[both[p_ok]]).any(axis=1)
             for idx in cand[outside]:
                 code, parent = codes.iloc[idx], parents.iloc[idx]
                 self.warn(idx, label, f"{label}前 9 位与所属乡镇代码不同",
@@ -944,17 +947,44 @@ def code_defect(text: str, label: str, digits: int) -> str | None:
     return None
 
 
-def _codes_ok(codes: pd.Series, digits: int) -> np.ndarray:
-    """Which texts :func:`code_defect` finds nothing wrong with, as column operations."""
-    ok = codes.str.fullmatch(f"[0-9]{{{digits}}}").to_numpy(dtype=bool, copy=True)
+def _digit_chars(texts: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``texts`` (an object array of ``str``) are exactly ``digits`` ASCII digits
+    (``re.fullmatch("[0-9]{digits}")``), and those texts' digits as an (n ok, digits)
+    integer array, as array operations."""
+    n = len(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    sized = np.flatnonzero(lengths == digits)
+    if not len(sized) or not digits:
+        return np.zeros(n, dtype=bool), np.zeros((0, digits), dtype=np.int64)
+    # Exactly ``digits`` characters each: a fixed-width array holds them whole (a NUL
+    # is kept as code point 0, not a digit), one 32-bit code point per character.
+    chars = texts[sized].astype(f"U{digits}").view(np.uint32).reshape(len(sized), digits)
+    ascii_digits = ((chars >= 48) & (chars <= 57)).all(axis=1)
+    ok = np.zeros(n, dtype=bool)
+    ok[sized[ascii_digits]] = True
+    return ok, chars[ascii_digits].astype(np.int64) - 48
+
+
+def _segment(chars: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The number written by digits ``start:stop`` of each row of :func:`_digit_chars`."""
+    weights = 10 ** np.arange(stop - start - 1, -1, -1, dtype=np.int64)
+    return chars[:, start:stop] @ weights
+
+
+_PROVINCE_NUMBERS = np.array(sorted(int(c) for c in PROVINCE_CODES), dtype=np.int64)
+
+
+def _codes_ok(codes: pd.Series | np.ndarray, digits: int) -> np.ndarray:
+    """Which texts :func:`code_defect` finds nothing wrong with, as array operations."""
+    ok, chars = _digit_chars(np.asarray(codes, dtype=object), digits)
     if not ok.any():
         return ok
-    good = codes[ok]
-    fine = good.str[:2].isin(PROVINCE_CODES).to_numpy(dtype=bool, copy=True)
+    fine = np.isin(_segment(chars, 0, 2), _PROVINCE_NUMBERS) if digits >= 2 \
+        else np.zeros(len(chars), dtype=bool)
     low, high = SEGMENT_RANGE
     for start in (6, 9):
         if digits >= start + 3:
-            seg = good.str[start:start + 3].astype(int).to_numpy()
+            seg = _segment(chars, start, start + 3)
             fine &= (seg >= low) & (seg <= high)
     ok[np.flatnonzero(ok)[~fine]] = False
     return ok
@@ -983,6 +1013,8 @@ _PLAIN_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 def _str_mask(values: pd.Series) -> np.ndarray:
     """Which values are ``str`` (or a subclass), as a boolean array."""
+    if isinstance(values.dtype, pd.StringDtype):  # its values are str, or missing
+        return values.notna().to_numpy(dtype=bool)
     arr = values.to_numpy(dtype=object)
     return np.fromiter(map(isinstance, arr, [str] * len(arr)), dtype=bool, count=len(arr))
 
@@ -1014,13 +1046,21 @@ def _texts(col: pd.Series) -> pd.Series | None:
     arr = col.to_numpy(dtype=object)
     is_str = _str_mask(col)
     if is_str.all():
-        return pd.Series(arr, dtype=object).str.strip()
+        return _stripped(arr)
     text = np.empty(len(arr), dtype=object)
     text[is_str] = arr[is_str]
     for i in np.flatnonzero(~is_str):
         v = arr[i]
         text[i] = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-    return pd.Series(text, dtype=object).str.strip()
+    return _stripped(text)
+
+
+def _stripped(texts: np.ndarray) -> pd.Series:
+    """``str.strip`` of each text (an object array of ``str``), as an object Series
+    (what ``.str.strip()`` gives, without its per-value Python calls)."""
+    out = np.empty(len(texts), dtype=object)
+    out[:] = list(map(str.strip, texts))
+    return pd.Series(out, dtype=object)
 
 
 def _numbers(texts: pd.Series) -> np.ndarray:

@@ -8,6 +8,7 @@ N log N, not villages x facilities.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import math
@@ -17,15 +18,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
-from scipy import sparse
+from geopandas.array import from_shapely
+from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
 from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.jsonsafe import records
 from geoservice.analysis.settings import coverage_defaults, load_defaults
 from geoservice.analysis.vocabulary import WEIGHTINGS, level_field
-from layers.crs import STORED_CRS, metric_crs
+from layers.crs import STORED_CRS, gk_zone_epsg, metric_crs
 from layers.schema import KINDS
 
 _ANY_GK = "EPSG:4544"  # an empty layer has no centre: any zone will do
@@ -106,17 +107,27 @@ def village_centres_xy(vill: gpd.GeoDataFrame, gk: str) -> tuple[np.ndarray, np.
     for a village-sized polygon). The metre coordinates are the ones measured from; the
     lon/lat are their inverse projection, or the village's own centre as given.
     """
-    geoms = _geoms(vill)
+    return _centres_xy(vill, _geoms(vill), gk)
+
+
+def _centres_xy(vill: pd.DataFrame, geoms: np.ndarray, gk: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`village_centres_xy` of the polygons ``geoms`` (stored CRS), the own centres
+    (if any) read from the columns of ``vill``."""
     if len(geoms) == 0:
         return np.zeros((0, 2)), np.zeros((0, 2))
     metric = shapely.transform(geoms, _transform(STORED_CRS, gk))
     points = shapely.centroid(metric)
-    outside = ~shapely.contains(metric, points)
-    points[outside] = shapely.point_on_surface(metric[outside])
     xy = shapely.get_coordinates(points)
+    if len(xy) == len(points):  # (an empty polygon has no centroid to test by x/y)
+        outside = ~shapely.contains_xy(metric, xy[:, 0], xy[:, 1])
+    else:
+        outside = ~shapely.contains(metric, points)
+    if outside.any():
+        points[outside] = shapely.point_on_surface(metric[outside])
+        xy = shapely.get_coordinates(points)
     lon, lat = _transform(gk, STORED_CRS)(xy).T
     lonlat = np.column_stack([lon, lat])
-    if {"center_lon", "center_lat"} <= set(vill.columns):
+    if "center_lon" in vill.columns and "center_lat" in vill.columns:
         own = np.column_stack([
             pd.to_numeric(vill["center_lon"], errors="coerce").to_numpy(dtype=float),
             pd.to_numeric(vill["center_lat"], errors="coerce").to_numpy(dtype=float)])
@@ -125,6 +136,15 @@ def village_centres_xy(vill: gpd.GeoDataFrame, gk: str) -> tuple[np.ndarray, np.
             lonlat[given] = own[given]
             xy[given] = _transform(STORED_CRS, gk)(own[given])
     return xy, lonlat
+
+
+def metre_centres(villages: gpd.GeoDataFrame) -> tuple[str, np.ndarray, np.ndarray]:
+    """The villages' GK zone and their centres in it and in lon/lat, as :func:`coverage`
+    computes them (pass them back as ``centres=`` to skip the projection of every vertex)."""
+    geoms = _stored_geoms(villages)
+    gk = _metric_crs(geoms)
+    xy, lonlat = _centres_xy(villages, geoms, gk)
+    return gk, xy, lonlat
 
 
 @functools.cache
@@ -156,6 +176,44 @@ def _geoms(gdf) -> np.ndarray:
     return np.asarray(gdf.geometry.array, dtype=object)
 
 
+@functools.lru_cache(maxsize=32)
+def _is_stored_srs(srs: str) -> bool:
+    return CRS.from_user_input(srs).is_exact_same(CRS.from_user_input(STORED_CRS))
+
+
+def _stored_geoms(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """The geometries of ``gdf.to_crs(STORED_CRS)`` as a plain array, without a copy of
+    the frame when it is already in the stored CRS (``to_crs`` leaves the geometries
+    untouched then)."""
+    crs = gdf.crs
+    if crs is not None and _is_stored_srs(crs.srs):
+        return _geoms(gdf)
+    return _geoms(gdf.to_crs(STORED_CRS))
+
+
+def _metric_crs(geoms: np.ndarray) -> str:
+    """:func:`layers.crs.metric_crs` of stored-CRS geometries (the same bounds, taken from
+    the array)."""
+    if len(geoms) == 0:
+        return _ANY_GK
+    minx, _, maxx, _ = shapely.total_bounds(geoms)
+    return f"EPSG:{gk_zone_epsg((minx + maxx) / 2)}"
+
+
+def _numbers(col) -> np.ndarray:
+    """``pd.to_numeric(col, errors="coerce").fillna(0)`` as floats, in one step for the
+    numeric columns layers come in (numpy or nullable integers, floats)."""
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        out = col.to_numpy(dtype=float, copy=True)
+        if dtype.kind == "f":
+            out[np.isnan(out)] = 0.0
+        return out
+    if isinstance(dtype, pd.core.dtypes.dtypes.BaseMaskedDtype) and dtype.kind in "iu":
+        return col.to_numpy(dtype=float, na_value=0.0)
+    return pd.to_numeric(col, errors="coerce").fillna(0).to_numpy(dtype=float)
+
+
 def facility_supply(facilities: pd.DataFrame, layer: str) -> np.ndarray:
     """Supply of each facility: beds; for cemeteries the graves still free."""
     if layer == "cemeteries":
@@ -167,7 +225,7 @@ def facility_supply(facilities: pd.DataFrame, layer: str) -> np.ndarray:
         return np.clip(free.to_numpy(dtype=float), 0, None)
     if "beds" not in facilities.columns:
         return np.zeros(len(facilities))
-    return pd.to_numeric(facilities["beds"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    return _numbers(facilities["beds"])
 
 
 def filter_facilities(facilities: gpd.GeoDataFrame, layer: str,
@@ -182,22 +240,30 @@ def filter_facilities(facilities: gpd.GeoDataFrame, layer: str,
 
 
 def g2sfca(demand_xy: np.ndarray, demand: np.ndarray, supply_xy: np.ndarray,
-           supply: np.ndarray, d0: float) -> tuple[np.ndarray, np.ndarray]:
+           supply: np.ndarray, d0: float, *,
+           supply_tree: cKDTree | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian two-step floating catchment (Dai 2010) with catchment ``d0`` metres.
 
     Returns (A per demand point, R per supply point):
     R_j = S_j / sum_k G(d_kj) P_k (0 when nobody is in reach), A_i = sum_j G(d_ij) R_j.
+    ``supply_tree``: a KD-tree of ``supply_xy`` already built.
+
+    The sums run over the pairs within ``d0`` in the order of the sparse matrix products
+    G^T P and G R (by demand point, then supply point), so the results are those of
+    ``scipy.sparse`` to the last bit, without building the matrix.
     """
     n, m = len(demand_xy), len(supply_xy)
     if n == 0 or m == 0:
         return np.zeros(n), np.zeros(m)
-    pairs = cKDTree(demand_xy).sparse_distance_matrix(
-        cKDTree(supply_xy), d0, output_type="ndarray")
-    w = gaussian_weight(pairs["v"], d0)
-    g = sparse.csr_matrix((w, (pairs["i"], pairs["j"])), shape=(n, m))
-    reach = g.T @ demand
+    tree = cKDTree(supply_xy) if supply_tree is None else supply_tree
+    pairs = cKDTree(demand_xy).sparse_distance_matrix(tree, d0, output_type="ndarray")
+    order = np.argsort(pairs["i"] * m + pairs["j"])
+    i, j = pairs["i"][order], pairs["j"][order]
+    w = gaussian_weight(pairs["v"][order], d0)
+    reach = np.bincount(j, weights=w * np.asarray(demand, dtype=float)[i], minlength=m)
     ratio = np.divide(supply, reach, out=np.zeros(m), where=reach > 0)
-    return g @ ratio, ratio
+    access = np.bincount(i, weights=w * ratio[j], minlength=n)
+    return access.astype(float, copy=False), ratio  # (no pairs: bincount gives integers)
 
 
 def care_layers() -> list[str]:
@@ -209,7 +275,10 @@ def care_layers() -> list[str]:
 
 def _code_text(values) -> np.ndarray:
     """Codes as text (None where missing), whatever type the column came in."""
-    col = pd.Series(np.asarray(values, dtype=object), dtype=object)
+    col = np.asarray(values, dtype=object)
+    if _plain_codes(col):
+        return col.copy()
+    col = pd.Series(col, dtype=object)
     given = col.notna().to_numpy()
     out = np.full(len(col), None, dtype=object)
     if given.any():
@@ -219,22 +288,37 @@ def _code_text(values) -> np.ndarray:
     return out
 
 
+def _plain_codes(col: np.ndarray) -> bool:
+    """Whether every value is a non-empty ``str`` of ASCII letters and digits only:
+    nothing to strip, no ".0" to drop, nothing empty."""
+    values = col.tolist()
+    if not values or set(map(type, values)) != {str} or not all(values):
+        return False
+    text = "".join(values)
+    return text.isascii() and text.encode().isalnum()
+
+
 class _Villages:
     """The villages for placing facilities: their polygons, and their codes, which may
     repeat (an imported layer with duplicate codes is accepted with a warning)."""
 
-    def __init__(self, vill: gpd.GeoDataFrame):
-        self.geoms = _geoms(vill)
+    def __init__(self, vill: gpd.GeoDataFrame, geoms: np.ndarray | None = None):
+        """``geoms``: the polygons of ``vill`` in the stored CRS, when already at hand."""
+        self.geoms = _geoms(vill) if geoms is None else geoms
         self.tree = shapely.STRtree(self.geoms)
         self.codes = _code_text(vill["code"].to_numpy())
-        self.names = vill["name"].astype(str).to_numpy()
+        self._name_column = vill["name"]
         self.towns = vill["township_code"].to_numpy()
-        seen = pd.Series(self.codes[pd.notna(self.codes)])
-        counts = seen.value_counts()
-        self.duplicated = set(counts.index[counts > 1])
-        first = ~pd.Series(self.codes).duplicated() & pd.notna(self.codes)
-        self.position = dict(zip(self.codes[first.to_numpy()],
-                                 np.flatnonzero(first.to_numpy()), strict=True))
+        at = np.flatnonzero(pd.notna(self.codes))
+        given = self.codes[at].tolist()
+        # the first village of each code: later ones are written first, then overwritten
+        self.position = dict(zip(given[::-1], at[::-1].tolist(), strict=True))
+        self.duplicated = set() if len(self.position) == len(given) else \
+            {c for c, k in collections.Counter(given).items() if k > 1}
+
+    @functools.cached_property
+    def names(self) -> np.ndarray:
+        return self._name_column.astype(str).to_numpy()
 
     def place(self, points: np.ndarray, stated) -> dict:
         """The village each facility counts for: the polygon holding its point (first
@@ -274,16 +358,25 @@ class _Villages:
         return out
 
 
-def _facility_points(fac: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Geometries and the point each counts from (polygon cemeteries: a point inside)."""
+def _facility_points(geoms: np.ndarray) -> np.ndarray:
+    """The point each facility counts from (polygon cemeteries: a point inside)."""
+    point = shapely.get_type_id(geoms) == 0
+    if point.all():
+        return geoms
+    return np.where(point, geoms, shapely.point_on_surface(geoms))
+
+
+def _usable(facilities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The facilities that have a geometry, in the stored CRS, and their geometries (the
+    frame given, not a copy, when nothing is to change)."""
+    crs = facilities.crs
+    fac = facilities if crs is not None and _is_stored_srs(crs.srs) \
+        else facilities.to_crs(STORED_CRS)
     geoms = _geoms(fac)
-    return geoms, np.where(shapely.get_type_id(geoms) == 0, geoms,
-                           shapely.point_on_surface(geoms))
-
-
-def _usable(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    fac = facilities.to_crs(STORED_CRS)
-    return fac[fac.geometry.notna() & ~fac.geometry.is_empty]
+    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not usable.all():
+        fac, geoms = fac[usable], geoms[usable]
+    return fac, geoms
 
 
 def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer: str,
@@ -291,7 +384,8 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
              townships: gpd.GeoDataFrame | None = None, target: float | None = None,
              beds_target: float | None = None, weighting: str = "villages",
              care_facilities: dict[str, gpd.GeoDataFrame] | None = None,
-             inputs: dict | None = None) -> CoverageResult:
+             inputs: dict | None = None,
+             centres: tuple[str, np.ndarray, np.ndarray] | None = None) -> CoverageResult:
     """Coverage of ``villages`` by the facilities of ``layer`` within ``radius_m`` metres.
 
     Parameters
@@ -315,6 +409,8 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
         this layer alone, unfiltered, when it is one of them (the summary names the layers
         counted, ``care_beds_layers``). Not used for cemeteries, which count graves.
     inputs : extra provenance (layer versions ...) copied into the summary.
+    centres : ``metre_centres(villages)`` computed before for these same villages (a service
+        keeps them per villages version); computed here when None or for another zone.
     """
     if radius_m is None or not np.isfinite(radius_m) or radius_m <= 0:
         raise InvalidInput(f"参数 radius_m（服务半径）应为正数（米），而不是 {radius_m}",
@@ -328,20 +424,27 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
     beds_target = defaults["beds_per_1000"] if beds_target is None else float(beds_target)
     # Everything is measured in metres in the GK zone: village centres are computed there
     # (village_centres_xy), facilities are projected points; point in polygon is tested
-    # in the stored CRS, where the polygons are.
-    vill = villages.to_crs(STORED_CRS)
-    gk = metric_crs(vill) if len(vill) else _ANY_GK
-    places = _Villages(vill)
-    fac = _usable(filter_facilities(facilities, layer, level))
-    fac_geoms, fac_points = _facility_points(fac)
-    cxy, clonlat = village_centres_xy(vill, gk)
+    # in the stored CRS, where the polygons are. The frames given are read, never copied:
+    # only their geometries are brought into the stored CRS.
+    vill_geoms = _stored_geoms(villages)
+    n = len(vill_geoms)
+    gk = _metric_crs(vill_geoms)
+    places = _Villages(villages, vill_geoms)
+    fac, fac_geoms = _usable(filter_facilities(facilities, layer, level))
+    fac_points = _facility_points(fac_geoms)
+    if centres is not None and centres[0] == gk and len(centres[1]) == n:
+        _, cxy, clonlat = centres
+        clonlat = clonlat.copy()  # it becomes the result's columns; the kept one stays as is
+    else:
+        cxy, clonlat = _centres_xy(villages, vill_geoms, gk)
     fxy = _project_xy(fac_points, gk)
-    pop = pd.to_numeric(vill["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
-    eld = pd.to_numeric(vill["elderly_population"], errors="coerce").fillna(0) \
-        .to_numpy(dtype=float)
+    pop = _numbers(villages["population"]).astype(int)
+    eld_float = _numbers(villages["elderly_population"])
+    eld = eld_float.astype(int)
 
+    fac_tree = cKDTree(fxy) if len(fxy) else None
     if len(fxy) and len(cxy):
-        nearest, nearest_idx = cKDTree(fxy).query(cxy, k=1)
+        nearest, nearest_idx = fac_tree.query(cxy, k=1)
     else:
         nearest = np.full(len(cxy), np.inf)
         nearest_idx = np.full(len(cxy), -1)
@@ -350,41 +453,47 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
     # Which village polygon holds each facility (a point on a shared edge counts for both
     # neighbours' presence); the village a facility counts for in its township's figures.
     placed = places.place(fac_points, fac.get("village_code"))
-    inside_count = np.bincount(placed["v_idx"], minlength=len(vill))
+    inside_count = np.bincount(placed["v_idx"], minlength=n)
+    presence = inside_count > 0
     supply = facility_supply(fac, layer)
     fac_village = placed["village"]
+    fac_names = fac["name"].to_numpy()
 
-    access, ratio = g2sfca(cxy, eld, fxy, supply, radius_m)
+    access, ratio = g2sfca(cxy, eld_float, fxy, supply, radius_m, supply_tree=fac_tree)
 
-    out = gpd.GeoDataFrame({
-        "code": vill["code"].to_numpy(),
-        "name": vill["name"].to_numpy(),
-        "township_code": vill["township_code"].to_numpy(),
-        "population": pop.astype(int),
-        "elderly_population": eld.astype(int),
+    out = _geoframe({
+        "code": _column(villages, "code"),
+        "name": _column(villages, "name"),
+        "township_code": _column(villages, "township_code"),
+        "population": pop,
+        "elderly_population": eld,
         "covered": covered,
         "nearest_m": np.where(np.isfinite(nearest), nearest, np.nan),
         "nearest_facility": np.where(nearest_idx >= 0,
-                                     fac["name"].to_numpy()[np.clip(nearest_idx, 0, None)]
+                                     fac_names[np.clip(nearest_idx, 0, None)]
                                      if len(fac) else None, None),
         "facilities_inside": inside_count,
-        "has_facility": inside_count > 0,
+        "has_facility": presence,
         "access": access,
         "access_per_1000": access * 1000.0,
-    }, geometry=_geoms(vill), crs=STORED_CRS)
-    out["centre_lon"], out["centre_lat"] = clonlat[:, 0], clonlat[:, 1]
+        "geometry": vill_geoms,
+        "centre_lon": clonlat[:, 0],
+        "centre_lat": clonlat[:, 1],
+    })
 
-    facilities_out = gpd.GeoDataFrame({
-        "name": fac["name"].to_numpy(),
+    fac_towns = places.column(places.towns, fac_village)
+    facilities_out = _geoframe({
+        "name": fac_names,
         "supply": supply,
         "ratio": ratio,
         "village_code": places.column(places.codes, fac_village),
-        "township_code": places.column(places.towns, fac_village),
+        "township_code": fac_towns,
         "village_code_ambiguous": placed["in_ambiguous"] | placed["stated_ambiguous"],
-    }, geometry=fac_geoms, crs=STORED_CRS)
-    for col in ("level", "kind", "beds", "capacity_graves", "used_graves"):
-        if col in fac.columns:
-            facilities_out[col] = fac[col].to_numpy()
+        "geometry": fac_geoms,
+        **{col: fac[col].to_numpy()
+           for col in ("level", "kind", "beds", "capacity_graves", "used_graves")
+           if col in fac.columns},
+    })
 
     # The analysed layer, unfiltered, is placed once: reused when it is a care layer.
     done = {layer: (facilities, fac, placed)} if not level else {}
@@ -398,40 +507,77 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
             notes.facilities(name, cfac, cplaced)
 
     metric = WEIGHTINGS[weighting][0]
-    town = _townships(out, facilities_out, townships, target, beds_target, layer, metric, care)
-    summary = _summary(out, facilities_out, layer, radius_m, level, target, beds_target,
+    figures = {"covered": covered, "presence": presence, "population": pop, "elderly": eld,
+               "fac_village": fac_village, "supply": supply}
+    town = _townships(out, facilities_out, figures, townships, target, beds_target, layer,
+                      metric, care)
+    summary = _summary(facilities_out, figures, layer, radius_m, level, target, beds_target,
                        defaults, len(fac), weighting, care)
     summary["ambiguous_village_codes"] = notes.codes()
     summary["code_warnings"] = notes.messages(layer)
     summary["inputs"] = {**(inputs or {}), "date": dt.date.today().isoformat(),
                          "crs": f"{gk}（高斯-克吕格，米）"}
-    unc = out.loc[~out["covered"], ["code", "name", "township_code", "elderly_population",
-                                    "population", "nearest_m"]]
-    unc = unc.sort_values(["elderly_population", "code"], ascending=[False, True])
-    return CoverageResult(out, town, facilities_out, summary, pd.DataFrame(unc))
+    return CoverageResult(out, town, facilities_out, summary, _uncovered(out, covered, eld))
+
+
+def _geoframe(columns: dict) -> gpd.GeoDataFrame:
+    """A GeoDataFrame of ``columns`` (arrays; ``geometry``: shapely geometries in the
+    stored CRS) in the order given: what ``GeoDataFrame({...}, geometry=...,
+    crs=STORED_CRS)`` plus columns set afterwards gives, built in one step."""
+    columns["geometry"] = from_shapely(columns["geometry"], crs=STORED_CRS)
+    frame = pd.DataFrame(columns)
+    try:
+        # What geopandas itself does with the result of a pandas operation on a
+        # GeoDataFrame (``_constructor_from_mgr``): wrap the frame's blocks, without the
+        # checks and copies of ``__init__``, which cost more than the whole frame here.
+        out = gpd.GeoDataFrame._from_mgr(frame._mgr, frame._mgr.axes)
+        out._geometry_column_name = "geometry"
+        return out
+    except AttributeError:  # pragma: no cover - pandas/geopandas without these internals
+        return gpd.GeoDataFrame(frame)
+
+
+_UNCOVERED = ["code", "name", "township_code", "elderly_population", "population",
+              "nearest_m"]
+
+
+def _uncovered(out: gpd.GeoDataFrame, covered: np.ndarray, eld: np.ndarray) -> pd.DataFrame:
+    """The villages not covered, most elderly first, then by code: what
+    ``out.loc[~covered, columns].sort_values(["elderly_population", "code"],
+    ascending=[False, True])`` gives (the same stable order, ties as they come, missing
+    codes last), taken in one step."""
+    rows = np.flatnonzero(~covered)
+    code = pd.Categorical(out["code"].array.take(rows), ordered=True)
+    code_rank = code.codes.astype(np.int64)
+    code_rank[code_rank < 0] = len(code.categories)
+    elderly_rank = -eld[rows]
+    rows = rows[np.lexsort((code_rank, elderly_rank))]
+    return pd.DataFrame({c: out[c].array.take(rows) for c in _UNCOVERED},
+                        index=out.index.take(rows))
 
 
 def _care_beds(places: _Villages, layers: dict[str, gpd.GeoDataFrame], done: dict) -> dict:
     """All elderly-care beds of ``layers`` (every level), each facility in the township of
     the village it counts for: per-facility township codes and beds, totals by layer.
     ``done``: layer -> (frame given, usable frame, placement) already worked out."""
-    towns, beds, by_layer, placed_by_layer = [], [], {}, {}
+    towns, villages, beds, by_layer, placed_by_layer = [], [], [], {}, {}
     for name in care_layers():
         if name not in layers or layers[name] is None:
             continue
         if name in done and done[name][0] is layers[name]:
             _, fac, placed = done[name]
         else:
-            fac = _usable(layers[name])
-            _, points = _facility_points(fac)
-            placed = places.place(points, fac.get("village_code"))
+            fac, geoms = _usable(layers[name])
+            placed = places.place(_facility_points(geoms), fac.get("village_code"))
         b = facility_supply(fac, name)
         towns.append(places.column(places.towns, placed["village"]))
+        villages.append(placed["village"])
         beds.append(b)
         by_layer[name] = float(b.sum())
         placed_by_layer[name] = (fac, placed)
     return {
         "township_code": np.concatenate(towns) if towns else np.array([], dtype=object),
+        "village": np.concatenate(villages) if villages else np.array([], dtype=int),
         "beds": np.concatenate(beds) if beds else np.zeros(0),
         "by_layer": by_layer,
         "placed": placed_by_layer,
@@ -452,7 +598,9 @@ class _CodeNotes:
     def facilities(self, layer: str, fac: gpd.GeoDataFrame, placed: dict) -> None:
         """Note the facilities of ``layer`` that depend on a repeated code (each facility
         once, however many of the analysis' steps placed it)."""
-        names = fac["name"].astype(str).to_numpy() if len(fac) else np.array([], dtype=object)
+        if not (placed["in_ambiguous"].any() or placed["stated_ambiguous"].any()):
+            return
+        names = fac["name"].astype(str).to_numpy()
         rows = fac.index.to_numpy()
         for i in np.flatnonzero(placed["in_ambiguous"]):
             self.inside[(layer, rows[i])] = (layer, names[i],
@@ -511,13 +659,21 @@ def _graves(fac: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
             "remaining_graves": fac["supply"].to_numpy(dtype=float)}
 
 
-def _summary(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, layer: str, radius_m: float, level,
+def _summary(fac: gpd.GeoDataFrame, figures: dict, layer: str, radius_m: float, level,
              target, beds_target, defaults: dict, n_fac: int, weighting: str,
              care: dict | None) -> dict:
-    n = len(v)
-    elderly = float(v["elderly_population"].sum())
-    covered_elderly = float(v.loc[v["covered"], "elderly_population"].sum())
-    village_coverage = _rate(v["covered"].sum(), n)
+    """The whole area's figures; ``figures``: the villages' ``covered``, ``presence``,
+    ``population`` and ``elderly`` (integers) and the facilities' ``supply``."""
+    covered, presence = figures["covered"], figures["presence"]
+    pop, eld = figures["population"], figures["elderly"]
+    n = len(covered)
+    n_covered = int(np.count_nonzero(covered))
+    n_presence = int(np.count_nonzero(presence))
+    population = pop.sum()
+    covered_population = pop[covered].sum()
+    elderly = float(eld.sum())
+    covered_elderly = float(eld[covered].sum())
+    village_coverage = _rate(n_covered, n)
     out = {
         "layer": layer,
         "level": level,
@@ -525,14 +681,13 @@ def _summary(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, layer: str, radius_m: f
         "radius_m": float(radius_m),
         "facilities": int(n_fac),
         "villages": int(n),
-        "covered_villages": int(v["covered"].sum()),
+        "covered_villages": n_covered,
         "village_coverage": village_coverage,
-        "presence_villages": int(v["has_facility"].sum()),
-        "presence_coverage": _rate(v["has_facility"].sum(), n),
-        "population": int(v["population"].sum()),
-        "covered_population": int(v.loc[v["covered"], "population"].sum()),
-        "population_coverage": _rate(v.loc[v["covered"], "population"].sum(),
-                                     v["population"].sum()),
+        "presence_villages": n_presence,
+        "presence_coverage": _rate(n_presence, n),
+        "population": int(population),
+        "covered_population": int(covered_population),
+        "population_coverage": _rate(covered_population, population),
         "elderly_population": int(elderly),
         "covered_elderly": int(covered_elderly),
         "elderly_coverage": _rate(covered_elderly, elderly),
@@ -545,7 +700,7 @@ def _summary(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, layer: str, radius_m: f
         # Graves, not beds: no beds figure and no beds target for a cemetery layer.
         out.update({k: float(x.sum()) for k, x in _graves(fac).items()})
     else:
-        beds = float(fac["supply"].sum())
+        beds = float(figures["supply"].sum())
         care_total = float(care["beds"].sum())
         care_bpk = _rate(care_total * 1000.0, elderly)
         unassigned = float(care["beds"][pd.isna(care["township_code"])].sum())
@@ -572,10 +727,12 @@ def _summary(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, layer: str, radius_m: f
     return out
 
 
-def _townships(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, townships, target: float,
-               beds_target: float, layer: str, metric: str, care: dict | None) -> pd.DataFrame:
+def _townships(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, figures: dict, townships,
+               target: float, beds_target: float, layer: str, metric: str,
+               care: dict | None) -> pd.DataFrame:
     # Sums per township by bincount over factorised codes (sorted as groupby sorts them;
-    # a village without a township code is left out, as groupby leaves it out).
+    # a village without a township code is left out, as groupby leaves it out), every
+    # column computed as an array and the frame built once.
     codes, uniques = pd.factorize(v["township_code"], sort=True)
     keep = codes >= 0
     idx = codes[keep]
@@ -587,49 +744,81 @@ def _townships(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, townships, target: fl
             return np.bincount(idx[values], minlength=n).astype(np.int64)
         return np.bincount(idx, weights=values, minlength=n).round().astype(np.int64)
 
-    def per_township(town_codes, values) -> np.ndarray:
-        at = uniques.get_indexer(pd.Index(town_codes, dtype=object)) if n and len(town_codes) \
-            else np.full(len(town_codes), -1)
+    def per_township(village, values) -> np.ndarray:
+        """Sums of facilities' ``values`` by the township of the village each counts for
+        (the township's position in ``uniques`` is its villages' code)."""
+        village = np.asarray(village, dtype=np.intp)
+        at = np.full(len(village), -1, dtype=np.intp)
+        placed = village >= 0
+        at[placed] = codes[village[placed]]
         on = at >= 0
         return np.bincount(at[on], weights=np.asarray(values, dtype=float)[on],
                            minlength=n).astype(float)
 
-    covered = v["covered"].to_numpy(dtype=bool)
-    pop = v["population"].to_numpy()
-    eld = v["elderly_population"].to_numpy()
-    g = pd.DataFrame({
+    def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+        """part / whole, NaN where whole is 0 (``Series.where(whole > 0)``)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(whole > 0, part / whole, np.nan)
+
+    covered = figures["covered"]
+    pop, eld = figures["population"], figures["elderly"]
+    names = {}
+    if townships is not None and len(townships):
+        names = dict(zip(townships["code"], townships["name"], strict=False))
+    g = {
+        "code": uniques,
+        "name": _township_names(uniques, names),
         "villages": np.bincount(idx, minlength=n).astype(np.int64),
         "covered_villages": total(covered),
-        "presence_villages": total(v["has_facility"].to_numpy(dtype=bool)),
+        "presence_villages": total(figures["presence"]),
         "population": total(pop),
         "covered_population": total(np.where(covered, pop, 0)),
         "elderly_population": total(eld),
         "covered_elderly": total(np.where(covered, eld, 0)),
-    }, index=uniques.rename("township_code"))
-    fac_town = fac["township_code"].to_numpy()
-    g["facilities"] = per_township(fac_town, np.ones(len(fac))).astype(int)
-    g["village_coverage"] = g["covered_villages"] / g["villages"]
-    g["presence_coverage"] = g["presence_villages"] / g["villages"]
-    g["population_coverage"] = (g["covered_population"] / g["population"]).where(
-        g["population"] > 0)
-    g["elderly_coverage"] = (g["covered_elderly"] / g["elderly_population"]).where(
-        g["elderly_population"] > 0)
+    }
+    fac_village = figures["fac_village"]
+    g["facilities"] = per_township(fac_village, np.ones(len(fac_village))).astype(int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g["village_coverage"] = g["covered_villages"] / g["villages"]
+        g["presence_coverage"] = g["presence_villages"] / g["villages"]
+    g["population_coverage"] = share(g["covered_population"], g["population"])
+    g["elderly_coverage"] = share(g["covered_elderly"], g["elderly_population"])
     g["meets_target"] = g[metric] >= target
-    has_elderly = g["elderly_population"] > 0
     if layer == "cemeteries":
         for key, values in _graves(fac).items():
-            g[key] = per_township(fac_town, values)
+            g[key] = per_township(fac_village, values)
     else:
-        g["beds"] = per_township(fac_town, fac["supply"].to_numpy(dtype=float))
-        g["beds_per_1000_elderly"] = (g["beds"] * 1000 / g["elderly_population"]).where(
-            has_elderly)
-        g["care_beds"] = per_township(care["township_code"], care["beds"])
-        g["care_beds_per_1000_elderly"] = (
-            g["care_beds"] * 1000 / g["elderly_population"]).where(has_elderly)
+        g["beds"] = per_township(fac_village, figures["supply"])
+        g["beds_per_1000_elderly"] = share(g["beds"] * 1000, g["elderly_population"])
+        g["care_beds"] = per_township(care["village"], care["beds"])
+        g["care_beds_per_1000_elderly"] = share(g["care_beds"] * 1000,
+                                                g["elderly_population"])
         g["meets_beds_target"] = g["care_beds_per_1000_elderly"] >= beds_target
-    g = g.reset_index().rename(columns={"township_code": "code"})
-    names = {}
-    if townships is not None and len(townships):
-        names = dict(zip(townships["code"], townships["name"], strict=False))
-    g.insert(1, "name", g["code"].map(names))
-    return g
+    return pd.DataFrame(g, copy=False)
+
+
+def _township_names(codes: pd.Index, names: dict):
+    """``pd.Series(codes).map(names)``, without building a Series when no name is given
+    or every code has a name given as text (a plain lookup gives the same column)."""
+    if len(codes) and not names:
+        return np.full(len(codes), np.nan)  # what mapping by an empty dict gives
+    found = [names.get(c) for c in codes.tolist()] if len(names) else []
+    if len(codes) and len(found) == len(codes) and all(type(n) is str for n in found):
+        return np.array(found, dtype=object)
+    return pd.Series(codes).map(names).array
+
+
+@functools.cache
+def _text_dtype():
+    """The dtype pandas gives a column of Python strings (``str`` in pandas 3)."""
+    return pd.Series(np.array(["a"], dtype=object)).dtype
+
+
+def _column(frame: pd.DataFrame, name: str):
+    """``frame[name].to_numpy()`` as a frame built from it would hold it: a text column
+    with no value missing is passed on as it is (pandas would infer the same text dtype
+    again from its strings; an empty or partly missing one is left to that inference)."""
+    col = frame[name]
+    if len(col) and col.dtype == _text_dtype() and not col.hasnans:
+        return col.array
+    return col.to_numpy()

@@ -4,15 +4,34 @@ NA and NaT to None, arrays and tuples to lists, dict keys to text.
 Frames are converted column by column (:func:`column_values`): a numeric or boolean column
 in one vectorised step, an object column value by value only where a value is not already
 text or None. :func:`records` gives exactly what converting each row with
-:func:`jsonable` gives.
+:func:`jsonable` gives. :func:`page_records` is the main list of a result's ``to_dict``
+when the JSON API asks for less: some fields, one page of rows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 
 import numpy as np
 import pandas as pd
+
+from geoservice.analysis.errors import InvalidInput
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic garbage collection while many small lists and dicts are built (rows that
+    hold lists): the collector would otherwise walk the whole heap several times over
+    objects that are all still in use. Collection resumes as it was afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def jsonable(obj):
@@ -65,3 +84,20 @@ def records(df: pd.DataFrame) -> list[dict]:
     if not columns:
         return [{} for _ in range(len(df))]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def page_records(df: pd.DataFrame, columns: list[str], *, fields: list[str] | None = None,
+                 offset: int = 0, limit: int | None = None, noun: str) -> list[dict]:
+    """The rows ``offset`` to ``offset + limit`` of ``df`` (all rows when ``limit`` is
+    None) with the fields ``columns`` as JSON-safe dicts; ``fields`` keeps only those
+    fields, in the order given. A field not in ``columns`` raises ``InvalidInput`` naming
+    the fields of a ``noun`` row (村, 问题 ...)."""
+    if fields is not None:
+        unknown = [f for f in fields if f not in columns]
+        if unknown:
+            raise InvalidInput(f"参数 fields 中的字段“{'、'.join(unknown)}”无效：{noun}的字段有 "
+                               + "、".join(columns), name="fields")
+        columns = list(dict.fromkeys(fields))
+    if offset or limit is not None:
+        df = df.iloc[offset:None if limit is None else offset + limit]
+    return records(pd.DataFrame(df[columns]))

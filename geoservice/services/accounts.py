@@ -16,8 +16,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from werkzeug.security import check_password_hash, generate_password_hash
-
 from geoservice.errors import BadParameter, GeoserviceError, NotFound
 from layers import LayerStore
 from layers.schema import KINDS
@@ -113,6 +111,20 @@ ACTION_LABELS = {
     "login_failed": "登录失败",
     "workspace_copy": "复制工作空间",
 }
+
+
+def generate_password_hash(password: str) -> str:
+    # werkzeug loads most of itself on import: only when a password is set or checked,
+    # not on every CLI command
+    from werkzeug.security import generate_password_hash as make
+
+    return make(password)
+
+
+def check_password_hash(stored: str, password: str) -> bool:
+    from werkzeug.security import check_password_hash as check
+
+    return check(stored, password)
 
 
 def _now() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geoservice.analysis.coverage import CoverageResult, care_layers, coverage
+from geoservice.analysis.coverage import CoverageResult, care_layers, coverage, metre_centres
 from geoservice.analysis.vocabulary import WEIGHTINGS
 from geoservice.services.params import (
     MAX_RADIUS_M,
@@ -83,6 +83,11 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
     if care is not None:
         # the layers whose beds count in the beds per 1,000 elderly, and their versions
         inputs["care_layer_versions"] = {k: versions[k].version for k in care}
+    # the villages' metre centres once per villages version, where the store keeps layers
+    derived = getattr(store, "derived", None)
+    centres = (derived("villages", versions["villages"].version, "metre_centres",
+                       lambda: metre_centres(villages)) if derived is not None else None)
     return coverage(villages, facilities, layer=params.layer, radius_m=params.radius_m,
                     level=params.level, townships=townships, target=params.target,
-                    weighting=params.weighting, care_facilities=care, inputs=inputs)
+                    weighting=params.weighting, care_facilities=care, inputs=inputs,
+                    centres=centres)

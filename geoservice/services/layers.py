@@ -129,13 +129,19 @@ def crs_warnings(store: LayerStore, kind: str, gdf) -> list[Problem]:
     sel = np.flatnonzero(is_point & (which >= 0))
     if not len(sel):
         return []
-    from geoservice.analysis.coverage import village_centres
+    from geoservice.analysis.coverage import village_centres_xy
+    from layers.crs import STORED_CRS, metric_crs
 
-    centres = village_centres(villages)
+    # The centres (layers.crs / analysis.coverage.village_centres) of the villages named
+    # only, in the metric zone of the whole layer: a centre depends on its own polygon
+    # and that zone alone.
     own = which[sel]
+    named, back = np.unique(own, return_inverse=True)
+    stored = villages.to_crs(STORED_CRS)
+    _, lonlat = village_centres_xy(stored.iloc[named], metric_crs(stored))
     result = suspect_crs(shapely.get_x(points[sel]), shapely.get_y(points[sel]),
                          np.asarray(villages.geometry.values, dtype=object)[own],
-                         centres.x.to_numpy()[own], centres.y.to_numpy()[own],
+                         lonlat[back, 0], lonlat[back, 1],
                          declared=gdf.attrs.get("source_crs"))
     message = suspect_message(result, POINTS_WHAT.get(kind, "设施"))
     if not message:

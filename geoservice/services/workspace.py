@@ -46,6 +46,7 @@ class CachedLayerStore:
         self.store = store
         self.max_bytes = int(max_bytes)
         self._kept: OrderedDict[tuple[str, int], tuple[object, int]] = OrderedDict()
+        self._derived: dict[tuple[str, int, str], object] = {}
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -83,8 +84,23 @@ class CachedLayerStore:
             self._kept[key] = (gdf, size)
             self._bytes += size
             while self._bytes > self.max_bytes:
-                _, (_, dropped) = self._kept.popitem(last=False)
+                gone, (_, dropped) = self._kept.popitem(last=False)
                 self._bytes -= dropped
+                for k in [k for k in self._derived if k[:2] == gone]:
+                    del self._derived[k]
+
+    def derived(self, kind: str, version: int, name: str, compute):
+        """``compute()``, kept with the layer version it is derived from (e.g. the villages'
+        metre centres): computed once per (kind, version, name) while that version is kept."""
+        key = (kind, int(version), name)
+        with self._lock:
+            if key in self._derived:
+                return self._derived[key]
+        value = compute()
+        with self._lock:
+            if (kind, int(version)) in self._kept:
+                self._derived[key] = value
+        return value
 
     def kept(self) -> list[tuple[str, int]]:
         """The (kind, version) pairs in memory, least recently used first."""
@@ -94,6 +110,7 @@ class CachedLayerStore:
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+            self._derived.clear()
             self._bytes = 0
 
 

@@ -40,7 +40,14 @@ from geoservice.services.boundaries import (
 from geoservice.services.params import choice
 from geoservice.services.workspace import workspace_info
 from geoservice.web.auth import require_actor
-from geoservice.web.common import json_object, map_settings, workspace_store
+from geoservice.web.common import (
+    json_object,
+    json_response,
+    list_request,
+    map_settings,
+    paged,
+    workspace_store,
+)
 from layers.readers import GEO_SUFFIXES
 from maps import map_parts
 from maps.boundaries import boundaries_map, merge_map
@@ -95,20 +102,30 @@ def _run():
     return params, run_boundaries(workspace_store(), params)
 
 
+def _answer(result, asked: dict, src=None) -> Response:
+    body = result.to_dict(**asked)
+    return json_response(paged(body, "findings", len(result.findings), asked, src))
+
+
 @bp.get("/api/boundaries")
 def api_boundaries():
+    """The review as JSON; ``fields=`` keeps only those fields of the findings and
+    ``limit``/``offset`` return one page of them (with ``numberMatched``/``numberReturned``)."""
+    asked = list_request()
     _, result = _run()
-    return jsonify(result.to_dict())
+    return _answer(result, asked)
 
 
 @bp.post("/api/boundaries")
 def api_boundaries_outline():
     """The review with an uploaded county outline (multipart form: ``outline`` file,
-    ``outline_feature``, ``layer`` and the tolerances)."""
+    ``outline_feature``, ``layer`` and the tolerances); ``fields``, ``limit`` and ``offset``
+    in the form or the query string, as for GET."""
+    asked = list_request(request.form)
     params = _params(request.form)
     with _uploaded_outline() as outline:
         result = run_boundaries(workspace_store(), params, outline)
-    return jsonify(result.to_dict())
+    return _answer(result, asked, request.form)
 
 
 def _download(data: bytes, name: str, mimetype: str) -> Response:

@@ -70,24 +70,60 @@ def json_response(body, status: int = 200, mimetype: str = "application/json") -
     return Response(data, status=status, mimetype=mimetype)
 
 
-def page_params(max_limit: int) -> tuple[int, int | None]:
+def _given(name: str, src) -> str | None:
+    """Parameter ``name`` from ``src`` (a JSON body or a form) when there, else from the
+    query string; as text (a number or a list of a JSON body too)."""
+    for where in (src, request.args):
+        if where is not None and name in where and where.get(name) is not None:
+            value = where.get(name)
+            if isinstance(value, (list, tuple)):
+                return ",".join(str(v) for v in value)
+            return value if isinstance(value, str) else str(value)
+    return None
+
+
+PAGE_KEYS = ("fields", "limit", "offset")
+
+
+def page_params(max_limit: int, src=None) -> tuple[int, int | None]:
     """``offset`` and ``limit`` of a paged JSON answer (``limit`` None: all rows); a
-    Chinese 400 when either is not a whole number in range."""
-    offset = whole_number(request.args.get("offset"), "offset", default=0, lowest=0,
+    Chinese 400 when either is not a whole number in range. ``src``: a JSON body or form
+    looked at before the query string."""
+    offset = whole_number(_given("offset", src), "offset", default=0, lowest=0,
                           highest=2**31 - 1)
-    limit = whole_number(request.args.get("limit"), "limit", default=None, lowest=1,
+    limit = whole_number(_given("limit", src), "limit", default=None, lowest=1,
                          highest=max_limit)
     return offset, limit
 
 
-def field_list() -> list[str] | None:
-    """``fields=a,b`` as a list (None when not given); a Chinese 400 when it is empty."""
+def field_list(src=None) -> list[str] | None:
+    """``fields=a,b`` as a list (None when not given); a Chinese 400 when it is empty.
+    ``src``: a JSON body or form looked at before the query string."""
     from geoservice.errors import BadParameter
 
-    text = request.args.get("fields")
+    text = _given("fields", src)
     if text is None:
         return None
     fields = [f.strip() for f in text.split(",") if f.strip()]
     if not fields:
         raise BadParameter("参数 fields 为空：应为逗号分隔的字段名，如 fields=code,covered")
     return fields
+
+
+def list_request(src=None) -> dict:
+    """What a result's ``to_dict`` takes for the main list of rows: ``fields``, ``offset``
+    and ``limit`` (at most ``API_PAGE_MAX``), checked (a Chinese 400 when bad)."""
+    fields = field_list(src)
+    offset, limit = page_params(current_app.config["API_PAGE_MAX"], src)
+    return {"fields": fields, "offset": offset, "limit": limit}
+
+
+def paged(body: dict, key: str, matched: int, asked: dict, src=None) -> dict:
+    """``body`` with ``numberMatched`` (all rows of ``key``), ``numberReturned``, ``limit``
+    and ``offset`` when a page was asked for (``limit`` or ``offset`` given); as is
+    otherwise."""
+    if asked["limit"] is not None or _given("offset", src) is not None:
+        body["numberMatched"] = int(matched)
+        body["numberReturned"] = len(body[key])
+        body["limit"], body["offset"] = asked["limit"], asked["offset"]
+    return body

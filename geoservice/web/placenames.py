@@ -15,7 +15,13 @@ from geoservice.reports.placenames import placenames_xlsx, summary_rows
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.placenames import placenames_params, run_placenames
 from geoservice.services.workspace import workspace_info
-from geoservice.web.common import map_settings, workspace_store
+from geoservice.web.common import (
+    json_response,
+    list_request,
+    map_settings,
+    paged,
+    workspace_store,
+)
 from geoservice.web.pages import inline_max, large_layer
 from geoservice.web.uploads import (
     CRS_CHOICES,
@@ -67,20 +73,31 @@ def _run(upload: bool, page: bool = False):
     return params, result, filename
 
 
+def _answer(result, asked: dict, src=None) -> Response:
+    body = result.to_dict(**asked)
+    return json_response(paged(body, "findings", len(result.findings), asked, src))
+
+
 @bp.get("/api/placenames")
 def api_get():
+    """The check as JSON; ``fields=`` keeps only those fields of the findings and
+    ``limit``/``offset`` return one page of them (with ``numberMatched``/``numberReturned``)."""
+    asked = list_request()
     _, result, _ = _run(upload=False)
-    return jsonify(result.to_dict())
+    return _answer(result, asked)
 
 
 @bp.post("/api/placenames")
 def api_post():
+    """An uploaded label file checked; ``fields``, ``limit`` and ``offset`` in the form or
+    the query string, as for GET."""
+    asked = list_request(request.form)
     try:
         _, result, _ = _run(upload=True)
     except ValidationError as exc:  # a rejected label file: capped, with the CSV link
         body, status = problems_json(exc)
         return jsonify(body), status
-    return jsonify(result.to_dict())
+    return _answer(result, asked, request.form)
 
 
 def _xlsx(result) -> Response:

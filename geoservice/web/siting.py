@@ -49,7 +49,15 @@ from geoservice.services.siting import (
 )
 from geoservice.services.workspace import workspace_info
 from geoservice.web.auth import current_actor, require_actor
-from geoservice.web.common import json_object, map_settings, workspace_store
+from geoservice.web.common import (
+    PAGE_KEYS,
+    json_object,
+    json_response,
+    list_request,
+    map_settings,
+    paged,
+    workspace_store,
+)
 from geoservice.web.coverage import level_choices
 from geoservice.web.pages import inline_max, large_layer, map_layers
 from layers import KINDS
@@ -150,12 +158,21 @@ def _run_from_request(data: dict) -> SitingRun:
     return run_siting(workspace_store(), params)
 
 
-def _job_json(job: Job) -> dict:
+def _result_json(run: SitingRun, asked: dict | None = None, src=None) -> dict:
+    """The result's JSON; ``asked`` (``list_request``): some fields of the village rows,
+    one page of them, with ``numberMatched``/``numberReturned``."""
+    if asked is None:
+        return run.to_dict()
+    body = run.result.to_dict(**asked)
+    return paged(body, "villages", len(run.result.villages), asked, src)
+
+
+def _job_json(job: Job, asked: dict | None = None) -> dict:
     body = job.to_dict()
     body["status_url"] = url_for("siting.api_job", job_id=job.id)
     body["page_url"] = url_for("siting.page", job=job.id)
     if job.result is not None:
-        body["result"] = job.result.to_dict()
+        body["result"] = _result_json(job.result, asked)
         body["report_xlsx"] = url_for("siting.report_xlsx", job=job.id)
         body["report_csv"] = url_for("siting.report_csv", job=job.id)
     if job.error_status:
@@ -168,11 +185,15 @@ def _job_json(job: Job) -> dict:
 @bp.post("/api/siting")
 def api_siting():
     # Synchronous, but it takes the solver like a job: the same role, audited.
+    # ``fields``, ``limit`` and ``offset`` (the village rows) in the body or the query string.
     actor = require_actor("job_start")
-    params = params_from_mapping(_params_only(_body()))
+    data = _body()
+    asked = list_request(data)
+    params = params_from_mapping(_params_only({k: v for k, v in data.items()
+                                               if k not in PAGE_KEYS}))
     audit.record(workspace_store(), actor, "job_start", layer=params.layer,
                  params={**params.query(), "job": None}, result="同步计算（POST /api/siting）")
-    return jsonify(run_siting(workspace_store(), params).to_dict())
+    return json_response(_result_json(run_siting(workspace_store(), params), asked, data))
 
 
 @bp.post("/api/siting/jobs")
@@ -180,12 +201,15 @@ def api_jobs_start():
     params = params_from_mapping(_params_only(_body()))
     job = _submit(params)
     body = _job_json(job)
-    return jsonify(body), 202, {"Location": body["status_url"]}
+    return json_response(body, 202), {"Location": body["status_url"]}
 
 
 @bp.get("/api/siting/jobs/<job_id>")
 def api_job(job_id: str):
-    return jsonify(_job_json(_job(job_id)))
+    """The job's state; once finished its ``result``, of which ``fields=`` keeps only those
+    fields of the village rows and ``limit``/``offset`` return one page."""
+    asked = list_request()
+    return json_response(_job_json(_job(job_id), asked))
 
 
 @bp.delete("/api/siting/jobs/<job_id>")
@@ -207,7 +231,7 @@ def _cancel(job_id: str):
     job = runner().cancel(job_id)
     audit.record(workspace_store(), actor, "job_cancel", params={"job": job_id},
                  result=f"任务 {job_id}：{job.to_dict().get('state_label', '')}")
-    return jsonify(_job_json(job)), 202
+    return json_response(_job_json(job), 202)
 
 
 def _ranks(data: dict) -> list[int]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import json
 import logging
 import re
 import sqlite3
+import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,6 +135,66 @@ def _failure_message(exc: BaseException) -> str:
     return "写入图层失败，工作空间未改变（详情见服务器日志）"
 
 
+@functools.cache
+def _copy_supported() -> bool:
+    """Whether Python's SQLite can hold a GeoPackage spatial index (the R*Tree module):
+    then new tables are staged in a file of their own and copied in (:func:`_copy_table`);
+    else GDAL writes them into the workspace itself."""
+    try:
+        with closing(sqlite3.connect(":memory:")) as con:
+            con.execute("CREATE VIRTUAL TABLE t USING rtree(id, minx, maxx, miny, maxy)")
+    except sqlite3.DatabaseError:
+        return False
+    return True
+
+
+def _columns(con: sqlite3.Connection, schema: str, table: str) -> list[str]:
+    return [r[1] for r in con.execute(f'PRAGMA {schema}.table_info("{table}")')]
+
+
+def _copy_table(con: sqlite3.Connection, table: str) -> None:
+    """Copy layer ``table`` as GDAL wrote it in the attached database ``staged`` into the
+    workspace, inside the caller's transaction: the table and its rows, its spatial index
+    (the R*Tree's own tables copied as they are, not rebuilt), its triggers and indexes, and
+    its rows of the GeoPackage metadata tables (and its coordinate system when the
+    workspace lacks it)."""
+    objects = con.execute(
+        "SELECT type, name, tbl_name, sql FROM staged.sqlite_master WHERE sql IS NOT NULL"
+    ).fetchall()
+    prefix = f"rtree_{table}_"
+    rtrees = [name for kind, name, _, sql in objects if kind == "table"
+              and name.startswith(prefix) and sql.upper().startswith("CREATE VIRTUAL TABLE")]
+    shadows = {f"{r}_{part}" for r in rtrees for part in ("node", "rowid", "parent")}
+    main_sql = next(sql for kind, name, _, sql in objects if kind == "table" and name == table)
+    con.execute(main_sql)
+    con.execute(f'INSERT INTO main."{table}" SELECT * FROM staged."{table}"')
+    for rtree in rtrees:
+        con.execute(next(sql for _, name, _, sql in objects if name == rtree))
+        for shadow in sorted(s for s in shadows if s.startswith(rtree + "_")):
+            con.execute(f'DELETE FROM main."{shadow}"')
+            con.execute(f'INSERT INTO main."{shadow}" SELECT * FROM staged."{shadow}"')
+    owners = {table, *rtrees}
+    for kind in ("index", "trigger"):
+        for k, name, owner, sql in objects:
+            if k == kind and owner in owners and name not in shadows:
+                con.execute(sql)
+    present = {r[0] for r in con.execute("SELECT name FROM main.sqlite_master WHERE type='table'")}
+    for meta in ("gpkg_spatial_ref_sys", *_GPKG_META):
+        source = _columns(con, "staged", meta)
+        if not source:
+            continue
+        if meta not in present:
+            con.execute(next(sql for k, name, _, sql in objects if k == "table" and name == meta))
+        cols = ", ".join(f'"{c}"' for c in _columns(con, "main", meta) if c in source)
+        if meta == "gpkg_spatial_ref_sys":
+            con.execute(f"INSERT OR IGNORE INTO main.{meta} ({cols}) SELECT {cols}"
+                        f" FROM staged.{meta} WHERE srs_id IN (SELECT srs_id FROM"
+                        f" staged.gpkg_contents WHERE table_name = ?)", (table,))
+        else:
+            con.execute(f"INSERT INTO main.{meta} ({cols}) SELECT {cols} FROM staged.{meta}"
+                        f" WHERE table_name = ?", (table,))
+
+
 class GeoPackageStore:
     """Layers in one GeoPackage file: a table per layer version plus a version table.
 
@@ -216,6 +278,8 @@ class GeoPackageStore:
 
     @staticmethod
     def _ensure_tables(con: sqlite3.Connection) -> None:
+        if not con.in_transaction:  # one transaction (one set of disk syncs), not one
+            con.execute("BEGIN")    # per statement; the caller's ``with con`` commits
         con.execute(f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
             kind TEXT NOT NULL, version INTEGER NOT NULL, table_name TEXT NOT NULL,
             created TEXT NOT NULL, source TEXT, source_crs TEXT, features INTEGER,
@@ -345,9 +409,12 @@ class GeoPackageStore:
                    source_crs: str, user: str = "") -> list[LayerVersion]:
         """Store several layers as new current versions in one step: all or nothing.
 
-        Under the writer lock: every table is written first; one transaction then makes them
-        all current. On any failure the tables this call wrote are dropped and the current
-        versions stay as they were.
+        Under the writer lock: GDAL writes every table into a staging GeoPackage of its own
+        (a new file, written as fast as any pyogrio write); one sqlite3 transaction then
+        copies them into the workspace (:func:`_copy_table`) and makes them all current.
+        Without the R*Tree module in Python's SQLite, GDAL writes the tables into the
+        workspace itself and that transaction only makes them current. On any failure the
+        tables this call wrote are dropped and the current versions stay as they were.
         """
         import pyogrio
 
@@ -360,20 +427,29 @@ class GeoPackageStore:
             raise StoreError("同一次写入中图层重复")
         planned, written = [], []
         try:
-            with self._writing():
+            with self._writing(), tempfile.TemporaryDirectory(prefix="geoservice-") as tmp:
                 try:
                     self._remove_orphans_locked()
+                    # Staged: one set of disk syncs for the whole write, where GDAL
+                    # writing into the workspace commits several transactions, each synced.
+                    staged = Path(tmp) / "layers.gpkg" if _copy_supported() else None
                     for kind, gdf in items:
                         existing = self._rows("WHERE kind = ?", (kind,))
                         version = max((v.version for v in existing), default=0) + 1
                         table = f"{kind}_v{version}"
                         data = gdf.to_crs(STORED_CRS)
                         written.append(table)
-                        pyogrio.write_dataframe(data, self.path, layer=table, driver="GPKG",
+                        target = self.path if staged is None else staged
+                        pyogrio.write_dataframe(data, target, layer=table, driver="GPKG",
                                                 promote_to_multi=False)
                         planned.append((kind, version, table, len(data)))
                     created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
                     with self._connect() as con:  # one transaction: all or nothing
+                        if staged is not None:
+                            con.execute("ATTACH DATABASE ? AS staged", (str(staged),))
+                            con.execute("BEGIN IMMEDIATE")
+                            for _, _, table, _ in planned:
+                                _copy_table(con, table)
                         for kind, version, table, n in planned:
                             con.execute(f"UPDATE {META_TABLE} SET current = 0 WHERE kind = ?",
                                         (kind,))

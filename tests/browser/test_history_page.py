@@ -38,7 +38,9 @@ def test_login_import_audit_and_restore(tiny_workspace, tmp_path, browser):
         browser.find_element(By.ID, "login").click()
         wait.until(lambda d: d.current_url.rstrip("?").endswith("/upload"))
 
-        Select(browser.find_element(By.NAME, "kind")).select_by_value("villages")
+        # the click returns before the next page is parsed: wait for its form
+        kind = wait.until(lambda d: d.find_elements(By.NAME, "kind"))[0]
+        Select(kind).select_by_value("villages")
         browser.find_element(By.NAME, "file").send_keys(str(path))
         browser.find_element(By.CSS_SELECTOR, "form.gs-form button[type=submit]").click()
         ok = wait.until(lambda d: d.find_elements(By.ID, "import-ok"))[0]

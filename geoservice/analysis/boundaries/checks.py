@@ -58,7 +58,7 @@ from geoservice.analysis.boundaries.geometry import (
 from geoservice.analysis.boundaries.lines import derive_lines
 from geoservice.analysis.boundaries.names import township_kind, unit_kind
 from geoservice.analysis.errors import InvalidInput
-from geoservice.analysis.jsonsafe import jsonable
+from geoservice.analysis.jsonsafe import column_values, gc_paused, page_records
 from geoservice.analysis.settings import BOUNDARIES_SOURCE, boundaries_defaults
 from layers.crs import STORED_CRS, gk_zone_epsg
 from layers.schema import REPAIR_COLUMN
@@ -129,22 +129,29 @@ class BoundaryResult:
     boundary_lines: gpd.GeoDataFrame
     summary: dict
 
-    def to_dict(self) -> dict:
-        """The JSON shape of ``boundaries --json`` and ``/api/boundaries``."""
-        findings = []
-        for row in pd.DataFrame(self.findings.drop(columns="geometry")).to_dict("records"):
-            findings.append({k: jsonable(row[k]) for k in FINDING_COLUMNS})
-        lines = []
-        for row in pd.DataFrame(self.boundary_lines.drop(columns="geometry")).to_dict(
-                "records"):
-            lines.append({
-                "kind": row["kind"],
-                "codes": [c for c in (row["code_a"], row["code_b"])
-                          if c is not None and not (isinstance(c, float) and np.isnan(c))],
-                "names": [jsonable(row["name_a"]), jsonable(row["name_b"])],
-                "length_m": jsonable(row["length_m"]),
-                "length_km": jsonable(row["length_km"]),
-            })
+    def to_dict(self, *, fields: list[str] | None = None, offset: int = 0,
+                limit: int | None = None) -> dict:
+        """The JSON shape of ``boundaries --json`` and ``/api/boundaries``.
+
+        ``fields`` keeps only those fields of the findings (in the order given);
+        ``offset``/``limit`` return one page of the findings. The summary, the boundary
+        lines and the groups are always whole. Unknown fields raise ``InvalidInput``.
+        Converted column by column (``jsonsafe``): the same values as row by row.
+        """
+        findings = page_records(self.findings, FINDING_COLUMNS, fields=fields, offset=offset,
+                                limit=limit, noun="问题")
+        bl = self.boundary_lines
+
+        def present(c) -> bool:
+            return c is not None and not (isinstance(c, float) and np.isnan(c))
+
+        columns = [bl["kind"].tolist(), bl["code_a"].tolist(), bl["code_b"].tolist(),
+                   *(column_values(bl[c]) for c in ("name_a", "name_b", "length_m",
+                                                    "length_km"))]
+        with gc_paused():  # two lists per line: the collector would walk them repeatedly
+            lines = [{"kind": kind, "codes": [c for c in (a, b) if present(c)],
+                      "names": [name_a, name_b], "length_m": m, "length_km": km}
+                     for kind, a, b, name_a, name_b, m, km in zip(*columns, strict=True)]
         # Counts by finding type at the top of the summary (as the issue's JSON has them),
         # and also under "counts".
         summary = {**self.summary.get("counts", {}), **self.summary}

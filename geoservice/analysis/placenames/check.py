@@ -21,7 +21,7 @@ import shapely
 
 from geoservice.analysis.coverage import village_centres
 from geoservice.analysis.errors import InvalidInput
-from geoservice.analysis.jsonsafe import records
+from geoservice.analysis.jsonsafe import page_records, records
 from geoservice.analysis.placenames.match import (
     EXACT,
     FORMER,
@@ -76,13 +76,19 @@ class PlacenamesResult:
     summary: dict
     params: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        """The JSON of the CLI's ``--json`` and ``/api/placenames``."""
-        f = pd.DataFrame(self.findings.drop(columns="geometry"))[JSON_COLUMNS]
+    def to_dict(self, *, fields: list[str] | None = None, offset: int = 0,
+                limit: int | None = None) -> dict:
+        """The JSON of the CLI's ``--json`` and ``/api/placenames``.
+
+        ``fields`` keeps only those fields of the findings (in the order given);
+        ``offset``/``limit`` return one page of the findings. The summary and the roman
+        spellings are always whole. Unknown fields raise ``InvalidInput``.
+        """
         return {
             # Counts by type at the top of the summary, and also under "counts".
             "summary": {**self.summary.get("counts", {}), **self.summary},
-            "findings": records(f),
+            "findings": page_records(self.findings, JSON_COLUMNS, fields=fields,
+                                     offset=offset, limit=limit, noun="问题"),
             "romanization": records(self.romanization[["code", "name", "pinyin"]]),
         }
 

@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 
 from geoservice.analysis.coverage import _geoms
-from geoservice.analysis.jsonsafe import jsonable, records
+from geoservice.analysis.jsonsafe import jsonable, page_records, records
 from geoservice.analysis.vocabulary import PROBLEM_SHORT, WEIGHT_NOUNS, WEIGHT_UNITS, rule_label
 from layers.crs import STORED_CRS
 
@@ -36,13 +36,21 @@ class SitingResult:
     villages: gpd.GeoDataFrame
     candidates: gpd.GeoDataFrame = field(default=None)
 
-    def to_dict(self) -> dict:
-        """The JSON shape of the CLI's ``--json`` and ``/api/siting``."""
+    def to_dict(self, *, fields: list[str] | None = None, offset: int = 0,
+                limit: int | None = None) -> dict:
+        """The JSON shape of the CLI's ``--json`` and ``/api/siting``.
+
+        ``fields`` keeps only those fields of the village rows (in the order given);
+        ``offset``/``limit`` return one page of the village rows. The summary, the sites
+        and the excluded candidates are always whole. Unknown fields raise ``InvalidInput``.
+        """
+        villages = _plain(self.villages)
         return {
             "summary": jsonable(self.summary),
             "sites": records(_plain(self.sites)),
             "excluded": records(_plain(self.excluded)),
-            "villages": records(_plain(self.villages)),
+            "villages": page_records(villages, [str(c) for c in villages.columns],
+                                     fields=fields, offset=offset, limit=limit, noun="村"),
         }
 
 
