@@ -88,6 +88,8 @@ class LayerStore(Protocol):
 
     def job_records(self) -> list[dict]: ...
 
+    # save_job never sets a finished record (FINISHED_JOB_STATES) back to an unfinished one.
+
     def job_record(self, job_id: str) -> dict | None: ...
 
     # Copying a whole workspace (``workspace copy``): versions and audit rows as they were.
@@ -106,6 +108,19 @@ class LayerStore(Protocol):
         ``StoreError`` (nothing written) when an id is already taken. Later
         ``append_audit`` calls number after the highest id."""
         ...
+
+
+# Job states after which a job record is final: a save never sets such a record back to an
+# unfinished state (a cancel written by one server process is not undone by another
+# process's heartbeat of the same job).
+FINISHED_JOB_STATES = ("done", "failed", "cancelled", "interrupted")
+
+
+def job_upsert_guard(table: str) -> str:
+    """The WHERE of a job record's ``ON CONFLICT ... DO UPDATE``: never from a finished
+    state (:data:`FINISHED_JOB_STATES`) back to an unfinished one."""
+    states = ", ".join(f"'{s}'" for s in FINISHED_JOB_STATES)
+    return f" WHERE NOT ({table}.state IN ({states}) AND excluded.state NOT IN ({states}))"
 
 
 def audit_where(*, param: str, user_column: str, user: str | None = None,

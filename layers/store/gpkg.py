@@ -25,7 +25,7 @@ from filelock import FileLock, Timeout
 
 from ..errors import LayerNotFound, StoreError
 from ..schema import KINDS, get_kind
-from .base import LayerVersion, audit_where
+from .base import LayerVersion, audit_where, job_upsert_guard
 from .base import with_field_types as _with_field_types
 
 if TYPE_CHECKING:
@@ -595,13 +595,17 @@ class GeoPackageStore:
 
     def save_job(self, record: dict) -> None:
         """Insert or replace one job record (``JOB_FIELDS``; ``params`` a dict, ``result``
-        bytes or None)."""
+        bytes or None); a finished record is never set back to an unfinished state."""
         values = [record.get(f) for f in JOB_FIELDS]
         values[JOB_FIELDS.index("params")] = json.dumps(record.get("params") or {},
                                                         ensure_ascii=False, default=str)
+        others = [f for f in JOB_FIELDS if f != "id"]
         with self._writing(), self._connect() as con:
-            con.execute(f"INSERT OR REPLACE INTO {JOBS_TABLE} ({', '.join(JOB_FIELDS)})"
-                        f" VALUES ({', '.join('?' * len(JOB_FIELDS))})", values)
+            con.execute(f"INSERT INTO {JOBS_TABLE} ({', '.join(JOB_FIELDS)})"
+                        f" VALUES ({', '.join('?' * len(JOB_FIELDS))})"
+                        " ON CONFLICT (id) DO UPDATE SET "
+                        + ", ".join(f"{f} = excluded.{f}" for f in others)
+                        + job_upsert_guard(JOBS_TABLE), values)
 
     def job_records(self) -> list[dict]:
         """Every recorded job, oldest first (``result`` as stored bytes or None)."""

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LayerNotFound, StoreError
 from ..schema import get_kind
-from .base import LayerVersion, audit_where, with_field_types
+from .base import LayerVersion, audit_where, job_upsert_guard, with_field_types
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -798,7 +798,7 @@ class PostgisStore:
 
     def save_job(self, record: dict) -> None:
         """Insert or replace one job record (``JOB_FIELDS``; ``params`` a dict, ``result``
-        bytes or None)."""
+        bytes or None); a finished record is never set back to an unfinished state."""
         values = [record.get(f) for f in JOB_FIELDS]
         values[JOB_FIELDS.index("params")] = json.dumps(record.get("params") or {},
                                                         ensure_ascii=False, default=str)
@@ -806,7 +806,7 @@ class PostgisStore:
         if isinstance(result, (bytearray, memoryview)):
             values[JOB_FIELDS.index("result")] = bytes(result)
         with self._writing("保存任务记录失败") as conn:
-            conn.execute(_upsert("jobs", JOB_FIELDS, "id"), values)
+            conn.execute(_upsert("jobs", JOB_FIELDS, "id") + job_upsert_guard("jobs"), values)
 
     def job_record(self, job_id: str) -> dict | None:
         """One job's record (as :meth:`job_records` gives it), None when there is none."""

@@ -8,7 +8,6 @@ import csv
 import io
 import re
 import tempfile
-import time
 import zipfile
 
 import geopandas as gpd
@@ -78,14 +77,13 @@ def no_extraction(monkeypatch):
 # --- zip archives ----------------------------------------------------------------------
 
 def test_a_zip_bomb_is_refused_before_anything_is_inflated(bomb, no_extraction):
-    start = time.perf_counter()
+    """Refused from the archive's directory alone: no member is extracted (how long that
+    takes is measured in bench/, not asserted here)."""
     p = only(rejected(bomb, filename="乡镇敬老院.zip"))
-    elapsed = time.perf_counter() - start
     assert p.file == "乡镇敬老院.zip" and p.row is None
     assert "压缩炸弹" in p.message and "ZIP_MAX_UNCOMPRESSED_MB" in p.message
     assert "1.0 GB" in p.message
     assert no_extraction == []
-    assert elapsed < 5  # loosely: it used to take 13-21 s
 
 
 def test_the_ratio_limit_catches_a_bomb_under_the_size_limit(bomb, no_extraction):

@@ -292,3 +292,20 @@ def test_one_job_record_reads_as_in_the_list(store):
     assert store.job_record("j0") == listed["j0"] and store.job_record("j1") == listed["j1"]
     assert store.job_record("j0")["result"] == b"\x00\x01"
     assert store.job_record("nope") is None
+
+
+def test_a_finished_job_record_is_never_set_back_to_unfinished(store):
+    """A cancel written by one server process stays, whatever another process's heartbeat
+    of the same job writes after it; finished states may still follow each other."""
+    base = {"id": "j", "owner": "甲", "label": "选址", "progress": 0.2, "message": "",
+            "error": None, "params": {}, "created": "2026-11-26T10:00:00", "started": None,
+            "finished": None, "result": None}
+    store.save_job({**base, "state": "running"})
+    store.save_job({**base, "state": "running", "progress": 0.4})
+    assert store.job_record("j")["progress"] == 0.4  # an unfinished record is updated
+    store.save_job({**base, "state": "cancelled", "message": "已取消"})
+    store.save_job({**base, "state": "running", "progress": 0.9})  # a late heartbeat
+    kept = store.job_record("j")
+    assert (kept["state"], kept["message"], kept["progress"]) == ("cancelled", "已取消", 0.2)
+    store.save_job({**base, "state": "interrupted"})  # finished to finished: written
+    assert store.job_record("j")["state"] == "interrupted"
