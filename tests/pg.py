@@ -134,12 +134,24 @@ def new_database(server_url: str, name: str | None = None, *, postgis: bool = Tr
     return url
 
 
-def _drop(server_url: str, name: str) -> None:
+def _drop(server_url: str, name: str, deadline_s: float = 30.0) -> None:
     # WITH (FORCE) terminates the database's connections first (a store or pool left open
-    # in the test), then drops it
-    with connect(server_url) as con:
-        con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+    # in the test), then drops it. A server process of another role on the database (an
+    # autovacuum worker on a server whose autovacuum is on) cannot be terminated by the test
+    # role: try again until it has left, up to ``deadline_s``.
+    import time
+
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            with connect(server_url) as con:
+                con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)))
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.2)
 
 
 def drop_database(url: str, server_url: str | None = None) -> None:

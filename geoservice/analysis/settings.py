@@ -45,6 +45,18 @@ def siting_defaults() -> dict:
     return sit
 
 
+def demand_defaults() -> dict:
+    """Base year, default annual growth of the elderly population and the widest span of
+    years of a target-year projection (``[demand]`` in defaults.toml)."""
+    d = load_defaults()["demand"]
+    return {
+        "base_year": int(d["base_year"]),
+        "annual_growth": float(d["annual_growth"]),
+        "max_years": int(d["max_years"]),
+        "source": f"{DEFAULTS_FILE.name} [demand]（{d.get('source', '')}）",
+    }
+
+
 # Where the boundary review's default tolerances come from (shown with every tolerance).
 BOUNDARIES_SOURCE = f"{DEFAULTS_FILE.name} [boundaries]"
 

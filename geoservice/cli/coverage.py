@@ -23,16 +23,25 @@ from geoservice.cli.common import echo_json, open_workspace
 @click.option("--weighting", type=click.Choice(list(WEIGHTINGS)), default="villages",
               show_default=True, help="与目标比较的覆盖率：村数、人口或老年人口。")
 @click.option("--target", default=None, help="目标覆盖率（0-1 或百分数），默认取 defaults.toml。")
+@click.option("--year", default=None,
+              help="目标年份（如 2030）：按该年的老年人口计算；不给时用村(社区)图层的当前数据。")
+@click.option("--growth", default=None,
+              help="老年人口年增长率（需 --year）：全县一个值，如 0.03 或 3%；或分乡镇 "
+                   "乡镇代码:增长率,…（未列出的乡镇用全县值或默认值）。默认取 defaults.toml [demand]。")
+@click.option("--projection", default=None, type=click.Path(dir_okay=False),
+              help="老年人口预测表 CSV/XLSX（需 --year）：村代码或乡镇代码、年份、60岁以上人口。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
 @click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
               help="同时写出 XLSX 报表（汇总、乡镇、村三张表）。")
 @click.pass_context
-def command(ctx, layer, radius, level, weighting, target, as_json, xlsx) -> None:
+def command(ctx, layer, radius, level, weighting, target, year, growth, projection,
+            as_json, xlsx) -> None:
     from geoservice.reports.coverage import coverage_xlsx, summary_rows
     from geoservice.services.coverage import coverage_params, run_coverage
 
     store = open_workspace(ctx)
-    params = coverage_params(layer, radius, level, weighting, target)
+    params = coverage_params(layer, radius, level, weighting, target, year, growth,
+                             projection_table(projection))
     result = run_coverage(store, params)
     if xlsx:
         with open(xlsx, "wb") as fh:
@@ -47,6 +56,7 @@ def command(ctx, layer, radius, level, weighting, target, as_json, xlsx) -> None
         elif isinstance(value, float):
             value = f"{value:.2f}"
         click.echo(f"{label}：{'' if value is None else value}")
+    demand_line(result.summary)
     _townships(result)
     top = result.uncovered.head(10)
     if len(top):
@@ -84,3 +94,21 @@ def _townships(result) -> None:
             verdict = "达标" if t["meets_beds_target"] else "未达标"
             click.echo(f"{head}；每千名老年人床位 {_figure(t['care_beds_per_1000_elderly'])}"
                        f"（{verdict}），其中本图层 {_figure(t['beds_per_1000_elderly'])}")
+
+
+def projection_table(path: str | None):
+    """The projection table of ``--projection``, its format checked (Chinese, row by row)."""
+    if path is None:
+        return None
+    from geoservice.cli.common import existing_file
+    from geoservice.services.demand import read_projection
+
+    return read_projection(existing_file(path, "--projection"))
+
+
+def demand_line(summary: dict) -> None:
+    """Which year's demand the result used, when a target year was asked for."""
+    if summary.get("demand"):
+        from geoservice.services.demand import demand_text
+
+        click.echo(f"需求年份：{demand_text(summary['demand'])}")

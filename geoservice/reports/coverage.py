@@ -10,6 +10,7 @@ from geoservice.analysis.vocabulary import WEIGHTINGS, level_label
 from geoservice.reports.xlsx import (
     DEMO_MARK,
     csv_bytes,
+    demand_label,
     relabel,
     to_bytes,
     write_frame,
@@ -71,6 +72,7 @@ def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
         ("设施图层", f"{layer.label}（第 {versions.get(s['layer'], '?')} 版）"),
         ("设施层级/类型", level_label(s["layer"], s.get("level"))),
         ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
+        ("需求（60岁以上人口）", demand_label(s) or "当前数据"),
         ("服务半径(米)", s["radius_m"]),
         ("半径来源", radius_origin(s)),
         ("距离计算", f"直线距离，{inputs.get('crs', '')}"),
@@ -164,4 +166,4 @@ def coverage_csv(result: CoverageResult) -> bytes:
     as ``#`` comment lines."""
     villages = pd.DataFrame(result.villages.drop(columns="geometry"))
     return csv_bytes(_frame(villages, village_headers(result.summary["layer"])),
-                     summary_rows(result)[:9])
+                     summary_rows(result)[:10])

@@ -17,6 +17,7 @@ from geoservice.reports.xlsx import (
     append_row,
     cell,
     csv_bytes,
+    demand_label,
     relabel,
     to_bytes,
     write_frame,
@@ -65,6 +66,7 @@ def input_rows(run: SitingRun) -> list[tuple[str, object]]:
         ("设施层级/类型", level_label(p.layer, p.level)),
         ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
         ("候选点", cand),
+        ("需求（60岁以上人口）", demand_label(s) or "当前数据"),
     ]
     if p.problem == "cemetery":
         zones = (f"禁建区（第 {versions['exclusion_zones']} 版）"

@@ -183,3 +183,14 @@ def to_bytes(wb: Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def demand_label(summary: dict) -> str | None:
+    """Which year's elderly population a result used, and from where (``summary.demand``,
+    set when a target year was asked for); None for today's data."""
+    d = summary.get("demand")
+    if not d:
+        return None
+    if d.get("source") == "当前数据":
+        return f"{d['year']} 年（当前数据）"
+    return f"{d['year']} 年（{d['source']}，基准年 {d['base_year']} 年）"

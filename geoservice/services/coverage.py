@@ -11,6 +11,12 @@ from dataclasses import dataclass
 
 from geoservice.analysis.coverage import CoverageResult, care_layers, coverage, metre_centres
 from geoservice.analysis.vocabulary import WEIGHTINGS
+from geoservice.services.demand import (
+    DemandParams,
+    ProjectionTable,
+    apply_demand,
+    demand_params,
+)
 from geoservice.services.params import (
     MAX_RADIUS_M,
     choice,
@@ -35,6 +41,8 @@ class CoverageParams:
     weighting: str
     target: float | None
     radius_given: bool = True
+    # the target year's demand (services.demand); no year = the villages as they are
+    demand: DemandParams | None = None
 
     def query(self) -> dict:
         q = {"layer": self.layer, "radius": plain(self.radius_m), "weighting": self.weighting}
@@ -42,19 +50,26 @@ class CoverageParams:
             q["level"] = self.level
         if self.target is not None:
             q["target"] = plain(self.target)
+        if self.demand is not None:
+            q.update(self.demand.query())
         return q
 
 
 def coverage_params(layer=None, radius=None, level=None, weighting=None,
-                    target=None) -> CoverageParams:
-    """Check coverage parameters given as text; defaults come from defaults.toml."""
+                    target=None, year=None, growth=None,
+                    projection: ProjectionTable | None = None) -> CoverageParams:
+    """Check coverage parameters given as text; defaults come from defaults.toml.
+    ``year`` with ``growth`` or ``projection`` (a table read by
+    :func:`geoservice.services.demand.read_projection`): the target year's demand."""
     layer = facility_layer(layer)
     level = facility_level(layer, level)
     radius_m, radius_given = facility_radius(radius, layer, level)
     weighting = choice(weighting, "weighting", "加权方式",
                        {k: v[1] for k, v in WEIGHTINGS.items()}, default="villages")
     target_v = share(target, "target", "目标覆盖率")
-    return CoverageParams(layer, radius_m, level, weighting, target_v, radius_given)
+    demand = demand_params(year, growth, projection)
+    return CoverageParams(layer, radius_m, level, weighting, target_v, radius_given,
+                          demand if demand.active else None)
 
 
 def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
@@ -63,6 +78,10 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
     facilities = require_layer(store, params.layer, versions=versions)
     townships = (store.read("townships", version=versions["townships"].version)
                  if "townships" in versions else None)
+    demand = None
+    if params.demand is not None:
+        # the analysis takes a villages frame: a copy with the target year's elderly
+        villages, demand = apply_demand(villages, params.demand, townships)
     # Beds per 1,000 elderly as the plans count them: every elderly-care layer the
     # workspace has (all levels), not only the one analysed.
     care = None
@@ -87,7 +106,10 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
     derived = getattr(store, "derived", None)
     centres = (derived("villages", versions["villages"].version, "metre_centres",
                        lambda: metre_centres(villages)) if derived is not None else None)
-    return coverage(villages, facilities, layer=params.layer, radius_m=params.radius_m,
-                    level=params.level, townships=townships, target=params.target,
-                    weighting=params.weighting, care_facilities=care, inputs=inputs,
-                    centres=centres)
+    result = coverage(villages, facilities, layer=params.layer, radius_m=params.radius_m,
+                      level=params.level, townships=townships, target=params.target,
+                      weighting=params.weighting, care_facilities=care, inputs=inputs,
+                      centres=centres)
+    if demand is not None:
+        result.summary["demand"] = demand
+    return result

@@ -9,7 +9,7 @@ versions, parameters, date) for every map and report made from it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import geopandas as gpd
 import pandas as pd
@@ -18,6 +18,12 @@ from geoservice.analysis.coverage import filter_facilities
 from geoservice.analysis.settings import coverage_defaults, siting_defaults
 from geoservice.analysis.vocabulary import PROBLEM_LABELS, PROBLEM_SHORT, WEIGHT_LABELS
 from geoservice.errors import BadParameter
+from geoservice.services.demand import (
+    DemandParams,
+    ProjectionTable,
+    apply_demand,
+    demand_params,
+)
 from geoservice.services.params import (
     bounded,
     choice,
@@ -37,7 +43,7 @@ from layers.schema import POINT
 # PROBLEM_LABELS, PROBLEM_SHORT and WEIGHT_LABELS are the vocabulary's, re-exported here
 # for callers that still import them from the service.
 __all__ = ["PROBLEM_LABELS", "PROBLEM_SHORT", "WEIGHT_LABELS", "SitingParams", "SitingRun",
-           "accept_sites", "params_from_mapping", "planned_rows", "point_layer_kinds",
+           "accept_sites", "check_demand", "params_from_mapping", "planned_rows", "point_layer_kinds",
            "precheck_siting", "run_siting", "siting_params", "siting_time_limit_default"]
 
 MAX_ADD = 500
@@ -69,6 +75,8 @@ class SitingParams:
     candidates: str | None
     time_limit_s: float | None
     radius_given: bool = True
+    # the target year's demand (services.demand); no year = the villages as they are
+    demand: DemandParams | None = None
 
     def query(self) -> dict:
         """The parameters as text, for URLs and forms (round trip through siting_params)."""
@@ -86,11 +94,15 @@ class SitingParams:
             q["candidates"] = self.candidates
         if self.time_limit_s is not None:
             q["time_limit"] = plain(self.time_limit_s)
+        if self.demand is not None:
+            q.update(self.demand.query())
         return q
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "demand"}
         d["radius_m"] = plain(self.radius_m)
+        if self.demand is not None:
+            d["demand"] = self.demand.query()
         return d
 
     def options(self):
@@ -117,8 +129,10 @@ def _bool(value, name: str, label: str) -> bool:
 
 def siting_params(layer=None, radius=None, level=None, problem=None, add=None, target=None,
                   weight=None, capacitated=None, candidates=None,
-                  time_limit=None) -> SitingParams:
-    """Check siting parameters given as text; defaults come from defaults.toml."""
+                  time_limit=None, year=None, growth=None,
+                  projection: ProjectionTable | None = None) -> SitingParams:
+    """Check siting parameters given as text; defaults come from defaults.toml.
+    ``year`` with ``growth`` or ``projection``: the target year's elderly population."""
     layer = facility_layer(layer)
     level = facility_level(layer, level)
     radius_m, radius_given = facility_radius(radius, layer, level)
@@ -166,12 +180,13 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
                     low_open=True)
     if limit is None:
         limit = siting_time_limit_default()
+    demand = demand_params(year, growth, projection)
     return SitingParams(layer, radius_m, level, problem,
                         int(add_v) if add_v is not None else None, target_v, weight, cap, cand,
-                        limit, radius_given)
+                        limit, radius_given, demand if demand.active else None)
 
 
-def params_from_mapping(data) -> SitingParams:
+def params_from_mapping(data, projection: ProjectionTable | None = None) -> SitingParams:
     """``siting_params`` from a dict-like (query args, form, JSON body); accepts the
     CLI spellings too (``time_limit_s``, ``radius_m``)."""
     def get(*names):
@@ -182,20 +197,26 @@ def params_from_mapping(data) -> SitingParams:
 
     known = {"layer", "radius", "radius_m", "level", "problem", "add", "k", "target", "weight",
              "capacitated", "candidates", "time_limit", "time_limit_s", "job", "ranks",
-             "scenario", "note", "accept"}
+             "scenario", "note", "accept", "year", "growth"}
     unknown = sorted(k for k in data if k not in known)
     if unknown:
         raise BadParameter(f"未知参数：{'、'.join(unknown)}")
     return siting_params(get("layer"), get("radius", "radius_m"), get("level"), get("problem"),
                          get("add", "k"), get("target"), get("weight"), get("capacitated"),
-                         get("candidates"), get("time_limit", "time_limit_s"))
+                         get("candidates"), get("time_limit", "time_limit_s"), get("year"),
+                         get("growth"), projection)
 
 
 def _read_inputs(store: LayerStore, params: SitingParams, versions=None):
-    """villages, existing facilities (filtered by level), candidates (or None) and the
-    exclusion zones (cemetery only, or None) from the store."""
+    """villages (with the target year's elderly population when a year is asked for),
+    existing facilities (filtered by level), candidates (or None), the exclusion zones
+    (cemetery only, or None) and the ``summary["demand"]`` entry (or None) from the store."""
     versions = store.current_versions() if versions is None else versions
     villages = require_layer(store, "villages")
+    demand = None
+    if params.demand is not None:
+        townships = store.read("townships") if "townships" in versions else None
+        villages, demand = apply_demand(villages, params.demand, townships)
     facilities_all = require_layer(store, params.layer)
     facilities = filter_facilities(facilities_all, params.layer, params.level)
     candidates = None
@@ -206,7 +227,16 @@ def _read_inputs(store: LayerStore, params: SitingParams, versions=None):
     zones = None
     if params.problem == "cemetery" and "exclusion_zones" in versions:
         zones = store.read("exclusion_zones")
-    return villages, facilities, candidates, zones
+    return villages, facilities, candidates, zones, demand
+
+
+def check_demand(store: LayerStore, params: SitingParams) -> None:
+    """Refuse at once a target-year demand the run would refuse (a projection table's bad
+    rows, codes the workspace does not have): before anything is recorded."""
+    if params.demand is not None:
+        versions = store.current_versions()
+        townships = store.read("townships") if "townships" in versions else None
+        apply_demand(require_layer(store, "villages"), params.demand, townships)
 
 
 def precheck_siting(store: LayerStore, params: SitingParams) -> dict:
@@ -216,7 +246,7 @@ def precheck_siting(store: LayerStore, params: SitingParams) -> dict:
     Cheap: reads the layers and filters the candidates, builds no model."""
     from geoservice.analysis.siting import precheck
 
-    villages, facilities, candidates, zones = _read_inputs(store, params)
+    villages, facilities, candidates, zones, _ = _read_inputs(store, params)
     return precheck(villages, facilities, candidates, options=params.options(),
                     exclusion_zones=zones)
 
@@ -245,7 +275,7 @@ def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
     from geoservice.analysis.siting import siting  # the solver: loaded when used
 
     versions = store.current_versions()
-    villages, facilities, candidates, zones = _read_inputs(store, params, versions)
+    villages, facilities, candidates, zones, demand = _read_inputs(store, params, versions)
     townships = store.read("townships") if "townships" in versions else None
     info = store.info()
     used = ["villages", params.layer]
@@ -270,6 +300,8 @@ def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
     result = siting(villages, facilities, candidates, options=params.options(),
                     exclusion_zones=zones, progress=progress, cancel=cancel)
     result.summary["inputs"] = {**(result.summary.get("inputs") or {}), **inputs}
+    if demand is not None:
+        result.summary["demand"] = demand
     if not params.radius_given:
         result.summary.setdefault(
             "radius_source", coverage_defaults(params.layer, params.level)["radius_source"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from flask import Blueprint, Response, current_app, render_template, request
 
 from geoservice.analysis.settings import coverage_defaults
@@ -11,6 +14,7 @@ from geoservice.errors import BadParameter
 from geoservice.reports.coverage import care_label, coverage_csv, coverage_xlsx, summary_rows
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services.coverage import coverage_params, run_coverage
+from geoservice.services.demand import demand_text, read_projection
 from geoservice.services.workspace import workspace_info
 from geoservice.web.common import (
     field_list,
@@ -26,10 +30,27 @@ from maps import coverage_map, map_parts
 bp = Blueprint("coverage", __name__)
 
 
+def uploaded_projection():
+    """The projection table uploaded as ``projection`` (multipart), its format checked
+    (``ProjectionRejected``: Chinese, file, row and field); None when none was sent."""
+    upload = request.files.get("projection")
+    if upload is None or not upload.filename:
+        return None
+    from geoservice.web.uploads import import_limits
+
+    name = Path(upload.filename).name
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"projection{Path(name).suffix.lower()}"
+        upload.save(path)
+        return read_projection(path, name, limits=import_limits())
+
+
 def _params():
-    a = request.args
+    a = request.form if request.method == "POST" else request.args
+    projection = uploaded_projection() if request.method == "POST" else None
     return coverage_params(a.get("layer"), a.get("radius"), a.get("level"),
-                           a.get("weighting"), a.get("target"))
+                           a.get("weighting"), a.get("target"), a.get("year"),
+                           a.get("growth"), projection)
 
 
 def _run():
@@ -37,10 +58,12 @@ def _run():
     return params, run_coverage(workspace_store(), params)
 
 
-@bp.get("/api/coverage")
+@bp.route("/api/coverage", methods=["GET", "POST"])
 def api_coverage():
     """The result as JSON; ``fields=`` keeps only those fields of the village rows and
-    ``limit``/``offset`` return one page of them (with ``numberMatched``/``numberReturned``)."""
+    ``limit``/``offset`` return one page of them (with ``numberMatched``/``numberReturned``).
+    ``year`` (and ``growth``) for the target year's demand; POST (multipart) also takes a
+    ``projection`` table."""
     fields = field_list()
     offset, limit = page_params(current_app.config["API_PAGE_MAX"])
     _, result = _run()
@@ -82,16 +105,19 @@ def _page_params():
     try:
         return _params(), None
     except BadParameter as exc:
+        a = request.form if request.method == "POST" else request.args
         try:
-            return coverage_params(request.args.get("layer")), str(exc)
+            return coverage_params(a.get("layer")), str(exc)
         except BadParameter:
             return coverage_params(), str(exc)
 
 
-@bp.get("/coverage")
+@bp.route("/coverage", methods=["GET", "POST"])
 def page():
+    """The page; POST (multipart, from the projection form) also takes a ``projection``
+    table for the target year's demand."""
     params, param_error = _page_params()
-    shading = request.args.get("shading", "covered")
+    shading = (request.form if request.method == "POST" else request.args).get("shading", "covered")
     if shading not in ("covered", "access"):
         shading = "covered"
     store = workspace_store()
@@ -114,4 +140,17 @@ def page():
         layers=[(k, KINDS[k].label) for k in FACILITY_LAYERS], levels=level_choices(),
         weightings=[(k, v[1]) for k, v in WEIGHTINGS.items()], default_radii=defaults,
         care_label=care_label(result.summary), query=params.query(),
+        demand=demand_text(result.summary.get("demand")),
+        demand_form=demand_form(params, result.summary.get("demand")),
         param_error=param_error), (400 if param_error else 200)
+
+
+def demand_form(params, demand: dict | None = None) -> dict:
+    """What the 目标年份 fields show: the year and growth asked for, the defaults beside."""
+    from geoservice.analysis.settings import demand_defaults
+
+    d = demand_defaults()
+    q = params.demand.query() if params.demand is not None else {}
+    return {"year": q.get("year", ""), "growth": q.get("growth", ""),
+            "base_year": d["base_year"], "default_growth": f"{d['annual_growth'] * 100:g}%",
+            "from_table": bool(demand and demand["source"].startswith("预测表"))}

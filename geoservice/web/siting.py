@@ -22,7 +22,7 @@ from geoservice.analysis.vocabulary import (
     WEIGHT_LABELS,
     level_field,
 )
-from geoservice.errors import BadParameter, InvalidInput, NotFound, http_status
+from geoservice.errors import BadParameter, InvalidInput, NotFound, ValidationError, http_status
 from geoservice.reports.siting import (
     change_rows,
     excluded_frame,
@@ -36,10 +36,12 @@ from geoservice.reports.siting import (
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services import audit
 from geoservice.services.accounts import Forbidden
+from geoservice.services.demand import demand_text
 from geoservice.services.jobs import FINISHED, Job, JobRunner
 from geoservice.services.siting import (
     SitingRun,
     accept_sites,
+    check_demand,
     params_from_mapping,
     point_layer_kinds,
     precheck_siting,
@@ -58,7 +60,7 @@ from geoservice.web.common import (
     paged,
     workspace_store,
 )
-from geoservice.web.coverage import level_choices
+from geoservice.web.coverage import demand_form, level_choices, uploaded_projection
 from geoservice.web.pages import inline_max, large_layer, map_layers
 from layers import KINDS
 from maps import map_parts, overview_map
@@ -190,7 +192,8 @@ def api_siting():
     data = _body()
     asked = list_request(data)
     params = params_from_mapping(_params_only({k: v for k, v in data.items()
-                                               if k not in PAGE_KEYS}))
+                                               if k not in PAGE_KEYS}), uploaded_projection())
+    check_demand(workspace_store(), params)  # a bad projection table: refused, not recorded
     audit.record(workspace_store(), actor, "job_start", layer=params.layer,
                  params={**params.query(), "job": None}, result="同步计算（POST /api/siting）")
     return json_response(_result_json(run_siting(workspace_store(), params), asked, data))
@@ -198,7 +201,7 @@ def api_siting():
 
 @bp.post("/api/siting/jobs")
 def api_jobs_start():
-    params = params_from_mapping(_params_only(_body()))
+    params = params_from_mapping(_params_only(_body()), uploaded_projection())
     job = _submit(params)
     body = _job_json(job)
     return json_response(body, 202), {"Location": body["status_url"]}
@@ -296,6 +299,7 @@ def _form_context(params, info) -> dict:
         "candidate_layers": cand_layers,
         "default_radii": {k: coverage_defaults(k)["radius_m"] for k in FACILITY_LAYERS},
         "default_time_limit": siting_time_limit_default(),
+        "demand_form": demand_form(params),
     }
 
 
@@ -306,7 +310,8 @@ def _default_params(data: dict):
                                  None if data.get("target") or data.get("problem") == "target"
                                  else 3),
                              data.get("target"), data.get("weight"), data.get("capacitated"),
-                             data.get("candidates"), data.get("time_limit"))
+                             data.get("candidates"), data.get("time_limit"), data.get("year"),
+                             data.get("growth"))
     except BadParameter:
         return siting_params(add=3)
 
@@ -337,6 +342,7 @@ def _result_context(run: SitingRun, info) -> dict:
         "map": map_parts(m), "run": run, "summary": s, "inputs_rows": input_rows(run),
         "result_rows": result_rows(run), "change_rows": change_rows(run),
         "sites": sites.to_dict(orient="records"),
+        "demand": demand_text(s.get("demand")),
         "excluded": ex.to_dict(orient="records"),
     }
 
@@ -380,7 +386,8 @@ def _param_args(q: dict) -> dict:
     return {"layer": q.get("layer"), "radius": q.get("radius"), "level": q.get("level"),
             "problem": q.get("problem"), "add": q.get("add"), "target": q.get("target"),
             "weight": q.get("weight"), "capacitated": q.get("capacitated"),
-            "candidates": q.get("candidates"), "time_limit": q.get("time_limit")}
+            "candidates": q.get("candidates"), "time_limit": q.get("time_limit"),
+            "year": q.get("year"), "growth": q.get("growth")}
 
 
 @bp.post("/siting")
@@ -388,9 +395,9 @@ def page_start():
     data = _params_only(_body())
     info = workspace_info(workspace_store())
     try:
-        params = params_from_mapping(data)
+        params = params_from_mapping(data, uploaded_projection())
         job = _submit(params)
-    except (BadParameter, NotFound, InvalidInput) as exc:
+    except (BadParameter, NotFound, InvalidInput, ValidationError) as exc:
         ctx = {"job": None, "error": str(exc), "accepted": None}
         ctx.update(_overview(info))
         ctx.update(_form_context(_default_params(data), info))
