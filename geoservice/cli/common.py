@@ -18,6 +18,22 @@ def existing_file(path: str | None, what: str) -> str | None:
     return path
 
 
+def demand_options(command):
+    """``--year``, ``--growth`` and ``--projection``: the target year's elderly population
+    (coverage and siting alike)."""
+    for option in reversed((
+        click.option("--year", default=None,
+                     help="目标年份（如 2030）：按该年的老年人口计算；不给时用村(社区)图层的当前数据。"),
+        click.option("--growth", default=None,
+                     help="老年人口年增长率（需 --year）：全县一个值，如 0.03 或 3%；或分乡镇 "
+                          "乡镇代码:增长率,…（未列出的乡镇用全县值或默认值）。默认取 defaults.toml [demand]。"),
+        click.option("--projection", default=None, type=click.Path(dir_okay=False),
+                     help="老年人口预测表 CSV/XLSX（需 --year）：村代码或乡镇代码、年份、60岁以上人口。"),
+    )):
+        command = option(command)
+    return command
+
+
 def echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from geoservice.analysis.vocabulary import FACILITY_LAYERS, WEIGHTINGS
-from geoservice.cli.common import echo_json, open_workspace
+from geoservice.cli.common import demand_options, echo_json, open_workspace
 
 
 @click.command("coverage", help="覆盖与可达性分析：各村是否在设施服务半径内、覆盖率、每千名老年人床位、"
@@ -23,13 +23,7 @@ from geoservice.cli.common import echo_json, open_workspace
 @click.option("--weighting", type=click.Choice(list(WEIGHTINGS)), default="villages",
               show_default=True, help="与目标比较的覆盖率：村数、人口或老年人口。")
 @click.option("--target", default=None, help="目标覆盖率（0-1 或百分数），默认取 defaults.toml。")
-@click.option("--year", default=None,
-              help="目标年份（如 2030）：按该年的老年人口计算；不给时用村(社区)图层的当前数据。")
-@click.option("--growth", default=None,
-              help="老年人口年增长率（需 --year）：全县一个值，如 0.03 或 3%；或分乡镇 "
-                   "乡镇代码:增长率,…（未列出的乡镇用全县值或默认值）。默认取 defaults.toml [demand]。")
-@click.option("--projection", default=None, type=click.Path(dir_okay=False),
-              help="老年人口预测表 CSV/XLSX（需 --year）：村代码或乡镇代码、年份、60岁以上人口。")
+@demand_options
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
 @click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
               help="同时写出 XLSX 报表（汇总、乡镇、村三张表）。")

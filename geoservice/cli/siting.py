@@ -11,7 +11,7 @@ import json
 import click
 
 from geoservice.analysis.vocabulary import FACILITY_LAYERS, PROBLEM_LABELS, WEIGHT_LABELS
-from geoservice.cli.common import echo_json, open_workspace
+from geoservice.cli.common import demand_options, echo_json, open_workspace
 from geoservice.cli.coverage import demand_line, projection_table
 
 RATE_WORDS = ("率", "间隙")
@@ -60,13 +60,7 @@ class _Progress:
 @click.option("--capacitated", is_flag=True, help="p-中位按床位容量约束分配。")
 @click.option("--time-limit", "time_limit", default=None,
               help="求解时限（秒）；默认取 defaults.toml。到时限返回已找到的最好方案及其间隙。")
-@click.option("--year", default=None,
-              help="目标年份（如 2030）：按该年的老年人口计算；不给时用村(社区)图层的当前数据。")
-@click.option("--growth", default=None,
-              help="老年人口年增长率（需 --year）：全县一个值，如 0.03 或 3%；或分乡镇 "
-                   "乡镇代码:增长率,…（未列出的乡镇用全县值或默认值）。默认取 defaults.toml [demand]。")
-@click.option("--projection", default=None, type=click.Path(dir_okay=False),
-              help="老年人口预测表 CSV/XLSX（需 --year）：村代码或乡镇代码、年份、60岁以上人口。")
+@demand_options
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果（summary、sites、excluded、villages）。")
 @click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
               help="同时写出 XLSX 报表（汇总、选址建议、排除的候选点、村）。")
