@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from bench.concurrent_writes import write_csv  # the same points file as that bench
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -159,20 +161,6 @@ def coverage_latency(workspace: str, repeat: int) -> tuple[float, float]:
 
     cold = timed()
     return cold, statistics.median(timed() for _ in range(repeat))
-
-
-def write_points_csv(path: Path, n: int, seed: int) -> Path:
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    pd.DataFrame({
-        "名称": [f"站{seed}-{i}" for i in range(n)],
-        "层级": ["村级互助养老服务站"] * n,
-        "经度": rng.uniform(103.70, 103.95, n).round(6),
-        "纬度": rng.uniform(29.75, 29.95, n).round(6),
-    }).to_csv(path, index=False)
-    return path
 
 
 def client_main(workspace: str, csv: str, imports: int) -> None:
@@ -306,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'重号':>4} {'失败':>4} {'秒':>7} {'要素/秒':>9}")
             lost = 0
             for clients in args.clients:
-                files = [write_points_csv(tmp / f"c{clients}-{i}.csv", 2000, i)
+                files = [write_csv(tmp / f"c{clients}-{i}.csv", 2000, i)
                          for i in range(clients)]
                 for label, workspace in (("GPKG", str(tmp / f"concurrent-{clients}.gpkg")),
                                          ("PostGIS", dbs.new())):

@@ -24,7 +24,15 @@ import pandas as pd
 
 from . import crs as crsmod
 from .errors import Problem, ValidationError
-from .readers import DEFAULT_LIMITS, ImportLimits, check_archive, read_layer, too_many
+from .readers import (
+    DEFAULT_LIMITS,
+    ImportLimits,
+    TableUnreadable,
+    check_archive,
+    read_layer,
+    read_text_table,
+    too_many,
+)
 
 ALIAS_CODE_HEADERS = ("代码", "村代码", "区划代码", "村(社区)代码", "code")
 ALIAS_NAME_HEADERS = ("曾用名", "旧名", "原名", "former_name", "former")
@@ -239,21 +247,13 @@ def read_aliases(path: str | Path, filename: str | None = None,
             raise TableRejected(f"曾用名文件“{name}”：{exc.problems[0].message}",
                                 exc.problems[0]) from None
     try:
-        if suffix in (".xlsx", ".xls"):
-            df = pd.read_excel(path, dtype=str)
-        else:
-            try:
-                df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            except UnicodeDecodeError:
-                df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
-    except UnicodeDecodeError:
-        raise reject(f"无法读取曾用名文件“{name}”：文件编码无法识别，请存为 UTF-8 或 GBK 编码的 "
-                     "CSV") from None
-    except pd.errors.EmptyDataError:
-        raise reject(f"曾用名文件“{name}”是空文件") from None
-    except Exception:  # unreadable file: say which, in Chinese
-        raise reject(f"无法读取曾用名文件“{name}”：文件已损坏或不是 "
-                     f"{suffix.lstrip('.').upper()} 格式") from None
+        df = read_text_table(path, suffix)
+    except TableUnreadable as exc:
+        raise reject({
+            "encoding": f"无法读取曾用名文件“{name}”：文件编码无法识别，请存为 UTF-8 或 GBK 编码的 CSV",
+            "empty": f"曾用名文件“{name}”是空文件",
+            "broken": f"无法读取曾用名文件“{name}”：文件已损坏或不是 "
+                      f"{suffix.lstrip('.').upper()} 格式"}[exc.reason]) from None
     if len(df) > limits.max_features:
         exc = too_many(name, len(df), limits, "行")
         raise TableRejected(f"曾用名文件“{name}”：{exc.problems[0].message}", exc.problems[0])

@@ -159,6 +159,33 @@ def too_many(name: str, count: int, limits: ImportLimits, unit: str) -> Validati
         "IMPORT_MAX_FEATURES）：请分区导入，或请管理员调高上限")])
 
 
+class TableUnreadable(Exception):
+    """A small CSV/XLSX table (former names, a projection) that cannot be read as a table:
+    ``reason`` is "encoding", "empty" or "broken"; the caller says so in its own words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_text_table(path: str | Path, suffix: str) -> pd.DataFrame:
+    """A small table with every cell as text: XLSX/XLS, or CSV in UTF-8 (with or without
+    BOM), else GBK/GB18030. Raises :class:`TableUnreadable`."""
+    try:
+        if suffix in (".xlsx", ".xls"):
+            return pd.read_excel(path, dtype=str)
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
+    except UnicodeDecodeError:
+        raise TableUnreadable("encoding") from None
+    except pd.errors.EmptyDataError:
+        raise TableUnreadable("empty") from None
+    except Exception:  # noqa: BLE001 - corrupt or not that format: the caller says which
+        raise TableUnreadable("broken") from None
+
+
 def read_layer(path: str | Path, kind: str | LayerKind, *, crs: str | None = None,
                filename: str | None = None,
                limits: ImportLimits | None = None) -> gpd.GeoDataFrame:

@@ -23,7 +23,7 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
 from geoservice.analysis.errors import InvalidInput
-from geoservice.analysis.jsonsafe import records
+from geoservice.analysis.jsonsafe import page_records, records
 from geoservice.analysis.settings import coverage_defaults, load_defaults
 from geoservice.analysis.vocabulary import WEIGHTINGS, level_field
 from layers.crs import STORED_CRS, gk_zone_epsg, metric_crs
@@ -57,19 +57,11 @@ class CoverageResult:
         ``offset``/``limit`` return one page of the village rows. The summary, townships
         and uncovered villages are always whole. Unknown fields raise ``InvalidInput``.
         """
-        columns = self.village_fields()
-        if fields is not None:
-            unknown = [f for f in fields if f not in columns]
-            if unknown:
-                raise InvalidInput(f"参数 fields 中的字段“{'、'.join(unknown)}”无效：村的字段有 "
-                                   + "、".join(columns), name="fields")
-            columns = list(dict.fromkeys(fields))
-        stop = None if limit is None else offset + limit
-        villages = pd.DataFrame(self.villages[columns].iloc[offset:stop])
         return {
             "summary": self.summary,
             "townships": records(self.townships),
-            "villages": records(villages),
+            "villages": page_records(self.villages, self.village_fields(), fields=fields,
+                                     offset=offset, limit=limit, noun="村"),
             "uncovered": records(self.uncovered),
         }
 

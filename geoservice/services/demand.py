@@ -29,7 +29,14 @@ from geoservice.analysis.settings import demand_defaults
 from geoservice.errors import BadParameter
 from geoservice.services.params import number, text
 from layers.errors import Problem, ValidationError, group_lines
-from layers.readers import DEFAULT_LIMITS, ImportLimits, check_archive, too_many
+from layers.readers import (
+    DEFAULT_LIMITS,
+    ImportLimits,
+    TableUnreadable,
+    check_archive,
+    read_text_table,
+    too_many,
+)
 
 __all__ = ["CURRENT", "DemandParams", "ProjectionRejected", "ProjectionTable", "apply_demand",
            "demand_params", "demand_text", "read_projection"]
@@ -203,19 +210,12 @@ def read_projection(path: str | Path, filename: str | None = None,
         except ValidationError as exc:
             raise ProjectionRejected(name, exc.problems) from None
     try:
-        if suffix in (".xlsx", ".xls"):
-            df = pd.read_excel(path, dtype=str)
-        else:
-            try:
-                df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            except UnicodeDecodeError:
-                df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
-    except UnicodeDecodeError:
-        raise reject("文件编码无法识别，请存为 UTF-8 或 GBK 编码的 CSV") from None
-    except pd.errors.EmptyDataError:
-        raise reject("预测表是空文件") from None
-    except Exception:  # an unreadable file: say which, in Chinese
-        raise reject(f"文件已损坏或不是 {suffix.lstrip('.').upper()} 格式") from None
+        df = read_text_table(path, suffix)
+    except TableUnreadable as exc:
+        raise reject({
+            "encoding": "文件编码无法识别，请存为 UTF-8 或 GBK 编码的 CSV",
+            "empty": "预测表是空文件",
+            "broken": f"文件已损坏或不是 {suffix.lstrip('.').upper()} 格式"}[exc.reason]) from None
     if len(df) > limits.max_features:
         raise ProjectionRejected(name, too_many(name, len(df), limits, "行").problems)
 

@@ -20,6 +20,7 @@ tables is its own business and never reaches the API.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -108,6 +109,38 @@ class LayerStore(Protocol):
         ``StoreError`` (nothing written) when an id is already taken. Later
         ``append_audit`` calls number after the highest id."""
         ...
+
+
+# The records every store keeps beside the layers, field by field, and how a row of them
+# reads back (the same dicts from every store).
+USER_FIELDS = ("name", "role", "password_hash", "token_hash", "active", "created", "changed")
+AUDIT_FIELDS = ("time", "user", "address", "action", "layer", "version_before",
+                "version_after", "params", "result")
+JOB_FIELDS = ("id", "owner", "label", "state", "progress", "message", "error", "params",
+              "created", "started", "finished", "result")
+
+
+def user_dict(row) -> dict:
+    """A row of ``USER_FIELDS`` as an account record (``active`` a bool)."""
+    d = dict(zip(USER_FIELDS, row, strict=True))
+    d["active"] = bool(d["active"])
+    return d
+
+
+def audit_dict(row) -> dict:
+    """A row of ``id`` + ``AUDIT_FIELDS`` as an audit record (``params`` a dict)."""
+    d = dict(zip(("id", *AUDIT_FIELDS), row, strict=True))
+    d["params"] = json.loads(d["params"] or "{}")
+    return d
+
+
+def job_dict(row) -> dict:
+    """A row of ``JOB_FIELDS`` as a job record (``params`` a dict, ``result`` bytes or None)."""
+    d = dict(zip(JOB_FIELDS, row, strict=True))
+    d["params"] = json.loads(d["params"] or "{}")
+    if d["result"] is not None:
+        d["result"] = bytes(d["result"])
+    return d
 
 
 # Job states after which a job record is final: a save never sets such a record back to an

@@ -25,7 +25,17 @@ from filelock import FileLock, Timeout
 
 from ..errors import LayerNotFound, StoreError
 from ..schema import KINDS, get_kind
-from .base import LayerVersion, audit_where, job_upsert_guard
+from .base import (
+    AUDIT_FIELDS,
+    JOB_FIELDS,
+    USER_FIELDS,
+    LayerVersion,
+    audit_dict,
+    audit_where,
+    job_dict,
+    job_upsert_guard,
+    user_dict,
+)
 from .base import with_field_types as _with_field_types
 
 if TYPE_CHECKING:
@@ -36,11 +46,6 @@ INFO_TABLE = "geoservice_info"
 USERS_TABLE = "geoservice_users"
 AUDIT_TABLE = "geoservice_audit"
 JOBS_TABLE = "geoservice_jobs"
-USER_FIELDS = ("name", "role", "password_hash", "token_hash", "active", "created", "changed")
-AUDIT_FIELDS = ("time", "user", "address", "action", "layer", "version_before",
-                "version_after", "params", "result")
-JOB_FIELDS = ("id", "owner", "label", "state", "progress", "message", "error", "params",
-              "created", "started", "finished", "result")
 
 
 _locks: dict[str, threading.Lock] = {}
@@ -116,10 +121,6 @@ def _rw_lock_for(path: Path) -> _ReadWriteLock:
         return _rw_locks.setdefault(key, _ReadWriteLock())
 
 
-def _user_dict(row) -> dict:
-    d = dict(zip(USER_FIELDS, row, strict=True))
-    d["active"] = bool(d["active"])
-    return d
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -518,13 +519,13 @@ class GeoPackageStore:
         with self._connect() as con:
             rows = con.execute(f"SELECT {', '.join(USER_FIELDS)} FROM {USERS_TABLE}"
                                " ORDER BY name").fetchall()
-        return [_user_dict(r) for r in rows]
+        return [user_dict(r) for r in rows]
 
     def user(self, name: str) -> dict | None:
         with self._connect() as con:
             row = con.execute(f"SELECT {', '.join(USER_FIELDS)} FROM {USERS_TABLE}"
                               " WHERE name = ?", (name,)).fetchone()
-        return _user_dict(row) if row else None
+        return user_dict(row) if row else None
 
     def save_user(self, record: dict) -> None:
         """Insert or replace one account (``USER_FIELDS``)."""
@@ -586,12 +587,7 @@ class GeoPackageStore:
         sql = f"SELECT id, {', '.join(AUDIT_FIELDS)} FROM {AUDIT_TABLE}{where} ORDER BY id DESC"
         with self._connect() as con:
             rows = con.execute(sql, args).fetchall()
-        out = []
-        for r in rows:
-            d = dict(zip(("id", *AUDIT_FIELDS), r, strict=True))
-            d["params"] = json.loads(d["params"] or "{}")
-            out.append(d)
-        return out
+        return [audit_dict(r) for r in rows]
 
     def save_job(self, record: dict) -> None:
         """Insert or replace one job record (``JOB_FIELDS``; ``params`` a dict, ``result``
@@ -612,23 +608,14 @@ class GeoPackageStore:
         with self._connect() as con:
             rows = con.execute(f"SELECT {', '.join(JOB_FIELDS)} FROM {JOBS_TABLE}"
                                " ORDER BY created, id").fetchall()
-        out = []
-        for r in rows:
-            d = dict(zip(JOB_FIELDS, r, strict=True))
-            d["params"] = json.loads(d["params"] or "{}")
-            out.append(d)
-        return out
+        return [job_dict(r) for r in rows]
 
     def job_record(self, job_id: str) -> dict | None:
         """One job's record (as :meth:`job_records` gives it), None when there is none."""
         with self._connect() as con:
             r = con.execute(f"SELECT {', '.join(JOB_FIELDS)} FROM {JOBS_TABLE} WHERE id = ?",
                             (job_id,)).fetchone()
-        if r is None:
-            return None
-        d = dict(zip(JOB_FIELDS, r, strict=True))
-        d["params"] = json.loads(d["params"] or "{}")
-        return d
+        return None if r is None else job_dict(r)
 
     def _drop_table(self, table: str) -> None:
         """Remove a half-written version table so it leaves no trace."""

@@ -35,7 +35,18 @@ from typing import TYPE_CHECKING
 
 from ..errors import LayerNotFound, StoreError
 from ..schema import get_kind
-from .base import LayerVersion, audit_where, job_upsert_guard, with_field_types
+from .base import (
+    AUDIT_FIELDS,
+    JOB_FIELDS,
+    USER_FIELDS,
+    LayerVersion,
+    audit_dict,
+    audit_where,
+    job_dict,
+    job_upsert_guard,
+    user_dict,
+    with_field_types,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -53,11 +64,6 @@ CONNECT_TIMEOUT_S = 10
 KEEP_CONNECTIONS = 4  # idle connections kept per store for the next call
 CHECK_IDLE_S = 30.0  # a connection idle longer is checked before use
 
-USER_FIELDS = ("name", "role", "password_hash", "token_hash", "active", "created", "changed")
-AUDIT_FIELDS = ("time", "user", "address", "action", "layer", "version_before",
-                "version_after", "params", "result")
-JOB_FIELDS = ("id", "owner", "label", "state", "progress", "message", "error", "params",
-              "created", "started", "finished", "result")
 
 # The schema, in order: (number, name, SQL). Append a new entry to change the schema;
 # never edit one that has shipped. Text compared or sorted by the API is COLLATE "C"
@@ -723,13 +729,13 @@ class PostgisStore:
         with self._reading() as conn:
             rows = conn.execute(f"SELECT {_columns(USER_FIELDS)} FROM {SCHEMA}.users"
                                 " ORDER BY name").fetchall()
-        return [_user_dict(r) for r in rows]
+        return [user_dict(r) for r in rows]
 
     def user(self, name: str) -> dict | None:
         with self._reading() as conn:
             row = conn.execute(f"SELECT {_columns(USER_FIELDS)} FROM {SCHEMA}.users"
                                " WHERE name = %s", (name,)).fetchone()
-        return _user_dict(row) if row else None
+        return user_dict(row) if row else None
 
     def save_user(self, record: dict) -> None:
         """Insert or replace one account (``USER_FIELDS``)."""
@@ -789,12 +795,7 @@ class PostgisStore:
         query = f"SELECT id, {_columns(AUDIT_FIELDS)} FROM {SCHEMA}.audit{where} ORDER BY id DESC"
         with self._reading() as conn:
             rows = conn.execute(query, args).fetchall()
-        out = []
-        for r in rows:
-            d = dict(zip(("id", *AUDIT_FIELDS), r, strict=True))
-            d["params"] = json.loads(d["params"] or "{}")
-            out.append(d)
-        return out
+        return [audit_dict(r) for r in rows]
 
     def save_job(self, record: dict) -> None:
         """Insert or replace one job record (``JOB_FIELDS``; ``params`` a dict, ``result``
@@ -813,13 +814,7 @@ class PostgisStore:
         with self._reading() as conn:
             r = conn.execute(f"SELECT {_columns(JOB_FIELDS)} FROM {SCHEMA}.jobs WHERE id = %s",
                              (job_id,)).fetchone()
-        if r is None:
-            return None
-        d = dict(zip(JOB_FIELDS, r, strict=True))
-        d["params"] = json.loads(d["params"] or "{}")
-        if d["result"] is not None:
-            d["result"] = bytes(d["result"])
-        return d
+        return None if r is None else job_dict(r)
 
     def session_secret(self) -> str:
         """The key signing this workspace's web sessions, made once and shared by every
@@ -839,14 +834,7 @@ class PostgisStore:
         with self._reading() as conn:
             rows = conn.execute(f"SELECT {_columns(JOB_FIELDS)} FROM {SCHEMA}.jobs"
                                 " ORDER BY created NULLS FIRST, id").fetchall()
-        out = []
-        for r in rows:
-            d = dict(zip(JOB_FIELDS, r, strict=True))
-            d["params"] = json.loads(d["params"] or "{}")
-            if d["result"] is not None:
-                d["result"] = bytes(d["result"])
-            out.append(d)
-        return out
+        return [job_dict(r) for r in rows]
 
 
 def _columns(fields: tuple[str, ...]) -> str:
@@ -869,7 +857,3 @@ def _audit_values(row: dict) -> list:
     return values
 
 
-def _user_dict(row) -> dict:
-    d = dict(zip(USER_FIELDS, row, strict=True))
-    d["active"] = bool(d["active"])
-    return d
