@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from geopandas.array import from_shapely
+from geopandas.array import GeometryArray, from_shapely
 from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
@@ -165,7 +165,25 @@ def _project_xy(points: np.ndarray, crs: str) -> np.ndarray:
 
 def _geoms(gdf) -> np.ndarray:
     """Plain shapely geometries (no pandas ufunc dispatch in vectorised calls)."""
-    return np.asarray(gdf.geometry.array, dtype=object)
+    values = _geometry_values(gdf)
+    return np.asarray(gdf.geometry.array if values is None else values, dtype=object)
+
+
+def _geometry_values(gdf) -> GeometryArray | None:
+    """``gdf.geometry.array`` of a GeoDataFrame, read from its blocks without building the
+    GeoSeries; None when it is not that plain case (then ask ``gdf.geometry``)."""
+    name = getattr(gdf, "_geometry_column_name", None)
+    if not isinstance(gdf, gpd.GeoDataFrame) or not isinstance(name, str) \
+            or name not in gdf.columns:
+        return None
+    values = _stored(gdf, name)
+    return values if isinstance(values, GeometryArray) else None
+
+
+@functools.cache
+def _stored_crs() -> CRS:
+    """The stored CRS as geopandas makes it of ``STORED_CRS`` (made once)."""
+    return CRS.from_user_input(STORED_CRS)
 
 
 @functools.lru_cache(maxsize=32)
@@ -177,9 +195,10 @@ def _stored_geoms(gdf: gpd.GeoDataFrame) -> np.ndarray:
     """The geometries of ``gdf.to_crs(STORED_CRS)`` as a plain array, without a copy of
     the frame when it is already in the stored CRS (``to_crs`` leaves the geometries
     untouched then)."""
-    crs = gdf.crs
+    values = _geometry_values(gdf)
+    crs = gdf.crs if values is None else values.crs
     if crs is not None and _is_stored_srs(crs.srs):
-        return _geoms(gdf)
+        return _geoms(gdf) if values is None else np.asarray(values, dtype=object)
     return _geoms(gdf.to_crs(STORED_CRS))
 
 
@@ -188,22 +207,53 @@ def _metric_crs(geoms: np.ndarray) -> str:
     the array)."""
     if len(geoms) == 0:
         return _ANY_GK
-    minx, _, maxx, _ = shapely.total_bounds(geoms)
+    bounds = shapely.bounds(geoms)
+    if np.isnan(bounds[:, 0]).all():  # nothing but empty geometries
+        minx, _, maxx, _ = shapely.total_bounds(geoms)
+    else:  # what total_bounds gives, without its guard against all-NaN warnings
+        minx, maxx = np.nanmin(bounds[:, 0]), np.nanmax(bounds[:, 2])
     return f"EPSG:{gk_zone_epsg((minx + maxx) / 2)}"
 
 
 def _numbers(col) -> np.ndarray:
     """``pd.to_numeric(col, errors="coerce").fillna(0)`` as floats, in one step for the
-    numeric columns layers come in (numpy or nullable integers, floats)."""
+    numeric columns layers come in (numpy or nullable integers, floats). ``col``: a
+    Series, or for those numeric columns their array as stored (see :func:`_stored`)."""
     dtype = col.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
-        out = col.to_numpy(dtype=float, copy=True)
+        out = np.array(col, dtype=float, copy=True)
         if dtype.kind == "f":
             out[np.isnan(out)] = 0.0
         return out
     if isinstance(dtype, pd.core.dtypes.dtypes.BaseMaskedDtype) and dtype.kind in "iu":
         return col.to_numpy(dtype=float, na_value=0.0)
     return pd.to_numeric(col, errors="coerce").fillna(0).to_numpy(dtype=float)
+
+
+def _number_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """``_numbers(frame[name])``, without building the Series for a numeric column."""
+    values = _stored(frame, name)
+    if values.ndim == 1 and values.dtype.kind in "iuf" and (
+            isinstance(values.dtype, np.dtype)
+            or isinstance(values.dtype, pd.core.dtypes.dtypes.BaseMaskedDtype)
+            and values.dtype.kind != "f"):
+        return _numbers(values)
+    return _numbers(frame[name])
+
+
+def _stored(frame: pd.DataFrame, name: str):
+    """The values of ``frame[name]`` as the frame stores them (``Series._values``: an
+    ndarray for a numpy column, else the extension array), to read only, without
+    building the Series (a cost that counts at county size). A name that several columns
+    share: ``frame[name]`` itself, a DataFrame (two-dimensional: callers then take the
+    general way)."""
+    loc = frame.columns.get_loc(name)
+    if type(loc) is int:
+        try:
+            return frame._get_column_array(loc)
+        except AttributeError:  # pragma: no cover - pandas without this internal
+            return frame[name]._values
+    return frame[name]
 
 
 def facility_supply(facilities: pd.DataFrame, layer: str) -> np.ndarray:
@@ -217,7 +267,7 @@ def facility_supply(facilities: pd.DataFrame, layer: str) -> np.ndarray:
         return np.clip(free.to_numpy(dtype=float), 0, None)
     if "beds" not in facilities.columns:
         return np.zeros(len(facilities))
-    return _numbers(facilities["beds"])
+    return _number_column(facilities, "beds")
 
 
 def filter_facilities(facilities: gpd.GeoDataFrame, layer: str,
@@ -248,14 +298,55 @@ def g2sfca(demand_xy: np.ndarray, demand: np.ndarray, supply_xy: np.ndarray,
     if n == 0 or m == 0:
         return np.zeros(n), np.zeros(m)
     tree = cKDTree(supply_xy) if supply_tree is None else supply_tree
-    pairs = cKDTree(demand_xy).sparse_distance_matrix(tree, d0, output_type="ndarray")
+    return _g2sfca(_pairs(demand_xy, tree, m, d0), n, m, demand, supply, d0)
+
+
+def _pairs(demand_xy: np.ndarray, supply_tree: cKDTree, m: int,
+           d0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of a demand point and one of the ``m`` supply points within ``d0`` of
+    each other, by demand point then supply point: (demand, supply, distance) arrays."""
+    pairs = cKDTree(demand_xy).sparse_distance_matrix(supply_tree, d0, output_type="ndarray")
     order = np.argsort(pairs["i"] * m + pairs["j"])
-    i, j = pairs["i"][order], pairs["j"][order]
-    w = gaussian_weight(pairs["v"][order], d0)
+    return pairs["i"][order], pairs["j"][order], pairs["v"][order]
+
+
+def _g2sfca(pairs: tuple, n: int, m: int, demand, supply,
+            d0: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`g2sfca` of ``n`` demand and ``m`` supply points from their :func:`_pairs`."""
+    i, j, d = pairs
+    w = gaussian_weight(d, d0)
     reach = np.bincount(j, weights=w * np.asarray(demand, dtype=float)[i], minlength=m)
     ratio = np.divide(supply, reach, out=np.zeros(m), where=reach > 0)
     access = np.bincount(i, weights=w * ratio[j], minlength=n)
     return access.astype(float, copy=False), ratio  # (no pairs: bincount gives integers)
+
+
+def _nearest(xy: np.ndarray, tree: cKDTree, pairs: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """``tree.query(xy, k=1)`` (distance to and index of each point's nearest tree point)
+    given the :func:`_pairs` of ``xy`` with the tree's points. A point with pairs whose
+    least distance only one pair has gets that pair: the query finds that same point at
+    that same distance (both compute the squared distance the same way, then its root;
+    with a tie the query's choice depends on the tree, so such a point is queried, as is
+    every point without pairs)."""
+    i, j, d = pairs
+    n = len(xy)
+    nearest = np.empty(n)
+    index = np.empty(n, dtype=np.intp)
+    todo = np.ones(n, dtype=bool)
+    if len(i):
+        first = np.flatnonzero(np.concatenate(([True], i[1:] != i[:-1])))
+        group = np.repeat(np.arange(len(first)), np.diff(np.append(first, len(i))))
+        at = np.flatnonzero(d == np.minimum.reduceat(d, first)[group])
+        alone = np.bincount(group[at], minlength=len(first))[group[at]] == 1
+        at = at[alone]
+        point = i[at]
+        nearest[point] = d[at]
+        index[point] = j[at]
+        todo[point] = False
+    rest = np.flatnonzero(todo)
+    if len(rest):
+        nearest[rest], index[rest] = tree.query(xy[rest], k=1)
+    return nearest, index
 
 
 def care_layers() -> list[str]:
@@ -298,19 +389,25 @@ class _Villages:
         """``geoms``: the polygons of ``vill`` in the stored CRS, when already at hand."""
         self.geoms = _geoms(vill) if geoms is None else geoms
         self.tree = shapely.STRtree(self.geoms)
-        self.codes = _code_text(vill["code"].to_numpy())
-        self._name_column = vill["name"]
-        self.towns = vill["township_code"].to_numpy()
-        at = np.flatnonzero(pd.notna(self.codes))
-        given = self.codes[at].tolist()
-        # the first village of each code: later ones are written first, then overwritten
-        self.position = dict(zip(given[::-1], at[::-1].tolist(), strict=True))
-        self.duplicated = set() if len(self.position) == len(given) else \
+        self.codes = _code_text(_numpy_column(vill, "code"))
+        vill.columns.get_loc("name")  # (a missing column is a KeyError here, as it was)
+        self._vill = vill
+        self.towns = _numpy_column(vill, "township_code")
+        self._at = np.flatnonzero(pd.notna(self.codes))
+        given = self.codes[self._at].tolist()
+        self.duplicated = set() if len(set(given)) == len(given) else \
             {c for c, k in collections.Counter(given).items() if k > 1}
 
     @functools.cached_property
+    def position(self) -> dict:
+        """The position of the first village of each code."""
+        given = self.codes[self._at].tolist()
+        # later ones are written first, then overwritten
+        return dict(zip(given[::-1], self._at[::-1].tolist(), strict=True))
+
+    @functools.cached_property
     def names(self) -> np.ndarray:
-        return self._name_column.astype(str).to_numpy()
+        return self._vill["name"].astype(str).to_numpy()
 
     def place(self, points: np.ndarray, stated) -> dict:
         """The village each facility counts for: the polygon holding its point (first
@@ -350,6 +447,21 @@ class _Villages:
         return out
 
 
+def _nearest_names(fac: pd.DataFrame, nearest_idx: np.ndarray):
+    """The name of each village's nearest facility (None where it has none): what
+    ``np.where(nearest_idx >= 0, names[nearest_idx], None)`` of the names as objects
+    gives once in a frame. Names given as text with none missing are taken as they
+    are (the frame would infer that same text dtype again from the strings)."""
+    m = len(fac)
+    if m and len(nearest_idx) and nearest_idx.min() >= 0 and nearest_idx.max() < m:
+        values = _stored(fac, "name")
+        if values.ndim == 1 and values.dtype == _text_dtype() and not values.isna().any():
+            return values.take(nearest_idx)
+    names = fac["name"].to_numpy()
+    return np.where(nearest_idx >= 0, names[np.clip(nearest_idx, 0, None)] if m else None,
+                    None)
+
+
 def _facility_points(geoms: np.ndarray) -> np.ndarray:
     """The point each facility counts from (polygon cemeteries: a point inside)."""
     point = shapely.get_type_id(geoms) == 0
@@ -361,10 +473,14 @@ def _facility_points(geoms: np.ndarray) -> np.ndarray:
 def _usable(facilities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """The facilities that have a geometry, in the stored CRS, and their geometries (the
     frame given, not a copy, when nothing is to change)."""
-    crs = facilities.crs
-    fac = facilities if crs is not None and _is_stored_srs(crs.srs) \
-        else facilities.to_crs(STORED_CRS)
-    geoms = _geoms(fac)
+    values = _geometry_values(facilities)
+    crs = facilities.crs if values is None else values.crs
+    if crs is not None and _is_stored_srs(crs.srs):
+        fac = facilities
+        geoms = _geoms(fac) if values is None else np.asarray(values, dtype=object)
+    else:
+        fac = facilities.to_crs(STORED_CRS)
+        geoms = _geoms(fac)
     usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not usable.all():
         fac, geoms = fac[usable], geoms[usable]
@@ -430,13 +546,15 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
     else:
         cxy, clonlat = _centres_xy(villages, vill_geoms, gk)
     fxy = _project_xy(fac_points, gk)
-    pop = _numbers(villages["population"]).astype(int)
-    eld_float = _numbers(villages["elderly_population"])
+    pop = _number_column(villages, "population").astype(int)
+    eld_float = _number_column(villages, "elderly_population")
     eld = eld_float.astype(int)
 
     fac_tree = cKDTree(fxy) if len(fxy) else None
-    if len(fxy) and len(cxy):
-        nearest, nearest_idx = fac_tree.query(cxy, k=1)
+    # the village-facility pairs within the radius, for G2SFCA and most nearest facilities
+    pairs = _pairs(cxy, fac_tree, len(fxy), radius_m) if len(fxy) and len(cxy) else None
+    if pairs is not None:
+        nearest, nearest_idx = _nearest(cxy, fac_tree, pairs)
     else:
         nearest = np.full(len(cxy), np.inf)
         nearest_idx = np.full(len(cxy), -1)
@@ -444,14 +562,17 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
 
     # Which village polygon holds each facility (a point on a shared edge counts for both
     # neighbours' presence); the village a facility counts for in its township's figures.
-    placed = places.place(fac_points, fac.get("village_code"))
+    placed = places.place(fac_points, _stored(fac, "village_code")
+                          if "village_code" in fac.columns else None)  # (fac.get(...))
     inside_count = np.bincount(placed["v_idx"], minlength=n)
     presence = inside_count > 0
     supply = facility_supply(fac, layer)
     fac_village = placed["village"]
-    fac_names = fac["name"].to_numpy()
 
-    access, ratio = g2sfca(cxy, eld_float, fxy, supply, radius_m, supply_tree=fac_tree)
+    if pairs is not None:  # (what g2sfca computes from the pairs)
+        access, ratio = _g2sfca(pairs, len(cxy), len(fxy), eld_float, supply, radius_m)
+    else:
+        access, ratio = np.zeros(len(cxy)), np.zeros(len(fxy))
 
     out = _geoframe({
         "code": _column(villages, "code"),
@@ -461,9 +582,7 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
         "elderly_population": eld,
         "covered": covered,
         "nearest_m": np.where(np.isfinite(nearest), nearest, np.nan),
-        "nearest_facility": np.where(nearest_idx >= 0,
-                                     fac_names[np.clip(nearest_idx, 0, None)]
-                                     if len(fac) else None, None),
+        "nearest_facility": _nearest_names(fac, nearest_idx),
         "facilities_inside": inside_count,
         "has_facility": presence,
         "access": access,
@@ -475,20 +594,22 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
 
     fac_towns = places.column(places.towns, fac_village)
     facilities_out = _geoframe({
-        "name": fac_names,
+        "name": _column(fac, "name"),
         "supply": supply,
         "ratio": ratio,
         "village_code": places.column(places.codes, fac_village),
         "township_code": fac_towns,
         "village_code_ambiguous": placed["in_ambiguous"] | placed["stated_ambiguous"],
         "geometry": fac_geoms,
-        **{col: fac[col].to_numpy()
-           for col in ("level", "kind", "beds", "capacity_graves", "used_graves")
+        **{col: _column(fac, col)
+           # plan_site_id: the row is a site of the plan the analysis runs with
+           for col in ("level", "kind", "beds", "capacity_graves", "used_graves",
+                       "plan_site_id")
            if col in fac.columns},
     })
 
     # The analysed layer, unfiltered, is placed once: reused when it is a care layer.
-    done = {layer: (facilities, fac, placed)} if not level else {}
+    done = {layer: (facilities, fac, placed, supply)} if not level else {}
     care = None if layer == "cemeteries" else _care_beds(
         places, care_facilities if care_facilities is not None else
         ({layer: facilities} if layer in care_layers() else {}), done)
@@ -516,8 +637,8 @@ def _geoframe(columns: dict) -> gpd.GeoDataFrame:
     """A GeoDataFrame of ``columns`` (arrays; ``geometry``: shapely geometries in the
     stored CRS) in the order given: what ``GeoDataFrame({...}, geometry=...,
     crs=STORED_CRS)`` plus columns set afterwards gives, built in one step."""
-    columns["geometry"] = from_shapely(columns["geometry"], crs=STORED_CRS)
-    frame = pd.DataFrame(columns)
+    columns["geometry"] = from_shapely(columns["geometry"], crs=_stored_crs())
+    frame = _frame(columns)
     try:
         # What geopandas itself does with the result of a pandas operation on a
         # GeoDataFrame (``_constructor_from_mgr``): wrap the frame's blocks, without the
@@ -527,6 +648,65 @@ def _geoframe(columns: dict) -> gpd.GeoDataFrame:
         return out
     except AttributeError:  # pragma: no cover - pandas/geopandas without these internals
         return gpd.GeoDataFrame(frame)
+
+
+try:  # the steps of ``pd.DataFrame(dict)`` (pandas internals, checked by the tests)
+    from pandas.core.construction import sanitize_array as _sanitize_array
+    from pandas.core.dtypes.generic import ABCNumpyExtensionArray as _NumpyEA
+    from pandas.core.internals.construction import arrays_to_mgr as _arrays_to_mgr
+except ImportError:  # pragma: no cover - a pandas without them: the constructor itself
+    _arrays_to_mgr = None
+
+
+def _frame(columns: dict, index=None, *, copy: bool = True) -> pd.DataFrame:
+    """``pd.DataFrame(columns, index=index, copy=copy)`` for a dict of 1-D arrays (numpy,
+    extension arrays or Index) of one length, keyed by text: the same columns, dtypes,
+    index and blocks, built without the constructor's checks of each column, which cost
+    more than the data at county size. A numeric or boolean numpy column is what the
+    constructor would keep as it is; any other goes through the constructor's own
+    inference (``sanitize_array``), after the copy ``copy=True`` makes of it."""
+    values = list(columns.values())
+    if (_arrays_to_mgr is None or not values
+            or not all(type(k) is str for k in columns)):
+        return pd.DataFrame(columns, index=index, copy=copy)
+    n = len(values[0])
+    arrays = []
+    for v in values:
+        if type(v) is np.ndarray and v.ndim == 1 and v.dtype.kind in "biuf":
+            pass  # kept as it is (copied when stacked into its block if copy)
+        elif isinstance(v, pd.Index):
+            v = v.copy(deep=True)._values if copy else v._values
+        elif isinstance(v, pd.api.extensions.ExtensionArray) \
+                and not isinstance(v, _NumpyEA):
+            v = v.copy() if copy else v
+        elif isinstance(v, (np.ndarray, _NumpyEA)) and v.ndim == 1:
+            v = _sanitize_array(v.copy() if copy and isinstance(v, _NumpyEA) else v,
+                                None, copy=False)
+        else:
+            return pd.DataFrame(columns, index=index, copy=copy)
+        if len(v) != n:
+            return pd.DataFrame(columns, index=index, copy=copy)
+        arrays.append(v)
+    index = pd.RangeIndex(n) if index is None else index
+    if len(index) != n:
+        return pd.DataFrame(columns, index=index, copy=copy)
+    mgr = _arrays_to_mgr(arrays, _labels(tuple(columns)), index, verify_integrity=False,
+                         consolidate=copy)
+    return pd.DataFrame._from_mgr(mgr, mgr.axes)
+
+
+def _labels(names: tuple) -> pd.Index:
+    """``pd.Index(list(names))``: a new Index each time, on the values inferred once."""
+    made = _label_values(names)
+    try:
+        return type(made)._simple_new(made._values, name=None)
+    except AttributeError:  # pragma: no cover - pandas without this internal
+        return pd.Index(list(names))
+
+
+@functools.lru_cache(maxsize=64)
+def _label_values(names: tuple) -> pd.Index:
+    return pd.Index(list(names))
 
 
 _UNCOVERED = ["code", "name", "township_code", "elderly_population", "population",
@@ -539,29 +719,42 @@ def _uncovered(out: gpd.GeoDataFrame, covered: np.ndarray, eld: np.ndarray) -> p
     ascending=[False, True])`` gives (the same stable order, ties as they come, missing
     codes last), taken in one step."""
     rows = np.flatnonzero(~covered)
-    code = pd.Categorical(out["code"].array.take(rows), ordered=True)
-    code_rank = code.codes.astype(np.int64)
-    code_rank[code_rank < 0] = len(code.categories)
+    taken = _stored(out, "code").take(rows)
+    try:
+        # the codes of ``pd.Categorical(taken, ordered=True)``: its categories are the
+        # sorted distinct codes, found by the same factorize (of the objects a text
+        # column holds: the same codes, see _factorize_sorted)
+        if isinstance(taken, pd.arrays.StringArray) and taken.dtype == _text_dtype():
+            taken_values = np.asarray(taken, dtype=object)
+        else:
+            taken_values = _sanitize_array(taken, None)
+        code_rank, categories = pd.factorize(taken_values, sort=True)
+    except (TypeError, NameError):  # unorderable codes: the error Categorical raises
+        code = pd.Categorical(taken, ordered=True)
+        code_rank, categories = code.codes, code.categories
+    code_rank = code_rank.astype(np.int64)
+    code_rank[code_rank < 0] = len(categories)
     elderly_rank = -eld[rows]
     rows = rows[np.lexsort((code_rank, elderly_rank))]
-    return pd.DataFrame({c: out[c].array.take(rows) for c in _UNCOVERED},
-                        index=out.index.take(rows))
+    return _frame({c: _stored(out, c).take(rows) for c in _UNCOVERED},
+                  index=out.index.take(rows))
 
 
 def _care_beds(places: _Villages, layers: dict[str, gpd.GeoDataFrame], done: dict) -> dict:
     """All elderly-care beds of ``layers`` (every level), each facility in the township of
     the village it counts for: per-facility township codes and beds, totals by layer.
-    ``done``: layer -> (frame given, usable frame, placement) already worked out."""
+    ``done``: layer -> (frame given, usable frame, placement, supply) already worked
+    out."""
     towns, villages, beds, by_layer, placed_by_layer = [], [], [], {}, {}
     for name in care_layers():
         if name not in layers or layers[name] is None:
             continue
         if name in done and done[name][0] is layers[name]:
-            _, fac, placed = done[name]
+            _, fac, placed, b = done[name]  # (its supply: beds, as it is a care layer)
         else:
             fac, geoms = _usable(layers[name])
             placed = places.place(_facility_points(geoms), fac.get("village_code"))
-        b = facility_supply(fac, name)
+            b = facility_supply(fac, name)
         towns.append(places.column(places.towns, placed["village"]))
         villages.append(placed["village"])
         beds.append(b)
@@ -725,7 +918,7 @@ def _townships(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, figures: dict, townsh
     # Sums per township by bincount over factorised codes (sorted as groupby sorts them;
     # a village without a township code is left out, as groupby leaves it out), every
     # column computed as an array and the frame built once.
-    codes, uniques = pd.factorize(v["township_code"], sort=True)
+    codes, uniques = _factorize_sorted(v, "township_code")
     keep = codes >= 0
     idx = codes[keep]
     n = len(uniques)
@@ -786,7 +979,20 @@ def _townships(v: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, figures: dict, townsh
         g["care_beds_per_1000_elderly"] = share(g["care_beds"] * 1000,
                                                 g["elderly_population"])
         g["meets_beds_target"] = g["care_beds_per_1000_elderly"] >= beds_target
-    return pd.DataFrame(g, copy=False)
+    return _frame(g, copy=False)
+
+
+def _factorize_sorted(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(frame[name], sort=True)``. A text column is factorised as the
+    objects it holds (the same codes: missing is -1, the uniques sorted as text), then
+    the uniques are made an Index of the column's dtype as ``Series.factorize`` makes
+    them, without the Series and the extension-array steps."""
+    values = _stored(frame, name)
+    if values.ndim == 1 and values.dtype == _text_dtype() \
+            and isinstance(values, pd.arrays.StringArray):
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
+        return codes, pd.Index(uniques, dtype=values.dtype, copy=False)
+    return pd.factorize(frame[name], sort=True)
 
 
 def _township_names(codes: pd.Index, names: dict):
@@ -810,7 +1016,29 @@ def _column(frame: pd.DataFrame, name: str):
     """``frame[name].to_numpy()`` as a frame built from it would hold it: a text column
     with no value missing is passed on as it is (pandas would infer the same text dtype
     again from its strings; an empty or partly missing one is left to that inference)."""
-    col = frame[name]
-    if len(col) and col.dtype == _text_dtype() and not col.hasnans:
-        return col.array
-    return col.to_numpy()
+    values = _stored(frame, name)
+    if values.ndim != 1:  # a name several columns share: the Series way (it fails)
+        col = frame[name]
+        if len(col) and col.dtype == _text_dtype() and not col.hasnans:
+            return col.array
+        return col.to_numpy()
+    if len(values) and values.dtype == _text_dtype() and not values.isna().any():
+        return values
+    return _to_numpy(values)
+
+
+def _numpy_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """``frame[name].to_numpy()``, without building the Series."""
+    values = _stored(frame, name)
+    return _to_numpy(values) if values.ndim == 1 else frame[name].to_numpy()
+
+
+def _to_numpy(values) -> np.ndarray:
+    """``Series.to_numpy()`` of a column stored as ``values`` (see :func:`_stored`): an
+    extension dtype's own conversion, else the values (a read-only view, as pandas gives
+    it under copy-on-write)."""
+    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        return values.to_numpy()
+    out = np.asarray(values).view()
+    out.flags.writeable = False
+    return out

@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 from shapely.geometry import Polygon
 
 from geoservice.analysis import coverage as cov
-from layers.crs import STORED_CRS, metric_crs
+from layers.crs import STORED_CRS, gk_zone_epsg, metric_crs
 
 
 def _sparse_g2sfca(dxy, demand, sxy, supply, d0):
@@ -221,3 +221,271 @@ def test_centres_tested_by_coordinates_equal_the_point_test():
     assert outside.tolist() == [True, False]
     points[outside] = shapely.point_on_surface(projected[outside])
     assert np.array_equal(xy, shapely.get_coordinates(points))
+
+
+# --- frames built from their blocks, columns read from them (issue: county scale 5x) -------
+
+def _blocks(df: pd.DataFrame) -> list:
+    return sorted((str(b.dtype), tuple(b.mgr_locs.as_array)) for b in df._mgr.blocks)
+
+
+def _frame_columns(n: int) -> dict:
+    rng = np.random.default_rng(n)
+    text = np.array([f"t{i % 3}" for i in range(n)], dtype=object)
+    with_none = text.copy()
+    with_none[::2] = None
+    mixed = np.array([i if i % 2 else f"s{i}" for i in range(n)], dtype=object)
+    return {
+        "int": np.arange(n, dtype=np.int64), "float": rng.uniform(0, 1, n),
+        "int32": np.arange(n, dtype=np.int32), "bool": np.arange(n) % 2 == 0,
+        "text": text, "with_none": with_none, "mixed": mixed,
+        "all_none": np.full(n, None, dtype=object), "all_nan": np.full(n, np.nan, dtype=object),
+        "str_array": pd.array(text, dtype=cov._text_dtype()),
+        "string": pd.array(with_none, dtype="string"),
+        "numpy_ea": pd.arrays.NumpyExtensionArray(np.arange(n, dtype=float)),
+        "numpy_ea_text": pd.arrays.NumpyExtensionArray(text.copy()),
+        "masked": pd.array(np.arange(n), dtype="Int64"),
+        "index": pd.Index(text), "int_index": pd.Index(np.arange(n)),
+        "dates": np.arange(n).astype("datetime64[D]"),
+        "unicode": np.array([f"u{i}" for i in range(n)]),
+        "geometry": from_shapely_points(n),
+        "float_after": np.full(n, 2.5),
+    }
+
+
+def from_shapely_points(n: int):
+    from geopandas.array import from_shapely
+    return from_shapely(np.array([shapely.Point(i, i) for i in range(n)], dtype=object),
+                        crs=STORED_CRS)
+
+
+def _arrays_of(df: pd.DataFrame) -> list:
+    out = []
+    for b in df._mgr.blocks:
+        v = b.values
+        out.append(getattr(v, "_ndarray", getattr(v, "_data", v)))
+    return out
+
+
+def _shares(columns: dict, df: pd.DataFrame) -> list[str]:
+    """The input columns whose memory the frame's blocks share."""
+    names = []
+    for k, v in columns.items():
+        raw = v._values if isinstance(v, pd.Index) else v
+        raw = getattr(raw, "_ndarray", getattr(raw, "_data", raw))
+        if any(a is raw or (isinstance(a, np.ndarray) and np.shares_memory(a, raw))
+               for a in _arrays_of(df)):
+            names.append(k)
+    return names
+
+
+@pytest.mark.parametrize("n", [0, 1, 6])
+@pytest.mark.parametrize("copy", [True, False])
+@pytest.mark.parametrize("index", [None, "range", "labels"])
+def test_frame_equals_the_dataframe_constructor(n, copy, index):
+    cols = _frame_columns(n)
+    idx = {None: None, "range": pd.RangeIndex(3, 3 + n),
+           "labels": pd.Index([f"r{i}" for i in range(n)])}[index]
+    got = cov._frame(dict(cols), index=idx, copy=copy)
+    ref = pd.DataFrame(dict(cols), index=idx, copy=copy)
+    assert type(got) is pd.DataFrame
+    assert_frame_equal(got, ref, check_exact=True, check_index_type=True,
+                       check_column_type=True, check_flags=True)
+    assert list(got.dtypes.astype(str)) == list(ref.dtypes.astype(str))
+    assert type(got.index) is type(ref.index) and type(got.columns) is type(ref.columns)
+    assert got.columns.dtype == ref.columns.dtype
+    assert _blocks(got) == _blocks(ref)
+    assert _shares(cols, got) == _shares(cols, ref)
+    for c in cols:
+        assert [type(x) for x in got[c].tolist()] == [type(x) for x in ref[c].tolist()]
+
+
+def test_frame_columns_are_a_new_index_each_time():
+    a = cov._frame({"x": np.arange(3)})
+    b = cov._frame({"x": np.arange(3)})
+    assert a.columns is not b.columns and not a.columns.is_(b.columns)
+    a.columns.name = "renamed"
+    assert b.columns.name is None and cov._frame({"x": np.arange(3)}).columns.name is None
+
+
+@pytest.mark.parametrize("columns", [
+    {}, {0: np.arange(3)}, {"a": np.arange(3), "b": np.arange(4)}, {"a": [1, 2, 3]},
+    {"a": np.zeros((3, 2))},
+])
+def test_frame_leaves_the_unusual_to_the_constructor(columns):
+    try:
+        ref = pd.DataFrame(dict(columns))
+    except ValueError as e:
+        with pytest.raises(ValueError, match=str(e)[:20]):
+            cov._frame(dict(columns))
+        return
+    assert_frame_equal(cov._frame(dict(columns)), ref, check_exact=True)
+
+
+def _read_frame() -> gpd.GeoDataFrame:
+    n = 5
+    return gpd.GeoDataFrame({
+        "text": pd.array(["a", "b", "c", "d", "e"], dtype=cov._text_dtype()),
+        "text_nan": pd.array(["a", None, "c", "d", "e"], dtype=cov._text_dtype()),
+        "string": pd.array(["a", None, "c", "d", "e"], dtype="string"),
+        "obj": np.array(["a", 1, None, 2.5, "e"], dtype=object),
+        "int": np.arange(n), "float": [1.5, np.nan, np.inf, 0.0, -2.0],
+        "masked": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+        "masked_float": pd.array([1.5, None, 3, 4, 5], dtype="Float64"),
+        "bool": [True, False, True, True, False],
+        "dates": pd.date_range("2020-01-01", periods=n),
+        "tz": pd.date_range("2020-01-01", periods=n, tz="Asia/Shanghai"),
+        "text_numbers": ["1", "x", None, "4.5", "5"],
+    }, geometry=[shapely.Point(104 + i / 10, 30) for i in range(n)], crs=STORED_CRS)
+
+
+def test_columns_read_from_the_blocks_equal_the_series_ways():
+    gdf = _read_frame()
+    for name in gdf.columns:
+        ref = gdf[name]
+        got = cov._stored(gdf, name)
+        assert got is ref.array or np.array_equal(np.asarray(got), ref.to_numpy(),
+                                                  equal_nan=ref.dtype.kind == "f")
+        numpy = cov._numpy_column(gdf, name)
+        expect = ref.to_numpy()
+        assert numpy.dtype == expect.dtype and numpy.flags.writeable == expect.flags.writeable
+        assert [repr(x) for x in numpy] == [repr(x) for x in expect]
+        col = cov._column(gdf, name)
+        old = ref.array if len(ref) and ref.dtype == cov._text_dtype() and not ref.hasnans \
+            else ref.to_numpy()
+        assert type(col) is type(old)
+        assert [repr(x) for x in np.asarray(col)] == [repr(x) for x in np.asarray(old)]
+        if name != "geometry":
+            got_n = cov._number_column(gdf, name)
+            ref_n = pd.to_numeric(ref, errors="coerce").fillna(0).to_numpy(dtype=float)
+            assert got_n.dtype == ref_n.dtype and np.array_equal(got_n, ref_n)
+            assert got_n.flags.writeable == cov._numbers(ref).flags.writeable
+    assert cov._geometry_values(gdf) is gdf.geometry.array
+    assert cov._geoms(gdf).tolist() == list(gdf.geometry)
+    assert cov._geometry_values(gdf.geometry) is None
+    renamed = gdf.rename_geometry("shape")
+    assert cov._geometry_values(renamed) is renamed.geometry.array
+
+
+def test_a_column_name_several_columns_share_is_read_the_series_way():
+    gdf = _read_frame()
+    twice = pd.concat([gdf, gdf[["int", "text"]]], axis=1)
+    assert isinstance(cov._stored(twice, "int"), pd.DataFrame)
+    assert np.array_equal(cov._numpy_column(twice, "int"), twice["int"].to_numpy())
+    with pytest.raises(AttributeError):
+        cov._column(twice, "text")  # what ``frame[name].dtype`` raised
+    with pytest.raises(KeyError):
+        cov._stored(gdf, "missing")
+
+
+@pytest.mark.parametrize("values", [
+    pd.array(["t2", "t1", None, "t2", "t10"], dtype=cov._text_dtype()),
+    pd.array(["t2", "t1", "t3"], dtype=cov._text_dtype()),
+    pd.array([], dtype=cov._text_dtype()),
+    pd.array([None, None], dtype=cov._text_dtype()),
+    pd.array(["b", None, "a"], dtype="string"),
+    np.array(["b", None, "a"], dtype=object),
+    np.array([3, 1, 2, 1]),
+])
+def test_factorize_sorted_equals_factorize_of_the_series(values):
+    frame = pd.DataFrame({"x": values})
+    codes, uniques = cov._factorize_sorted(frame, "x")
+    ref_codes, ref_uniques = pd.factorize(frame["x"], sort=True)
+    assert codes.dtype == ref_codes.dtype and np.array_equal(codes, ref_codes)
+    pd.testing.assert_index_equal(uniques, ref_uniques, exact=True)
+
+
+@pytest.mark.parametrize("names, idx", [
+    (["甲", "乙", "丙"], [0, 2, 2, 1]),
+    (["甲", None, "丙"], [0, 1, 2]),        # a missing name: the general way
+    (["甲", "乙"], []),                      # no village
+    ([], [-1, -1]),                          # no facility
+    (["甲", "乙"], [0, 2]),                  # past the end (query's "none found")
+])
+def test_nearest_names_equal_the_general_formulation(names, idx):
+    fac = pd.DataFrame({"name": pd.array(names, dtype=cov._text_dtype())
+                        if names else np.array([], dtype=object)})
+    idx = np.asarray(idx, dtype=np.intp)
+    fac_names = fac["name"].to_numpy()
+
+    def general():
+        return np.where(idx >= 0, fac_names[np.clip(idx, 0, None)] if len(fac) else None,
+                        None)
+
+    try:
+        ref = pd.Series(general())
+    except IndexError:
+        with pytest.raises(IndexError):
+            cov._nearest_names(fac, idx)
+        return
+    got = pd.Series(cov._nearest_names(fac, idx))
+    pd.testing.assert_series_equal(got, ref, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_nearest_from_the_pairs_equals_the_query(seed):
+    """Where the pairs within the radius settle a point's nearest facility (one pair at
+    the least distance), the index and the distance are the query's to the last bit; a
+    tie or a point without pairs is left to the query."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 300)), int(rng.integers(1, 150))
+    kind = seed % 4
+    if kind == 0:
+        dxy, sxy = rng.uniform(0, 2e4, (n, 2)) + 4e5, rng.uniform(0, 2e4, (m, 2)) + 4e5
+    elif kind == 1:  # a grid: exact ties everywhere
+        dxy = rng.integers(0, 20, (n, 2)) * 100.0
+        sxy = rng.integers(0, 20, (m, 2)) * 100.0
+    elif kind == 2:  # facilities at the same place
+        sxy = rng.uniform(0, 1e4, (m, 2))
+        sxy = np.concatenate([sxy, sxy[: m // 2 + 1]])
+        dxy = rng.uniform(0, 1e4, (n, 2))
+    else:  # metre coordinates with tiny offsets (roots that round alike)
+        dxy = 3.3e6 + rng.integers(0, 5, (n, 2)) * 0.1
+        sxy = 3.3e6 + rng.integers(0, 5, (m, 2)) * 0.1 + 1e-9
+    radius = float(rng.choice([0.25, 50.0, 300.0, 1500.0, 5000.0]))
+    tree = cKDTree(sxy)
+    got = cov._nearest(dxy, tree, cov._pairs(dxy, tree, len(sxy), radius))
+    ref = tree.query(dxy, k=1)
+    for g, r in zip(got, ref, strict=True):
+        assert g.dtype == r.dtype and np.array_equal(g, r)
+
+
+def test_metric_crs_equals_the_zone_of_the_total_bounds():
+    boxes = [shapely.box(101.6 + i, 30, 101.7 + i, 30.1) for i in range(4)]
+    for geoms in (boxes, boxes + [None, shapely.Polygon()], [None, boxes[0]]):
+        geoms = np.array(geoms, dtype=object)
+        minx, _, maxx, _ = shapely.total_bounds(geoms)
+        assert cov._metric_crs(geoms) == f"EPSG:{gk_zone_epsg((minx + maxx) / 2)}"
+        assert cov._metric_crs(geoms) == metric_crs(
+            gpd.GeoDataFrame(geometry=list(geoms), crs=STORED_CRS))
+    with pytest.raises(ValueError):  # nothing but empty geometries: no zone, as before
+        gk_zone_epsg(np.nan)
+    with pytest.raises(ValueError):
+        cov._metric_crs(np.array([shapely.Polygon(), None], dtype=object))
+
+
+def _uncovered_by_categorical(out, covered, eld):
+    """The uncovered villages ranked by a Categorical of their codes (the formulation
+    before the codes were factorised directly)."""
+    rows = np.flatnonzero(~covered)
+    code = pd.Categorical(out["code"].array.take(rows), ordered=True)
+    code_rank = code.codes.astype(np.int64)
+    code_rank[code_rank < 0] = len(code.categories)
+    rows = rows[np.lexsort((code_rank, -eld[rows]))]
+    return pd.DataFrame({c: out[c].array.take(rows) for c in cov._UNCOVERED},
+                        index=out.index.take(rows))
+
+
+@pytest.mark.parametrize("codes", [
+    np.array(["b", 1, "c", "a", 1, None], dtype=object),       # mixed: sorted the mixed way
+    np.array([5, 3, 9, 3, 1, 2]),                               # integers
+    np.array([5.0, np.nan, 9.0, 3.0, 1.0, 2.0]),                # floats, one missing
+    pd.array(["b", "a", None, "a", "c", "d"], dtype=cov._text_dtype()),
+    pd.array(["b", "a", None, "a", "c", "d"], dtype="string"),
+])
+def test_uncovered_ranks_codes_as_the_categorical_did(codes):
+    out = _frame(["x"] * 6, [5, 5, 9, 5, 5, 0], [0, 0, 0, 0, 0, 1])
+    out["code"] = codes
+    args = (out, out["covered"].to_numpy(), out["elderly_population"].to_numpy())
+    assert_frame_equal(cov._uncovered(*args), _uncovered_by_categorical(*args),
+                       check_exact=True, check_index_type=True)
