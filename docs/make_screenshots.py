@@ -28,7 +28,40 @@ PAGES = {
 }
 
 
+def tools_pictures(driver, base: str, out: Path) -> None:
+    """The map tools (maps/tools.py): search by pinyin initials, names by zoom, measuring."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    def load(path):
+        driver.get(base + path)
+        for _ in range(60):
+            if driver.execute_script("return !!(window.geoservice && window.geoservice.map"
+                                     " && window.geoservice.map.gsTools)"):
+                return
+            time.sleep(0.25)
+
+    load(PAGES["coverage.png"])
+    box = driver.find_element("css selector", ".gs-search-input")
+    box.send_keys("fy")
+    time.sleep(0.5)
+    driver.save_screenshot(str(out / "tools-search.png"))
+    box.send_keys("\n")
+    time.sleep(1)
+    driver.save_screenshot(str(out / "tools-names.png"))
+    load(PAGES["coverage.png"])
+    driver.find_element("css selector", ".gs-tool-area").click()
+    container = driver.find_element("css selector", ".folium-map")
+    for dx, dy in [(-150, -120), (120, -90), (160, 110), (-90, 140)]:
+        ActionChains(driver).move_to_element_with_offset(container, dx, dy).click().perform()
+    ActionChains(driver).move_to_element_with_offset(container, 40, 20).perform()
+    time.sleep(0.5)
+    driver.save_screenshot(str(out / "tools-measure.png"))
+    for name in ("tools-search.png", "tools-names.png", "tools-measure.png"):
+        print(out / name)
+
+
 def main() -> None:
+    """All pictures; ``python docs/make_screenshots.py tools``: only the map tools'."""
     import threading
 
     from werkzeug.serving import make_server
@@ -48,6 +81,9 @@ def main() -> None:
     out = ROOT / "docs" / "images"
     out.mkdir(parents=True, exist_ok=True)
     try:
+        if sys.argv[1:] == ["tools"]:
+            tools_pictures(driver, f"http://127.0.0.1:{server.server_port}", out)
+            return
         for name, path in PAGES.items():
             driver.get(f"http://127.0.0.1:{server.server_port}{path}")
             time.sleep(1.5)
@@ -61,6 +97,7 @@ def main() -> None:
                 time.sleep(2)
             driver.save_screenshot(str(out / name))
             print(out / name)
+        tools_pictures(driver, f"http://127.0.0.1:{server.server_port}", out)
     finally:
         driver.quit()
         server.shutdown()

@@ -13,8 +13,8 @@ import errno
 from geoservice.analysis.errors import AnalysisError, Cancelled, InvalidInput
 from layers.errors import LayerError, LayerNotFound, Problem, StoreError, ValidationError
 
-__all__ = ["AnalysisError", "BadParameter", "Cancelled", "GeoserviceError", "InvalidInput",
-           "LayerError", "LayerNotFound", "NotFound", "Problem", "StoreError",
+__all__ = ["AnalysisError", "BadParameter", "Cancelled", "Conflict", "GeoserviceError",
+           "InvalidInput", "LayerError", "LayerNotFound", "NotFound", "Problem", "StoreError",
            "TooManyRequests", "ValidationError", "http_status", "is_readable", "message_for"]
 
 
@@ -30,6 +30,13 @@ class BadParameter(GeoserviceError):
 
 class NotFound(GeoserviceError):
     status = 404
+
+
+class Conflict(GeoserviceError):
+    """The request contradicts the state of what it changes (an approved plan, a plan
+    changed by someone else since the client read it)."""
+
+    status = 409
 
 
 class TooManyRequests(GeoserviceError):

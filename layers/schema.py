@@ -152,8 +152,10 @@ _register(LayerKind("exclusion_zones", "禁建区", POLYGON, (
 ), optional=True))
 
 
-# A planning scenario: sites accepted from the siting suggestions (never the real
-# facility layers). Written by the siting page / API as a new version each time.
+# The sites of the plans (规划方案): accepted from the siting suggestions or placed by hand
+# (never the real facility layers); ``scenario`` is the plan's name, ``site_id`` a site's
+# number within the workspace (kept when it is moved or edited). Written by the plans
+# service (geoservice/services/plans.py) as a new version each time.
 _register(LayerKind("planned_sites", "规划新增设施", POINT, (
     NAME,
     Field("facility_layer", "设施图层", required=True, aliases=("设施图层", "设施类型"),
@@ -164,6 +166,7 @@ _register(LayerKind("planned_sites", "规划新增设施", POINT, (
     Field("scenario", "规划方案", required=True, aliases=("方案", "规划方案")),
     Field("note", "备注", aliases=("备注", "说明")),
     BEDS,
+    Field("site_id", "站点编号", "int", aliases=("站点编号", "编号")),
 ), optional=True))
 
 def get_kind(name: str) -> LayerKind:

@@ -39,6 +39,7 @@ def map_js(prefix: str = DEFAULT_PREFIX) -> list[tuple[str, str]]:
     return [
         ("leaflet", f"{prefix}/leaflet/leaflet.js"),
         ("jquery", f"{prefix}/jquery/jquery.min.js"),
+        ("geoservice_tools_js", f"{prefix}/geoservice/tools.js"),  # maps/tools.py
     ]
 
 
@@ -46,6 +47,7 @@ def map_css(prefix: str = DEFAULT_PREFIX) -> list[tuple[str, str]]:
     return [
         ("leaflet_css", f"{prefix}/leaflet/leaflet.css"),
         ("geoservice_map_css", f"{prefix}/geoservice/map.css"),
+        ("geoservice_tools_css", f"{prefix}/geoservice/tools.css"),
     ]
 
 

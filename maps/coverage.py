@@ -7,6 +7,7 @@ import folium
 import geopandas as gpd
 import mapclassify
 import numpy as np
+import pandas as pd
 
 from layers.schema import KINDS
 
@@ -18,6 +19,7 @@ from .base import (
     finish_map,
     geojson_layer,
 )
+from .bulk import BulkLayer, GeometrySource, frame_bounds, join_table
 from .style import COLORS, shaded_villages
 from .viewport import ViewSource, kind_viewport_layer, legend_note
 
@@ -25,6 +27,7 @@ COVERED = "#31a354"
 UNCOVERED = "#de2d26"
 ACCESS_COLORS = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"]
 NO_ACCESS = "#d9d9d9"
+PLAN_COLOR = COLORS["planned_sites"]  # a plan's sites (facilities with a plan_site_id)
 
 
 def access_classes(values: np.ndarray, k: int = 5) -> tuple[np.ndarray, list[str]]:
@@ -53,8 +56,13 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
                  shading: str = "covered", title: str, notes: list[str] | None = None,
                  settings: MapSettings = DEFAULT_SETTINGS,
                  facilities_by_view: ViewSource | None = None,
-                 facility_where: dict[str, list] | None = None) -> folium.Map:
+                 facility_where: dict[str, list] | None = None,
+                 villages_source: GeometrySource | None = None) -> folium.Map:
     """Draw a coverage result.
+
+    ``villages_source``: the village layer is too heavy to put into the page (a
+    province); every village is drawn from that source, simplified by zoom
+    (``maps.bulk``), its result (colour, popup values) joined by code from a compact table.
 
     ``facilities_by_view``: the facility layer is too large to put into the page; its
     points and service circles are drawn by view from that source once zoomed in
@@ -66,8 +74,12 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
     ``summary`` gives ``radius_m`` and the target. ``shading`` is ``covered`` or ``access``.
     ``settings``: basemap and GCJ-02 shift (``maps.base``).
     """
-    v = settings.frame(villages).copy()
-    m = base_map(drawn_bounds(v), settings)
+    if villages_source is not None:  # geometry from the endpoint: the values only
+        v = pd.DataFrame(villages.drop(columns=villages.geometry.name)).copy()
+        m = base_map(frame_bounds(villages, settings), settings)
+    else:
+        v = settings.frame(villages).copy()
+        m = base_map(drawn_bounds(v), settings)
     entries: list[tuple[str, str, str]] = []
     unit = "剩余墓穴" if summary["layer"] == "cemeteries" else "床位"
     if shading == "access":
@@ -85,14 +97,26 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
     v["_nearest"] = v["nearest_m"].map(lambda d: "" if d != d else f"{d:,.0f} 米")
     v["_access"] = v["access_per_1000"].map(lambda a: f"{a:.2f}")
 
-    village_layer = shaded_villages(
-        v[["code", "name", "_fill", "_covered", "_nearest", "_access", "elderly_population",
-           "geometry"]],
-        name=f"村(社区)覆盖（{int(v['covered'].sum())}/{len(v)}）",
-        tooltip=[("name", "村(社区)"), ("_covered", "是否覆盖"), ("_nearest", "最近设施")],
-        popup=[("name", "名称"), ("code", "代码"), ("elderly_population", "60岁以上人口"),
-               ("_covered", "是否覆盖"), ("_nearest", "到最近设施"),
-               ("_access", f"可达性({unit}/千名老年人)")])
+    village_tooltip = [("name", "村(社区)"), ("_covered", "是否覆盖"), ("_nearest", "最近设施")]
+    village_popup = [("name", "名称"), ("code", "代码"), ("elderly_population", "60岁以上人口"),
+                     ("_covered", "是否覆盖"), ("_nearest", "到最近设施"),
+                     ("_access", f"可达性({unit}/千名老年人)")]
+    village_name = f"村(社区)覆盖（{int(v['covered'].sum())}/{len(v)}）"
+    if villages_source is not None:
+        fills = sorted(set(v["_fill"]))
+        v["_f"] = v["_fill"].map({c: i for i, c in enumerate(fills)})
+        village_layer = BulkLayer(
+            villages_source, name=village_name, shifted=settings.shifted,
+            style={"color": "#555", "weight": 1, "fillOpacity": 0.55},
+            props=["name", "code"], fill=("_f", dict(enumerate(fills))),
+            join=join_table(v, ["_f", "_covered", "_nearest", "_access", "elderly_population"]),
+            tooltip=village_tooltip, popup=village_popup, search=("villages", "villages"),
+            asset_prefix=settings.asset_prefix)
+    else:
+        village_layer = shaded_villages(
+            v[["code", "name", "_fill", "_covered", "_nearest", "_access", "elderly_population",
+               "geometry"]],
+            name=village_name, tooltip=village_tooltip, popup=village_popup)
     village_layer.add_to(m)
 
     layer_kind = summary["layer"]
@@ -113,15 +137,37 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
                         .replace("（）", ""), f"目标：{summary['target']:.0%}",
                         legend_note(facilities_by_view)] + list(notes or [])
         return finish_map(m, title=title, entries=entries, notes=legend_notes,
-                          registry=[("villages", village_layer), ("facilities", fac_view)])
+                          registry=[("villages", village_layer), ("facilities", fac_view)],
+                          settings=settings)
     f = facilities.copy()
     f["geometry"] = f.geometry.representative_point()
     f = settings.frame(f)
+    # A plan's sites (analysis "with a plan"): the rows with a ``plan_site_id``, drawn
+    # apart (outlined in the plan colour, dashed circles) from today's facilities.
+    planned = (f["plan_site_id"].notna().to_numpy() if "plan_site_id" in f.columns
+               else np.zeros(len(f), dtype=bool))
     circles = folium.FeatureGroup(name=f"服务半径 {radius_m:,.0f} 米")
-    for geom in f.geometry:
-        folium.Circle(location=[geom.y, geom.x], radius=radius_m, color=color, weight=1,
+    for geom, is_plan in zip(f.geometry, planned, strict=True):
+        folium.Circle(location=[geom.y, geom.x], radius=radius_m,
+                      color=PLAN_COLOR if is_plan else color, weight=1,
+                      dash_array="4" if is_plan else None,
                       fill=True, fill_opacity=0.05, interactive=False).add_to(circles)
     circles.add_to(m)
+    registry_extra = []
+    if planned.any():
+        p = f[planned].copy()
+        p["_supply"] = p["supply"].map(lambda s: f"{s:,.0f}")
+        plan_layer = geojson_layer(
+            p[["name", "_supply", "supply", "geometry"]],
+            name=f"规划方案站点（{len(p)}）",
+            marker=folium.CircleMarker(radius=6, weight=2, fill=True),
+            style_function=lambda feat: {
+                "color": PLAN_COLOR, "fillColor": color, "fillOpacity": 0.9, "weight": 3,
+                "radius": 5 + min(float(feat["properties"]["supply"] or 0), 400) ** 0.5 / 1.5},
+            tooltip=[("name", "规划方案站点"), ("_supply", supply_label)],
+        )
+        registry_extra.append(("plan_sites", plan_layer))
+        f = f[~planned].copy()
     f["_supply"] = f["supply"].map(lambda s: f"{s:,.0f}")
     fac_layer = geojson_layer(
         f[["name", "_supply", "supply", "geometry"]],
@@ -134,9 +180,13 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
     )
     fac_layer.add_to(m)
     entries.append((color, "dot", f"{KINDS[layer_kind].label}（大小表示{supply_label}）"))
+    for _, layer in registry_extra:
+        layer.add_to(m)
+        entries.append((PLAN_COLOR, "dot", "规划方案站点（紫色描边）"))
     entries.append((color, "line", f"服务半径 {radius_m:,.0f} 米"))
     legend_notes = [f"服务半径：{radius_m:,.0f} 米（{summary.get('inputs', {}).get('radius_from', '')}）".replace(
         "（）", ""), f"目标：{summary['target']:.0%}"] + list(notes or [])
     return finish_map(m, title=title, entries=entries, notes=legend_notes,
                       registry=[("villages", village_layer), ("facilities", fac_layer),
-                                ("circles", circles)])
+                                ("circles", circles), *registry_extra],
+                      settings=settings, names={"facilities": layer_kind})

@@ -61,7 +61,8 @@ def overview_map(layers: dict[str, gpd.GeoDataFrame], *, title: str,
         layer.add_to(m)
         registry.append((kind, layer))
         entries.extend(entry)
-    return finish_map(m, title=title, entries=entries, notes=notes, registry=registry)
+    return finish_map(m, title=title, entries=entries, notes=notes, registry=registry,
+                      settings=settings)
 
 
 def _layer(kind: str, gdf: gpd.GeoDataFrame):

@@ -17,6 +17,7 @@ from .base import (
     geojson_layer,
     safe_text,
 )
+from .bulk import BulkLayer, GeometrySource, frame_bounds, join_table
 from .viewport import ViewSource, kind_viewport_layer, legend_note
 
 # finding type -> (colour, Chinese label); "ok" for labels without a problem
@@ -30,28 +31,54 @@ STATUS_COLORS = {
     "missing": ("#e7298a", "缺失标注（村中心）"),
 }
 VIEW_LABEL_COLOR = "#bdbdbd"  # every stored label, drawn by view when the layer is large
+VILLAGE_PROBLEM_FILL = "#fdd0a2"  # a village with a problem, on a bulk village layer
 
 
 def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
                    missing: gpd.GeoDataFrame, summary: dict, *, title: str,
                    notes: list[str] | None = None,
                    settings: MapSettings = DEFAULT_SETTINGS,
-                   labels_by_view: ViewSource | None = None) -> folium.Map:
+                   labels_by_view: ViewSource | None = None,
+                   villages_source: GeometrySource | None = None) -> folium.Map:
     """``villages`` (code, name, problems), ``labels`` (label_id, name, status,
     official_name, distance_m) and ``missing`` (code, official_name; points), stored CRS.
     ``settings``: basemap and GCJ-02 shift (``maps.base``).
     ``labels_by_view``: the stored label layer is too large for the page; all its labels
     are drawn by view from that source once zoomed in (``maps.viewport``), under
-    ``labels`` (then only the labels the page must show, e.g. those with a problem)."""
-    v = settings.frame(villages)[["code", "name", "problems", "geometry"]].copy()
+    ``labels`` (then only the labels the page must show, e.g. those with a problem).
+    ``villages_source``: the village polygons are drawn from the geometry endpoint
+    (``maps.bulk``: every village, simplified by zoom), each village's problems joined by
+    code, instead of being put into the page."""
     lab = settings.frame(labels).copy()
-    m = base_map(drawn_bounds(v, lab, default=(103.0, 29.0, 105.0, 31.0)), settings)
-    village_layer = geojson_layer(
-        v, name=f"村(社区)（{len(v)}）",
-        style_function=lambda f: {"color": "#666", "weight": 1, "fillColor": "#ffffff",
-                                  "fillOpacity": 0.15},
-        tooltip=[("name", "村(社区)"), ("code", "代码"), ("problems", "问题")],
-        tooltip_options={"sticky": True})
+    tooltip = [("name", "村(社区)"), ("code", "代码"), ("problems", "问题")]
+    if villages_source is not None:
+        vb = frame_bounds(villages, settings)
+        lb = drawn_bounds(lab, default=vb) if len(lab) else vb
+        m = base_map((min(vb[0], lb[0]), min(vb[1], lb[1]), max(vb[2], lb[2]),
+                      max(vb[3], lb[3])), settings)
+        # the villages with a problem, joined by code: the problems' text once (a
+        # village's index into it; shown by the script as text, never as HTML)
+        problems = villages[["code", "problems"]].copy()
+        problems["problems"] = problems["problems"].map(as_text)
+        problems = problems[problems["problems"] != ""]
+        texts = sorted(set(problems["problems"]))
+        problems["_pi"] = problems["problems"].map({t: i for i, t in enumerate(texts)})
+        village_layer = BulkLayer(
+            villages_source, name=f"村(社区)（{len(villages):,}）", shifted=settings.shifted,
+            style={"color": "#666", "weight": 1, "fillColor": "#ffffff", "fillOpacity": 0.15},
+            props=["name", "code"], join=join_table(problems, ["_pi"]),
+            fill=("_pi", dict.fromkeys(range(len(texts)), VILLAGE_PROBLEM_FILL)),
+            choices={"_pi": dict(enumerate(texts))},
+            tooltip=[*tooltip[:2], ("_pi", "问题")], popup=[*tooltip[:2], ("_pi", "问题")],
+            search=("villages", "villages"), asset_prefix=settings.asset_prefix)
+    else:
+        v = settings.frame(villages)[["code", "name", "problems", "geometry"]].copy()
+        m = base_map(drawn_bounds(v, lab, default=(103.0, 29.0, 105.0, 31.0)), settings)
+        village_layer = geojson_layer(
+            v, name=f"村(社区)（{len(v)}）",
+            style_function=lambda f: {"color": "#666", "weight": 1, "fillColor": "#ffffff",
+                                      "fillOpacity": 0.15},
+            tooltip=tooltip, tooltip_options={"sticky": True})
     village_layer.add_to(m)
 
     lab["c_color"] = lab["status"].map(lambda s: STATUS_COLORS.get(s, STATUS_COLORS["ok"])[0])
@@ -109,7 +136,7 @@ def placenames_map(villages: gpd.GeoDataFrame, labels: gpd.GeoDataFrame,
         legend_notes.insert(0, f"坐标系疑似有误：{summary['crs_message']}")
     return finish_map(m, title=title, entries=entries, notes=legend_notes,
                       registry=[*registry, ("labels", label_layer),
-                                ("missing", miss_layer)])
+                                ("missing", miss_layer)], settings=settings)
 
 
 def _distance_text(status: str, d) -> str:

@@ -200,9 +200,12 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
 
     circles = folium.FeatureGroup(name=f"新站服务半径 {radius_m:,.0f} 米")
     markers = folium.FeatureGroup(name=f"建议新增站点（{len(sites)}）")
+    site_points: list[dict] = []  # the sites for the search box (maps.tools)
     if len(sites):
-        for row in sites.sort_values("rank").itertuples():
+        for i, row in enumerate(sites.sort_values("rank").itertuples()):
             lon, lat = settings.point(row.lon, row.lat)
+            site_points.append({"name": row.name, "kind": "sites", "layer": "sites",
+                                "index": i, "lon": lon, "lat": lat, "code": int(row.rank)})
             folium.Circle(location=[lat, lon], radius=radius_m, color=SITE_COLOR, weight=2,
                           dash_array="6", fill=True, fill_opacity=0.04,
                           interactive=False).add_to(circles)
@@ -225,4 +228,5 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     entries.append((SITE_COLOR, "line", f"新站服务半径 {radius_m:,.0f} 米"))
 
     return finish_map(m, title=title, entries=entries,
-                      notes=list(legend_notes or []) + list(notes or []), registry=registry)
+                      notes=list(legend_notes or []) + list(notes or []), registry=registry,
+                      settings=settings, names={"facilities": layer}, points=site_points)

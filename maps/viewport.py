@@ -54,7 +54,12 @@ def zoom_note(label: str, features: int) -> str:
 
 
 def legend_note(source: ViewSource) -> str:
-    """The legend line for a large layer (plain text)."""
+    """The legend line for a large layer (plain text); a bulk layer's
+    (``maps.bulk.GeometrySource``) says that all its features are drawn."""
+    from .bulk import bulk_note, is_bulk
+
+    if is_bulk(source):
+        return bulk_note(source)
     label = KINDS[source.kind].label
     return (f"{label}共 {source.features:,} 个要素，不随页面载入：放大到第 {source.min_zoom} 级后"
             "按视野加载")
@@ -114,7 +119,18 @@ def kind_viewport_layer(source: ViewSource, *, shifted: bool = False, show: bool
                         **options) -> tuple[ViewportLayer, list[tuple[str, str, str]]]:
     """A :class:`ViewportLayer` of a stored kind looking like its inline layer on the home
     map (same tooltip and popup fields with their Chinese labels, same colours), and its
-    legend entries. ``options`` override the layer's keyword arguments."""
+    legend entries. ``options`` override the layer's keyword arguments.
+
+    A ``maps.bulk.GeometrySource`` (a heavy polygon layer: every feature drawn, simplified
+    by zoom) gives a ``maps.bulk.BulkLayer`` instead, with the options it knows."""
+    from .bulk import is_bulk, kind_bulk_layer
+
+    if is_bulk(source):
+        known = {"style", "props", "join", "fill", "tooltip", "popup", "choices", "bools",
+                 "search"}
+        return kind_bulk_layer(source, shifted=shifted, show=show, name=name,
+                               asset_prefix=asset_prefix,
+                               **{k: v for k, v in options.items() if k in known})
     kind = source.kind
     lk = KINDS[kind]
     fields = [f.name for f in lk.fields]

@@ -71,7 +71,16 @@ WEIGHT_UNITS = {"elderly": "老人", "population": "居民", "villages": "村"}
 # Siting exclusion rules: a zone type (from the exclusion_zones layer) or the village setback
 ZONE_LABELS = dict(KINDS["exclusion_zones"].field("zone_type").choices or {})
 VILLAGE_SETBACK = "village_setback"
-RULE_LABELS = {**ZONE_LABELS, VILLAGE_SETBACK: "村庄退让距离"}
+# Siting on top of a plan: a candidate where the plan already has a site
+PLANNED = "planned"
+RULE_LABELS = {**ZONE_LABELS, VILLAGE_SETBACK: "村庄退让距离", PLANNED: "已在规划方案中"}
+
+# Plans (规划方案): status value -> Chinese label, in the order a plan goes through them;
+# an approved plan is read-only.
+PLAN_STATUS = {"draft": "草稿", "submitted": "已提交", "approved": "已批准"}
+# The other side of a comparison when it is no plan: today's facilities only
+TODAY = "现状"
+TODAY_ALIASES = ("现状", "today")
 
 
 def rule_label(rule) -> str:

@@ -24,18 +24,20 @@ from geoservice.cli.common import demand_options, echo_json, open_workspace
               show_default=True, help="与目标比较的覆盖率：村数、人口或老年人口。")
 @click.option("--target", default=None, help="目标覆盖率（0-1 或百分数），默认取 defaults.toml。")
 @demand_options
+@click.option("--plan", default=None,
+              help="按规划方案计算：现有设施加上该方案的站点（方案的目标年份为默认需求年份）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果。")
 @click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
               help="同时写出 XLSX 报表（汇总、乡镇、村三张表）。")
 @click.pass_context
 def command(ctx, layer, radius, level, weighting, target, year, growth, projection,
-            as_json, xlsx) -> None:
+            plan, as_json, xlsx) -> None:
     from geoservice.reports.coverage import coverage_xlsx, summary_rows
     from geoservice.services.coverage import coverage_params, run_coverage
 
     store = open_workspace(ctx)
     params = coverage_params(layer, radius, level, weighting, target, year, growth,
-                             projection_table(projection))
+                             projection_table(projection), plan)
     result = run_coverage(store, params)
     if xlsx:
         with open(xlsx, "wb") as fh:

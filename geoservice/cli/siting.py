@@ -61,19 +61,40 @@ class _Progress:
 @click.option("--time-limit", "time_limit", default=None,
               help="求解时限（秒）；默认取 defaults.toml。到时限返回已找到的最好方案及其间隙。")
 @demand_options
+@click.option("--plan", default=None,
+              help="在规划方案基础上选址：该方案的站点算作现有设施，不会再被建议（方案的目标年份为默认需求年份）。")
+@click.option("--save-to", "save_to", default=None,
+              help="把全部建议站点加入规划方案（不存在时新建为草稿；已批准的方案拒绝）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果（summary、sites、excluded、villages）。")
 @click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
               help="同时写出 XLSX 报表（汇总、选址建议、排除的候选点、村）。")
 @click.pass_context
 def command(ctx, layer, radius, add, target, problem, level, candidates, weight, capacitated,
-               time_limit, year, growth, projection, as_json, xlsx) -> None:
+               time_limit, year, growth, projection, plan, save_to, as_json, xlsx) -> None:
     from geoservice.reports.siting import change_rows, site_frame, siting_xlsx, summary_rows
-    from geoservice.services.siting import run_siting, siting_params
+    from geoservice.services.siting import accept_sites, run_siting, siting_params
 
     store = open_workspace(ctx)
     params = siting_params(layer, radius, level, problem, add, target, weight, capacitated,
-                           candidates, time_limit, year, growth, projection_table(projection))
+                           candidates, time_limit, year, growth, projection_table(projection),
+                           plan)
+    if save_to is not None:
+        from geoservice.services.plans import check_target, plan_name
+
+        plan_name(save_to, "--save-to")  # refused before the solve: a bad name, an
+        check_target(store, save_to, params.layer)  # approved plan, another layer's plan
     run = run_siting(store, params, progress=None if as_json else _Progress())
+    if save_to is not None:
+        ranks = [int(r) for r in run.result.sites["rank"]]
+        if not ranks:
+            raise click.ClickException("没有建议站点，未加入规划方案")
+        from geoservice.services.accounts import cli_actor
+
+        version, added, skipped = accept_sites(store, run, ranks, scenario=save_to,
+                                               actor=cli_actor())
+        click.echo(f"已将 {added} 处建议站点加入规划方案“{save_to}”"
+                   + (f"（{skipped} 处已在方案中）" if skipped else "")
+                   + f"，规划新增设施第 {version.version} 版", err=True)
     if xlsx:
         with open(xlsx, "wb") as fh:
             fh.write(siting_xlsx(run))

@@ -53,4 +53,7 @@ def audit_xlsx(rows: list[dict], filters: dict | None = None) -> bytes:
     if not conditions:
         conditions.append(("筛选", "全部"))
     conditions.append(("记录条数", len(rows)))
-    return workbook(("操作记录", audit_frame(rows)), ("筛选条件", conditions))
+    # The title (unit, 操作记录, date) is in every page's print header; the 筛选条件 sheet
+    # stays the filters alone.
+    return workbook(("操作记录", audit_frame(rows)), ("筛选条件", conditions), title="操作记录",
+                    title_block=False)

@@ -19,6 +19,7 @@ from geoservice.analysis.boundaries.merge import MergeResult
 from geoservice.reports.xlsx import (
     DEMO_MARK,
     csv_bytes,
+    report_title,
     to_bytes,
     workbook,
     write_frame,
@@ -121,12 +122,15 @@ def register_frame(result: BoundaryResult) -> pd.DataFrame:
 
 def boundaries_xlsx(result: BoundaryResult) -> bytes:
     """汇总 (inputs and tolerances), 问题清单, 界线登记表."""
+    title = report_title(result.summary, f"{result.summary['layer_label']}界线审查报告")
     return workbook(("汇总", summary_rows(result)), ("问题清单", findings_frame(result)),
-                    ("界线登记表", register_frame(result)))
+                    ("界线登记表", register_frame(result)), title=title)
 
 
 def lines_xlsx(result: BoundaryResult) -> bytes:
-    return workbook(("界线登记表", register_frame(result)), ("汇总", summary_rows(result)))
+    title = report_title(result.summary, f"{result.summary['layer_label']}界线登记表")
+    return workbook(("界线登记表", register_frame(result)), ("汇总", summary_rows(result)),
+                    title=title)
 
 
 def lines_geojson(result: BoundaryResult) -> bytes:
@@ -212,7 +216,8 @@ def merge_xlsx(result: MergeResult) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "合并汇总"
-    write_summary(ws, merge_rows(result))
+    title = report_title(result.summary, f"{LAYER_LABELS[result.layer]}合并模拟报告")
+    write_summary(ws, merge_rows(result), title=title)
     before = pd.DataFrame(result.before.drop(columns="geometry"))
     headers = {"code": "代码", "name": "名称", "area_m2": "面积(平方米)",
                "population": "户籍人口", "elderly_population": "60岁以上人口"}
@@ -231,4 +236,4 @@ def merge_xlsx(result: MergeResult) -> bytes:
     if result.layer == "townships":
         recoded = pd.DataFrame(result.villages_recoded, columns=list(RECODE_HEADERS))
         write_frame(wb.create_sheet("村代码调整"), recoded.rename(columns=RECODE_HEADERS))
-    return to_bytes(wb)
+    return to_bytes(wb, title=title)

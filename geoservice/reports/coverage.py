@@ -11,7 +11,9 @@ from geoservice.reports.xlsx import (
     DEMO_MARK,
     csv_bytes,
     demand_label,
+    plan_label,
     relabel,
+    report_title,
     to_bytes,
     write_frame,
     write_summary,
@@ -73,6 +75,7 @@ def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
         ("设施层级/类型", level_label(s["layer"], s.get("level"))),
         ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
         ("需求（60岁以上人口）", demand_label(s) or "当前数据"),
+        ("规划方案", plan_label(s)),
         ("服务半径(米)", s["radius_m"]),
         ("半径来源", radius_origin(s)),
         ("距离计算", f"直线距离，{inputs.get('crs', '')}"),
@@ -136,7 +139,9 @@ def coverage_xlsx(result: CoverageResult) -> bytes:
     ws = wb.active
     ws.title = "汇总"
     rows = summary_rows(result)
-    write_summary(ws, rows, rate_labels=[label for label, _ in rows if "覆盖率" in label])
+    title = report_title(result.summary, f"{KINDS[result.summary['layer']].label}覆盖分析报告")
+    write_summary(ws, rows, rate_labels=[label for label, _ in rows if "覆盖率" in label],
+                  title=title)
     rate_headers = {TOWNSHIP_HEADERS[c] for c in RATE_COLUMNS}
     write_frame(wb.create_sheet("乡镇"), _frame(result.townships, TOWNSHIP_HEADERS),
                 rate_headers=rate_headers)
@@ -144,7 +149,7 @@ def coverage_xlsx(result: CoverageResult) -> bytes:
     headers = village_headers(result.summary["layer"])
     write_frame(wb.create_sheet("村(社区)"), _frame(villages, headers))
     write_frame(wb.create_sheet("未覆盖村(按老年人口)"), _frame(result.uncovered, headers))
-    return to_bytes(wb)
+    return to_bytes(wb, title=title)
 
 
 def village_headers(layer: str) -> dict:
@@ -165,5 +170,6 @@ def coverage_csv(result: CoverageResult) -> bytes:
     """The village table as CSV (UTF-8 with BOM, so Excel shows the Chinese), the inputs
     as ``#`` comment lines."""
     villages = pd.DataFrame(result.villages.drop(columns="geometry"))
-    return csv_bytes(_frame(villages, village_headers(result.summary["layer"])),
-                     summary_rows(result)[:10])
+    rows = summary_rows(result)
+    inputs = [label for label, _ in rows].index("距离计算") + 1  # the inputs, not the figures
+    return csv_bytes(_frame(villages, village_headers(result.summary["layer"])), rows[:inputs])

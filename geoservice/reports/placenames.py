@@ -15,7 +15,7 @@ from pyproj import Transformer
 
 from geoservice.analysis.placenames import FINDING_TYPES, PlacenamesResult
 from geoservice.analysis.placenames.check import LABEL_TYPES, ROSTER_TYPES
-from geoservice.reports.xlsx import DEMO_MARK, workbook
+from geoservice.reports.xlsx import DEMO_MARK, report_title, workbook
 from layers import crs as crsmod
 from layers.labels import normalise_system, system_label
 
@@ -139,4 +139,5 @@ def romanization_frame(result: PlacenamesResult) -> pd.DataFrame:
 
 def placenames_xlsx(result: PlacenamesResult) -> bytes:
     return workbook(("更正清单", correction_frame(result)), ("名册问题", roster_frame(result)),
-                    ("罗马字母拼写", romanization_frame(result)), ("汇总", summary_rows(result)))
+                    ("罗马字母拼写", romanization_frame(result)), ("汇总", summary_rows(result)),
+                    title=report_title(result.summary, "村(社区)地名核查更正清单"))

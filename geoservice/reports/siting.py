@@ -18,7 +18,9 @@ from geoservice.reports.xlsx import (
     cell,
     csv_bytes,
     demand_label,
+    plan_label,
     relabel,
+    report_title,
     to_bytes,
     write_frame,
     write_summary,
@@ -67,6 +69,7 @@ def input_rows(run: SitingRun) -> list[tuple[str, object]]:
         ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
         ("候选点", cand),
         ("需求（60岁以上人口）", demand_label(s) or "当前数据"),
+        ("规划方案", plan_label(s)),
     ]
     if p.problem == "cemetery":
         zones = (f"禁建区（第 {versions['exclusion_zones']} 版）"
@@ -158,7 +161,8 @@ def siting_xlsx(run: SitingRun) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "汇总"
-    write_summary(ws, summary_rows(run), rate_labels=RATE_LABELS)
+    title = report_title(run.summary, f"{KINDS[run.params.layer].label}选址建议报告")
+    write_summary(ws, summary_rows(run), rate_labels=RATE_LABELS, title=title)
     ws.append([])
     for c in append_row(ws, ["覆盖变化", "新增前", "新增后"]):
         c.font = Font(bold=True)
@@ -172,7 +176,7 @@ def siting_xlsx(run: SitingRun) -> bytes:
     write_frame(wb.create_sheet("排除的候选点"), _frame(excluded_frame(run), EXCLUDED_HEADERS))
     villages = pd.DataFrame(run.result.villages.drop(columns="geometry", errors="ignore"))
     write_frame(wb.create_sheet("村"), _frame(villages, VILLAGE_HEADERS))
-    return to_bytes(wb)
+    return to_bytes(wb, title=title)
 
 
 def siting_csv(run: SitingRun) -> bytes:

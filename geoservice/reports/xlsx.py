@@ -4,6 +4,14 @@ Each analysis' report module decides which sheets and which Chinese headers; the
 values (no NaN, no numpy scalars, lists joined), the bold header row, column widths, the
 percentage format and the frozen header are done here.
 
+Every workbook is ready to file (:func:`to_bytes`): each sheet prints on A4, fitted to
+the page width, landscape when wider than eight columns, its header row repeated on every
+page, and a page header saying who made it, what it is and when (the title block: unit,
+title, date; the 汇总/说明 sheet also starts with those rows, above the data sources and
+layer versions). Data sheets keep their header on row 1 (frozen), so a reader (pandas,
+a filter) finds the table where it expects. Numbers keep their value and are shown as
+people read them (:func:`number_format`): distances to the metre, shares to 0.1%.
+
 Text is never a formula (CSV/formula injection): names come from imported data and some
 summary rows echo request parameters. One rule, :func:`formula_like` (text starting with
 ``= + - @``, a tab or a carriage return), applied one way per format: in a workbook every
@@ -16,20 +24,37 @@ cell of every sheet; in a CSV a formula-like text field gets a leading ``'`` (OW
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The 数据性质 row of every report made from the demo workspace.
 DEMO_MARK = "示例数据（模拟几何）"
 PERCENT = "0.0%"
+# How a number is shown, by a word of its header or label (first match wins): distances
+# to the metre, areas to 0.1 m², kilometres to 10 m, shares to 0.1%, degrees to 6 places.
+NUMBER_FORMATS = (
+    ("(平方千米)", "0.00"), ("（平方千米）", "0.00"), ("(千米)", "0.00"), ("（千米）", "0.00"),
+    ("(平方米)", "0.0"), ("（平方米）", "0.0"), ("(人·米)", "0"), ("(米)", "0"), ("（米）", "0"),
+    ("经度", "0.000000"), ("纬度", "0.000000"), ("千名", "0.0"), ("/老年人)", "0.0000"),
+    ("(秒)", "0.0"), ("（秒）", "0.0"),
+)
+# Sheets wider than this print landscape.
+PORTRAIT_MAX_COLUMNS = 8
+# The producing unit of the reports written now (setting PRINT_UNIT, or the county's
+# bureau): the web sets it for each request (geoservice/web/printing.py); a callable is
+# asked only when a workbook is written. Unset: the PRINT_UNIT setting as is.
+REPORT_UNIT: contextvars.ContextVar[str | Callable[[], str] | None] = \
+    contextvars.ContextVar("report_unit", default=None)
 # What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -125,12 +150,24 @@ def relabel(df: pd.DataFrame, headers: dict, yes_no_columns: Iterable[str] = ())
     return out.rename(columns=headers)
 
 
+def number_format(label: str, value, *, rate: bool = False) -> str | None:
+    """How a number under ``label`` is shown (None: as it is): a share (``rate``, or a
+    label with 率 and a value from 0 to 1.5) as 0.0%, else by :data:`NUMBER_FORMATS`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if (rate or "率" in label) and isinstance(value, float) and 0 <= value <= 1.5:
+        return PERCENT
+    return next((fmt for word, fmt in NUMBER_FORMATS if word in label), None)
+
+
 def write_frame(ws, df: pd.DataFrame, *, rate_headers: Iterable[str] = ()) -> None:
-    """``df`` on ``ws``: bold header row, widths from header and content, ``rate_headers``
-    columns as percentages, header frozen."""
+    """``df`` on ``ws``: bold header row (repeated on every printed page), widths from
+    header and content, numbers formatted by their header (:func:`number_format`;
+    ``rate_headers`` columns as percentages), header frozen, a filter on the header."""
     rates = set(rate_headers)
     for c in append_row(ws, [str(c) for c in df.columns]):
         c.font = Font(bold=True)
+        c.alignment = Alignment(wrap_text=True, vertical="center")
     for row in df.itertuples(index=False):
         append_row(ws, row)
     for i, name in enumerate(df.columns, start=1):
@@ -139,47 +176,127 @@ def write_frame(ws, df: pd.DataFrame, *, rate_headers: Iterable[str] = ()) -> No
         sample = [str(name)] + [str(v) for v in df.iloc[:200, i - 1] if v is not None]
         width = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in s) for s in sample) + 2
         ws.column_dimensions[letter].width = min(max(width, 10), 60)
-        if name in rates:
-            for c in ws[letter][1:]:
-                c.number_format = PERCENT
+        for c in ws[letter][1:]:
+            fmt = number_format(str(name), c.value, rate=name in rates)
+            if fmt:
+                c.number_format = fmt
     ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+    if len(df.columns):
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{max(len(df), 1) + 1}"
+
+
+def report_unit() -> str:
+    """The producing unit of the report being written (:data:`REPORT_UNIT`, else the
+    PRINT_UNIT setting); "" when none is known."""
+    unit = REPORT_UNIT.get()
+    if callable(unit):
+        unit = unit()
+    if not unit:
+        from geoservice.config import setting
+
+        unit = setting("PRINT_UNIT") or ""
+    return str(unit)
+
+
+def title_rows(title: str) -> list[tuple[str, object]]:
+    """The title block's rows: what the report is, who made it, when."""
+    rows: list[tuple[str, object]] = [("报告", title)]
+    unit = report_unit()
+    if unit:
+        rows.append(("编制单位", unit))
+    rows.append(("编制日期", dt.date.today().isoformat()))
+    return rows
 
 
 def write_summary(ws, rows: Iterable[tuple[str, object]], *,
-                  rate_labels: Iterable[str] = ()) -> None:
-    """(label, value) rows under a bold 项目/值 header; float rates as percentages."""
+                  rate_labels: Iterable[str] = (), title: str | None = None) -> None:
+    """(label, value) rows under a bold 项目/值 header, the title block first when a
+    ``title`` is given; numbers formatted by their label (:func:`number_format`;
+    ``rate_labels`` as percentages)."""
     rates = set(rate_labels)
     for c in append_row(ws, ["项目", "值"]):
         c.font = Font(bold=True)
+    if title:
+        for label, value in title_rows(title):
+            cells = append_row(ws, [label, value])
+            cells[1].font = Font(bold=label == "报告")
     for label, value in rows:
         append_row(ws, [label, value])
-        if isinstance(value, float) and label in rates:
-            ws.cell(ws.max_row, 2).number_format = PERCENT
+        fmt = number_format(label, value, rate=label in rates)
+        if fmt:
+            ws.cell(ws.max_row, 2).number_format = fmt
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 70
+    for (c,) in ws.iter_rows(min_col=2, max_col=2, min_row=2):
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
 
 
-def workbook(*sheets: tuple[str, object]) -> bytes:
+def workbook(*sheets: tuple[str, object], title: str | None = None,
+             title_block: bool = True) -> bytes:
     """A report workbook from ``(title, content)`` pairs, in order: a DataFrame becomes a
-    table sheet, a list of ``(label, value)`` rows a summary sheet."""
+    table sheet, a list of ``(label, value)`` rows a summary sheet (the first one starting
+    with the title block when the report has a ``title`` and ``title_block``)."""
     wb = Workbook()
-    for i, (title, content) in enumerate(sheets):
+    block = title if title_block else None
+    for i, (name, content) in enumerate(sheets):
         ws = wb.active if i == 0 else wb.create_sheet()
-        ws.title = title
+        ws.title = name
         if isinstance(content, pd.DataFrame):
             write_frame(ws, content)
         else:
-            write_summary(ws, content)
-    return to_bytes(wb)
+            write_summary(ws, content, title=block)
+            block = None
+    return to_bytes(wb, title=title)
 
 
-def to_bytes(wb: Workbook) -> bytes:
-    """The workbook as XLSX; every text cell of every sheet made text (:func:`as_text`)
-    first, whichever way it was written: reports never write formulas."""
+def report_title(summary: dict, what: str) -> str:
+    """A report's title: the workspace (county) it was made from, then what it is."""
+    workspace = (summary.get("inputs") or {}).get("workspace") or ""
+    return f"{workspace} {what}".strip()
+
+
+def _header_text(text: str) -> str:
+    """Text for a print header/footer: ``&`` starts a code there, so it is doubled."""
+    return str(text).replace("&", "&&")
+
+
+def print_setup(ws, title: str | None = None) -> None:
+    """A4, fitted to the page width (as many pages down as needed), landscape when wider
+    than :data:`PORTRAIT_MAX_COLUMNS`; page header: unit, title · sheet, date; footer:
+    page n of N."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if ws.max_column > PORTRAIT_MAX_COLUMNS \
+        else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.top = ws.page_margins.bottom = 0.75
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    unit = report_unit()
+    if unit:
+        ws.oddHeader.left.text = _header_text(unit)
+        ws.oddHeader.left.size = 9
+    ws.oddHeader.center.text = (_header_text(title) + " · " if title else "") + "&A"
+    ws.oddHeader.center.size = 11
+    ws.oddHeader.right.text = "编制日期 " + dt.date.today().isoformat()
+    ws.oddHeader.right.size = 9
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.oddFooter.center.size = 9
+
+
+def to_bytes(wb: Workbook, title: str | None = None) -> bytes:
+    """The workbook as XLSX, every sheet set up for printing (:func:`print_setup`, with
+    the report's ``title`` in the page header); every text cell of every sheet made text
+    (:func:`as_text`) first, whichever way it was written: reports never write formulas."""
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             for c in row:
                 as_text(c)
+        print_setup(ws, title)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -187,10 +304,22 @@ def to_bytes(wb: Workbook) -> bytes:
 
 def demand_label(summary: dict) -> str | None:
     """Which year's elderly population a result used, and from where (``summary.demand``,
-    set when a target year was asked for); None for today's data."""
+    set when a target year was asked for, or a plan's target year); None for today's data."""
     d = summary.get("demand")
     if not d:
         return None
-    if d.get("source") == "当前数据":
-        return f"{d['year']} 年（当前数据）"
-    return f"{d['year']} 年（{d['source']}，基准年 {d['base_year']} 年）"
+    from geoservice.services.demand import demand_text
+
+    return demand_text(d)
+
+
+def plan_label(summary: dict) -> str:
+    """Which plan's sites a result counted (``summary.inputs.plan``), or that it is today's
+    facilities only."""
+    p = (summary.get("inputs") or {}).get("plan")
+    if not p:
+        return "无（现状设施）"
+    note = f"；{p['note']}" if p.get("note") else ""
+    return (f"规划方案“{p['name']}”（{p['status_label']}）：{p['sites']} 处站点，计入 "
+            f"{p['sites_counted']} 处，床位 {p['beds']}；规划新增设施第 "
+            f"{p['planned_sites_version']} 版{note}")

@@ -26,7 +26,9 @@ from geoservice.services.params import (
     plain,
     provenance,
     share,
+    text,
 )
+from geoservice.services.plans import plan_input, plan_name, with_plan, year_demand
 from geoservice.services.workspace import require_layer
 from layers import LayerStore
 
@@ -43,6 +45,8 @@ class CoverageParams:
     radius_given: bool = True
     # the target year's demand (services.demand); no year = the villages as they are
     demand: DemandParams | None = None
+    # "with plan X": today's facilities plus the plan's sites (services.plans)
+    plan: str | None = None
 
     def query(self) -> dict:
         q = {"layer": self.layer, "radius": plain(self.radius_m), "weighting": self.weighting}
@@ -52,15 +56,19 @@ class CoverageParams:
             q["target"] = plain(self.target)
         if self.demand is not None:
             q.update(self.demand.query())
+        if self.plan:
+            q["plan"] = self.plan
         return q
 
 
 def coverage_params(layer=None, radius=None, level=None, weighting=None,
                     target=None, year=None, growth=None,
-                    projection: ProjectionTable | None = None) -> CoverageParams:
+                    projection: ProjectionTable | None = None, plan=None) -> CoverageParams:
     """Check coverage parameters given as text; defaults come from defaults.toml.
     ``year`` with ``growth`` or ``projection`` (a table read by
-    :func:`geoservice.services.demand.read_projection`): the target year's demand."""
+    :func:`geoservice.services.demand.read_projection`): the target year's demand.
+    ``plan``: a plan's name (its sites count as facilities; its target year is the
+    default ``year``)."""
     layer = facility_layer(layer)
     level = facility_level(layer, level)
     radius_m, radius_given = facility_radius(radius, layer, level)
@@ -68,8 +76,9 @@ def coverage_params(layer=None, radius=None, level=None, weighting=None,
                        {k: v[1] for k, v in WEIGHTINGS.items()}, default="villages")
     target_v = share(target, "target", "目标覆盖率")
     demand = demand_params(year, growth, projection)
+    plan_v = plan_name(plan) if text(plan) else None
     return CoverageParams(layer, radius_m, level, weighting, target_v, radius_given,
-                          demand if demand.active else None)
+                          demand if demand.active else None, plan_v)
 
 
 def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
@@ -78,10 +87,19 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
     facilities = require_layer(store, params.layer, versions=versions)
     townships = (store.read("townships", version=versions["townships"].version)
                  if "townships" in versions else None)
+    plan = None
+    if params.plan:
+        plan = plan_input(store, params.plan, params.layer, params.level, versions)
+        # every level: coverage() keeps the level analysed, the beds of all elderly-care
+        # facilities count every level (as they do for today's facilities)
+        facilities = with_plan(facilities, plan.rows)
     demand = None
-    if params.demand is not None:
+    wanted = year_demand(params.demand, plan)
+    if wanted is not None:
         # the analysis takes a villages frame: a copy with the target year's elderly
-        villages, demand = apply_demand(villages, params.demand, townships)
+        villages, demand = apply_demand(villages, wanted, townships)
+        if params.demand is None:
+            demand["from_plan"] = plan.plan.name
     # Beds per 1,000 elderly as the plans count them: every elderly-care layer the
     # workspace has (all levels), not only the one analysed.
     care = None
@@ -99,6 +117,8 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
         # defaults-file source is the analysis' summary["radius_source"]).
         "radius_from": provenance(params.radius_given),
     }
+    if plan is not None:
+        inputs["plan"] = plan.provenance()
     if care is not None:
         # the layers whose beds count in the beds per 1,000 elderly, and their versions
         inputs["care_layer_versions"] = {k: versions[k].version for k in care}

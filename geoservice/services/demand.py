@@ -325,9 +325,11 @@ def demand_text(summary: dict | None, base_year: int | None = None) -> str:
     if not summary:
         year = base_year if base_year is not None else demand_defaults()["base_year"]
         return f"{CURRENT}（{year} 年）"
+    plan = (f"；规划方案“{summary['from_plan']}”的目标年份" if summary.get("from_plan")
+            else "")
     if summary["source"] == CURRENT:
-        return f"{summary['year']} 年（{CURRENT}）"
-    return f"{summary['year']} 年（{summary['source']}，基准年 {summary['base_year']} 年）"
+        return f"{summary['year']} 年（{CURRENT}{plan}）"
+    return f"{summary['year']} 年（{summary['source']}，基准年 {summary['base_year']} 年{plan}）"
 
 
 def apply_demand(villages, params: DemandParams, townships=None):

@@ -53,7 +53,13 @@ def import_layer(store: LayerStore, actor: Actor | None, kind: str, path: str | 
 
 def workspace_checks(store: LayerStore, kind: str, gdf) -> list[Problem]:
     """Warnings about a layer as read (``layers.read_layer``) against the workspace's
-    current layers, before it is written."""
+    current layers, before it is written. A planned_sites file that would change an
+    approved plan's sites is refused (``services.plans.guard_layer``, 409)."""
+    if kind == "planned_sites":
+        from geoservice.services.plans import guard_layer
+
+        guard_layer(store, gdf)
+        return []
     if kind == "villages":
         return orphan_townships(store, gdf)
     if kind in CODED_POINT_KINDS or kind == "place_labels":
@@ -195,6 +201,10 @@ def restore_version(store: LayerStore, actor: Actor | None, kind: str,
     except LayerNotFound:
         raise NotFound(f"“{label}”图层没有第 {version} 版") from None
     src = next(v for v in store.versions(kind) if v.version == int(version))
+    if kind == "planned_sites":
+        from geoservice.services.plans import guard_layer
+
+        guard_layer(store, old)
     before = audit.current_version(store, kind)
     new = store.write(kind, old, source=f"恢复自第 {version} 版（{src.source}）",
                       source_crs=src.source_crs, user=actor.name)

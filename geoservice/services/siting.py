@@ -36,8 +36,9 @@ from geoservice.services.params import (
     share,
     text,
 )
+from geoservice.services.plans import plan_input, plan_name, with_plan, year_demand
 from geoservice.services.workspace import require_layer
-from layers import KINDS, LayerNotFound, LayerStore
+from layers import KINDS, LayerStore
 from layers.schema import POINT
 
 # PROBLEM_LABELS, PROBLEM_SHORT and WEIGHT_LABELS are the vocabulary's, re-exported here
@@ -77,6 +78,8 @@ class SitingParams:
     radius_given: bool = True
     # the target year's demand (services.demand); no year = the villages as they are
     demand: DemandParams | None = None
+    # on top of plan X: its sites count as existing and are never proposed again
+    plan: str | None = None
 
     def query(self) -> dict:
         """The parameters as text, for URLs and forms (round trip through siting_params)."""
@@ -96,6 +99,8 @@ class SitingParams:
             q["time_limit"] = plain(self.time_limit_s)
         if self.demand is not None:
             q.update(self.demand.query())
+        if self.plan:
+            q["plan"] = self.plan
         return q
 
     def to_dict(self) -> dict:
@@ -130,9 +135,11 @@ def _bool(value, name: str, label: str) -> bool:
 def siting_params(layer=None, radius=None, level=None, problem=None, add=None, target=None,
                   weight=None, capacitated=None, candidates=None,
                   time_limit=None, year=None, growth=None,
-                  projection: ProjectionTable | None = None) -> SitingParams:
+                  projection: ProjectionTable | None = None, plan=None) -> SitingParams:
     """Check siting parameters given as text; defaults come from defaults.toml.
-    ``year`` with ``growth`` or ``projection``: the target year's elderly population."""
+    ``year`` with ``growth`` or ``projection``: the target year's elderly population.
+    ``plan``: a plan's name; its sites count as existing facilities and are not proposed
+    again, its target year is the default ``year``."""
     layer = facility_layer(layer)
     level = facility_level(layer, level)
     radius_m, radius_given = facility_radius(radius, layer, level)
@@ -183,7 +190,8 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
     demand = demand_params(year, growth, projection)
     return SitingParams(layer, radius_m, level, problem,
                         int(add_v) if add_v is not None else None, target_v, weight, cap, cand,
-                        limit, radius_given, demand if demand.active else None)
+                        limit, radius_given, demand if demand.active else None,
+                        plan_name(plan) if text(plan) else None)
 
 
 def params_from_mapping(data, projection: ProjectionTable | None = None) -> SitingParams:
@@ -197,28 +205,49 @@ def params_from_mapping(data, projection: ProjectionTable | None = None) -> Siti
 
     known = {"layer", "radius", "radius_m", "level", "problem", "add", "k", "target", "weight",
              "capacitated", "candidates", "time_limit", "time_limit_s", "job", "ranks",
-             "scenario", "note", "accept", "year", "growth"}
+             "scenario", "note", "accept", "year", "growth", "plan"}
     unknown = sorted(k for k in data if k not in known)
     if unknown:
         raise BadParameter(f"未知参数：{'、'.join(unknown)}")
     return siting_params(get("layer"), get("radius", "radius_m"), get("level"), get("problem"),
                          get("add", "k"), get("target"), get("weight"), get("capacitated"),
                          get("candidates"), get("time_limit", "time_limit_s"), get("year"),
-                         get("growth"), projection)
+                         get("growth"), projection, get("plan"))
 
 
-def _read_inputs(store: LayerStore, params: SitingParams, versions=None):
-    """villages (with the target year's elderly population when a year is asked for),
-    existing facilities (filtered by level), candidates (or None), the exclusion zones
-    (cemetery only, or None) and the ``summary["demand"]`` entry (or None) from the store."""
+@dataclass
+class _Inputs:
+    villages: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame | None
+    zones: gpd.GeoDataFrame | None
+    demand: dict | None
+    plan: object | None  # services.plans.PlanInput
+
+    def __iter__(self):  # villages, facilities, candidates, zones, demand
+        return iter((self.villages, self.facilities, self.candidates, self.zones, self.demand))
+
+
+def _read_inputs(store: LayerStore, params: SitingParams, versions=None) -> _Inputs:
+    """villages (with the target year's elderly population when a year is asked for, or
+    the plan's target year), existing facilities (filtered by level; with the plan's
+    sites), candidates (or None), the exclusion zones (cemetery only, or None), the
+    ``summary["demand"]`` entry (or None) and the plan (or None) from the store."""
     versions = store.current_versions() if versions is None else versions
     villages = require_layer(store, "villages")
+    plan = (plan_input(store, params.plan, params.layer, params.level, versions)
+            if params.plan else None)
     demand = None
-    if params.demand is not None:
+    wanted = year_demand(params.demand, plan)
+    if wanted is not None:
         townships = store.read("townships") if "townships" in versions else None
-        villages, demand = apply_demand(villages, params.demand, townships)
+        villages, demand = apply_demand(villages, wanted, townships)
+        if params.demand is None:
+            demand["from_plan"] = plan.plan.name
     facilities_all = require_layer(store, params.layer)
     facilities = filter_facilities(facilities_all, params.layer, params.level)
+    if plan is not None:
+        facilities = with_plan(facilities, plan.counted)
     candidates = None
     if params.candidates:
         candidates = require_layer(store, params.candidates, "（候选点）")
@@ -227,7 +256,7 @@ def _read_inputs(store: LayerStore, params: SitingParams, versions=None):
     zones = None
     if params.problem == "cemetery" and "exclusion_zones" in versions:
         zones = store.read("exclusion_zones")
-    return villages, facilities, candidates, zones, demand
+    return _Inputs(villages, facilities, candidates, zones, demand, plan)
 
 
 def check_demand(store: LayerStore, params: SitingParams) -> None:
@@ -246,9 +275,10 @@ def precheck_siting(store: LayerStore, params: SitingParams) -> dict:
     Cheap: reads the layers and filters the candidates, builds no model."""
     from geoservice.analysis.siting import precheck
 
-    villages, facilities, candidates, zones, _ = _read_inputs(store, params)
-    return precheck(villages, facilities, candidates, options=params.options(),
-                    exclusion_zones=zones)
+    got = _read_inputs(store, params)
+    return precheck(got.villages, got.facilities, got.candidates, options=params.options(),
+                    exclusion_zones=got.zones,
+                    taken=got.plan.sites if got.plan is not None else None)
 
 
 @dataclass
@@ -275,7 +305,8 @@ def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
     from geoservice.analysis.siting import siting  # the solver: loaded when used
 
     versions = store.current_versions()
-    villages, facilities, candidates, zones, demand = _read_inputs(store, params, versions)
+    got = _read_inputs(store, params, versions)
+    villages, facilities, candidates, zones, demand = got
     townships = store.read("townships") if "townships" in versions else None
     info = store.info()
     used = ["villages", params.layer]
@@ -297,8 +328,11 @@ def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
     }
     if params.problem == "cemetery" and zones is None:
         inputs["exclusion_note"] = "工作空间中没有禁建区图层，只按村庄退让距离排除候选点"
+    if got.plan is not None:
+        inputs["plan"] = got.plan.provenance()
     result = siting(villages, facilities, candidates, options=params.options(),
-                    exclusion_zones=zones, progress=progress, cancel=cancel)
+                    exclusion_zones=zones, progress=progress, cancel=cancel,
+                    taken=got.plan.sites if got.plan is not None else None)
     result.summary["inputs"] = {**(result.summary.get("inputs") or {}), **inputs}
     if demand is not None:
         result.summary["demand"] = demand
@@ -338,64 +372,35 @@ def planned_rows(run: SitingRun, ranks: list[int], *, scenario: str,
 
 def accept_sites(store: LayerStore, run: SitingRun, ranks: list[int], *, scenario: str,
                  note: str = "", actor=None):
-    """Add chosen sites to the ``planned_sites`` scenario layer as a new version.
+    """Add chosen sites of ``run`` to plan ``scenario`` (created as a draft of the run's
+    facility layer, target year the run's, when missing) as a new planned_sites version.
 
-    Existing planned rows are kept; a site already planned in the same scenario for the
-    same facility layer (same position) is not added twice. The real facility layers
-    are never touched. Returns (LayerVersion, added count, skipped count).
+    The plan's other sites are kept; a site the plan already has (same position) is not
+    added twice; an approved plan refuses (409); the real facility layers are never
+    touched. Returns (LayerVersion, added count, skipped count).
 
-    With ``actor`` (``services.accounts.Actor``: the web and the CLI pass one) the role is
-    checked first (``accept_plan``: 规划人员 or 管理员), the version records who wrote it and
-    the audit trail gets an ``accept_plan`` row (versions before and after).
+    ``actor`` (``services.accounts.Actor``; the web and the CLI pass one, default the CLI's
+    OS user): the role is checked (``accept_plan``: 规划人员 or 管理员), the version records
+    who wrote it and the audit trail gets an ``accept_plan`` row naming the plan.
     """
-    if actor is not None:
-        from geoservice.services.accounts import require
+    from geoservice.services import plans
+    from geoservice.services.accounts import cli_actor, require
 
-        require(actor, "accept_plan")
-    scenario = text(scenario)
-    if not scenario:
-        raise BadParameter("参数 scenario（规划方案名称）不能为空")
-    if len(scenario) > 60:
-        raise BadParameter("参数 scenario（规划方案名称）不能超过 60 个字")
+    actor = actor if actor is not None else cli_actor()
+    require(actor, "accept_plan")
+    name = plans.plan_name(scenario, "scenario")
     if len(text(note)) > 200:
         raise BadParameter("参数 note（备注）不能超过 200 个字")
-    new = planned_rows(run, ranks, scenario=scenario, note=text(note))
-    try:
-        old = store.read("planned_sites")
-    except LayerNotFound:
-        old = None
-    skipped = 0
-    if old is not None and len(old):
-        seen = {(str(r.scenario), str(r.facility_layer), round(g.x, 6), round(g.y, 6))
-                for r, g in zip(old.itertuples(), old.geometry, strict=True)}
-        keep = [(scenario, run.params.layer, round(g.x, 6), round(g.y, 6)) not in seen
-                for g in new.geometry]
-        skipped = len(new) - sum(keep)
-        new = new[keep]
-        cols = [c for c in new.columns if c != "geometry"]
-        old = old.reindex(columns=cols + ["geometry"])
-        both = pd.concat([old, new], ignore_index=True)
-        both["rank"] = pd.array(both["rank"], dtype="Int64")
-        both["beds"] = pd.array(both["beds"], dtype="Int64")
-        new_all = gpd.GeoDataFrame(both, geometry="geometry", crs="EPSG:4490")
-    else:
-        new_all = new
-    if skipped and skipped == len(ranks):
-        raise BadParameter(f"所选站点已在规划方案“{scenario}”中，未重复添加")
-    before = current_version(store, "planned_sites")
-    version = store.write("planned_sites", new_all,
-                          source=f"选址建议（{PROBLEM_SHORT[run.params.problem]}）接受",
-                          source_crs="EPSG:4490", user=actor.name if actor else "")
-    if actor is not None:
-        from geoservice.services import audit
-
-        audit.record(store, actor, "accept_plan", layer="planned_sites", before=before,
-                     after=version.version,
-                     params={**run.params.query(), "ranks": list(ranks), "scenario": scenario},
-                     result=f"规划方案“{scenario}”新增 {len(new)} 处"
-                            + (f"，{skipped} 处已在方案中" if skipped else "")
-                            + f"，成为第 {version.version} 版")
-    return version, len(new), skipped
+    new = planned_rows(run, ranks, scenario=name, note=text(note))
+    demand = run.summary.get("demand") or {}
+    plan = plans.ensure_plan(store, actor, name, run.params.layer,
+                             target_year=demand.get("year"))
+    return plans.add_rows(
+        store, actor, plan, new, source=f"选址建议（{PROBLEM_SHORT[run.params.problem]}）接受",
+        params={**{("based_on_plan" if k == "plan" else k): v
+                   for k, v in run.params.query().items()},
+                "ranks": list(ranks), "scenario": name},
+        result="新增 {added} 处")
 
 
 def current_version(store: LayerStore, kind: str) -> int | None:

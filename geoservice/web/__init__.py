@@ -7,7 +7,19 @@ from flask import Flask, jsonify, render_template, request
 from geoservice.errors import ValidationError as _ValidationError
 from geoservice.errors import http_status, message_for
 from geoservice.registry import ANALYSES
-from geoservice.web import api, assets, auth, history, ogcapi, pages, server, uploads
+from geoservice.web import (
+    api,
+    assets,
+    auth,
+    history,
+    ogcapi,
+    pages,
+    plans,
+    printing,
+    server,
+    tiles,
+    uploads,
+)
 
 
 def register(app: Flask) -> None:
@@ -19,6 +31,9 @@ def register(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(ogcapi.bp)
     app.register_blueprint(history.bp)  # 操作记录, 版本历史
+    app.register_blueprint(plans.bp)  # 规划方案: list, plan page, compare, /api/plans
+    app.register_blueprint(printing.bp)  # 打印地图: /print/<analysis>.pdf|png
+    app.register_blueprint(tiles.bp)  # local basemap tiles: /tiles/mbtiles, /tiles/xyz
     for analysis in ANALYSES:
         app.register_blueprint(analysis.blueprint())
 

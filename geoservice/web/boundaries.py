@@ -11,7 +11,7 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from geoservice.analysis.boundaries import SEVERITIES, TOLERANCE_LABELS, TYPES
 from geoservice.errors import BadParameter
@@ -40,6 +40,7 @@ from geoservice.services.boundaries import (
 from geoservice.services.params import choice
 from geoservice.services.workspace import workspace_info
 from geoservice.web.auth import require_actor
+from geoservice.web.boundary_lines import cached_review, lines_response
 from geoservice.web.common import (
     json_object,
     json_response,
@@ -48,9 +49,11 @@ from geoservice.web.common import (
     paged,
     workspace_store,
 )
+from geoservice.web.pages import bulk_layer, geometry_min_vertices, inline_max
 from layers.readers import GEO_SUFFIXES
 from maps import map_parts
 from maps.boundaries import boundaries_map, merge_map
+from maps.lines import LinesSource
 
 bp = Blueprint("boundaries", __name__)
 
@@ -64,6 +67,9 @@ LINE_FORMAT_LABELS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "压缩
                       "xlsx": "XLSX 表格"}
 
 
+
+# The most boundary lines the page's table lists (the downloads have them all).
+LINES_ON_PAGE = 500
 
 OUTLINE_FIELD = "outline_feature"
 OUTLINE_SUFFIXES = GEO_SUFFIXES - {".shp"}  # a Shapefile comes zipped with its .dbf/.shx/.prj
@@ -99,7 +105,62 @@ def _uploaded_outline():
 
 def _run():
     params = _params()
-    return params, run_boundaries(workspace_store(), params)
+    return params, cached_review(workspace_store(), params)[0]
+
+
+def lines_source(result, params) -> LinesSource | None:
+    """The review's lines from ``/api/boundaries/lines.geo`` when too many for the page:
+    more than ``MAP_INLINE_MAX_FEATURES`` lines or ``MAP_GEOMETRY_MIN_VERTICES`` vertices
+    (0: never)."""
+    import shapely
+
+    threshold = geometry_min_vertices()
+    lines = result.boundary_lines
+    if threshold <= 0 or not len(lines):
+        return None
+    if len(lines) <= inline_max() and \
+            int(shapely.get_num_coordinates(lines.geometry.values).sum()) < threshold:
+        return None
+    return LinesSource(url=url_for("boundaries.api_lines_geo", **params.query()),
+                       features=len(lines))
+
+
+def findings_as_points(findings):
+    """``findings`` with each polygonal one as a point inside it and a ``bbox`` column
+    (``"w,s,e,n"``, CGCS2000) where the page's table row zooms to: on a province page
+    their outlines come from ``/api/boundaries/findings.geo``."""
+    import numpy as np
+    import shapely
+
+    from geoservice.web.boundary_lines import heavy_findings
+
+    pos = heavy_findings(findings)
+    if not len(pos):
+        return findings, 0
+    f = findings.copy()
+    geoms = np.asarray(f.geometry.values, dtype=object)
+    wgs = f.to_crs(4490) if f.crs is not None and not f.crs.is_geographic else f
+    box = shapely.bounds(np.asarray(wgs.geometry.values, dtype=object)[pos])
+    bbox = np.full(len(f), None, dtype=object)
+    bbox[pos] = [",".join(f"{v:.6f}" for v in b) for b in box]
+    geoms[pos] = shapely.point_on_surface(geoms[pos])
+    f["bbox"] = bbox
+    return f.set_geometry(geoms, crs=findings.crs), len(pos)
+
+
+@bp.get("/api/boundaries/lines.geo")
+def api_lines_geo():
+    """The review's boundary lines simplified for a zoom level, compact
+    (``geoservice.web.boundary_lines``); the review's parameters as for ``/api/boundaries``."""
+    return lines_response(workspace_store(), _params())
+
+
+@bp.get("/api/boundaries/findings.geo")
+def api_findings_geo():
+    """The outlines of the review's polygonal findings simplified for a zoom level, as
+    ``/api/boundaries/lines.geo`` (``kind``: the severity; ``label``: type and message)."""
+    return lines_response(workspace_store(), _params(), "findings",
+                          {t: v[0] for t, v in TYPES.items()})
 
 
 def _answer(result, asked: dict, src=None) -> Response:
@@ -175,11 +236,16 @@ def page():
                     result = run_boundaries(workspace_store(), params, outline)
         except BadParameter as exc:
             outline_error = str(exc)
+    drawn_from_api = result is None
     if result is None:
-        result = run_boundaries(workspace_store(), params)
+        result = cached_review(workspace_store(), params)[0]
     store = workspace_store()
     info = workspace_info(store)
     units = store.read(params.layer)
+    # At province scale the units and (for the stored review) the lines are drawn from
+    # the geometry and lines endpoints, every one of them, simplified by zoom.
+    units_src = bulk_layer(store, params.layer, frame=units)
+    lines_src = lines_source(result, params) if drawn_from_api else None
     type_labels = {t: v[0] for t, v in TYPES.items()}
     # One table row per group of identical findings; every map feature of a group carries
     # the row's id, so a click on the row zooms to all of them.
@@ -189,9 +255,17 @@ def page():
         for k in g["rows"]:
             row_of[k] = gi
     drawn = result.findings.assign(row=row_of)
+    findings_src = None
+    if lines_src is not None:
+        drawn, heavy = findings_as_points(drawn)
+        if heavy:
+            findings_src = LinesSource(
+                url=url_for("boundaries.api_findings_geo", **params.query()), features=heavy)
     m = boundaries_map(units, drawn, result.boundary_lines, result.summary,
                        title=f"{info['title']} · {result.summary['layer_label']}界线审查",
-                       type_labels=type_labels, notes=info["notes"], settings=map_settings())
+                       type_labels=type_labels, notes=info["notes"], settings=map_settings(),
+                       units_source=units_src, lines_source=lines_src,
+                       findings_source=findings_src)
     geoms = result.findings.geometry.to_numpy()
     areas = result.findings["area_m2"].to_numpy()
     lengths = result.findings["length_m"].to_numpy()
@@ -218,7 +292,8 @@ def page():
         n_findings=len(result.findings),
         types=[(t, type_labels[t], result.summary["counts"][t]) for t in present],
         tolerances=tolerances, query=params.query(),
-        lines=result.boundary_lines.drop(columns="geometry").to_dict(orient="records"),
+        lines=result.boundary_lines.drop(columns="geometry").iloc[:LINES_ON_PAGE]
+        .to_dict(orient="records"), n_lines=len(result.boundary_lines),
         param_error=param_error, outline_error=outline_error,
         outline_feature=outline_feature,
         outline_used=result.summary["inputs"].get("outline")), \

@@ -1,14 +1,15 @@
 """What every view shares: the app's one store (opened once in ``create_app``) and the
-settings every map is drawn with (basemap, attribution, GCJ-02 shift)."""
+settings every map is drawn with (basemaps, attribution, GCJ-02 shift)."""
 
 from __future__ import annotations
 
 from flask import Response, current_app, request
 
 from geoservice.services.params import whole_number
+from geoservice.web.tiles import COOKIE, configured_basemaps
 from layers import LayerStore
 from maps.assets import DEFAULT_PREFIX
-from maps.base import MapSettings
+from maps.base import NO_BASEMAP, MapSettings
 
 EXTENSION = "geoservice"
 
@@ -19,11 +20,18 @@ def workspace_store() -> LayerStore:
 
 
 def map_settings() -> MapSettings:
-    """The map settings of this app (BASEMAP_URL, BASEMAP_ATTRIBUTION, BASEMAP_CRS), for
-    every map a view draws; assets are served under the app's own root."""
+    """The map settings of this app, for every map a view draws: the configured basemaps
+    (``tiles.configured_basemaps``: BASEMAP_URL, 天地图, local tiles) and the one the map
+    is built for: ``?basemap=<key>`` (the switcher reloads a page so for a basemap of
+    another CRS or datum), else the browser's remembered choice (cookie), else the first;
+    assets are served under the app's own root."""
     cfg = current_app.config
+    basemaps = configured_basemaps()
+    keys = {b.key for b in basemaps} | {NO_BASEMAP}
+    asked = [request.args.get("basemap"), request.cookies.get(COOKIE)]
+    active = next((k for k in asked if k in keys), "")
     return MapSettings(basemap_url=cfg["BASEMAP_URL"], attribution=cfg["BASEMAP_ATTRIBUTION"],
-                       basemap_crs=cfg["BASEMAP_CRS"],
+                       basemap_crs=cfg["BASEMAP_CRS"], basemaps=basemaps, active=active,
                        asset_prefix=request.script_root + DEFAULT_PREFIX)
 
 

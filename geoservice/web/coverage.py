@@ -23,7 +23,7 @@ from geoservice.web.common import (
     page_params,
     workspace_store,
 )
-from geoservice.web.pages import large_layer
+from geoservice.web.pages import bulk_layer, large_layer
 from layers import KINDS
 from maps import coverage_map, map_parts
 
@@ -50,7 +50,7 @@ def _params():
     projection = uploaded_projection() if request.method == "POST" else None
     return coverage_params(a.get("layer"), a.get("radius"), a.get("level"),
                            a.get("weighting"), a.get("target"), a.get("year"),
-                           a.get("growth"), projection)
+                           a.get("growth"), projection, a.get("plan"))
 
 
 def _run():
@@ -130,7 +130,8 @@ def page():
     m = coverage_map(result.villages, result.facilities, summary, shading=shading,
                      title=f"{info['title']} · {KINDS[params.layer].label}覆盖",
                      notes=info["notes"], settings=map_settings(),
-                     facilities_by_view=by_view, facility_where=where)
+                     facilities_by_view=by_view, facility_where=where,
+                     villages_source=bulk_layer(store, "villages", result.villages))
     defaults = {layer: coverage_defaults(layer)["radius_m"] for layer in FACILITY_LAYERS}
     return render_template(
         "coverage.html", info=info, map=map_parts(m), params=params, shading=shading,

@@ -22,7 +22,7 @@ from geoservice.web.common import (
     paged,
     workspace_store,
 )
-from geoservice.web.pages import inline_max, large_layer
+from geoservice.web.pages import bulk_layer, inline_max, large_layer
 from geoservice.web.uploads import (
     CRS_CHOICES,
     import_limits,
@@ -59,11 +59,39 @@ def _saved_aliases():
         yield path, name
 
 
+REVIEWS = 4  # checks of the stored layers kept per app (parameters and layer versions)
+
+
+def _cached_check(store, params, page: bool):
+    """``run_placenames`` of the stored layers, kept per (parameters, layer versions): a
+    province's check takes a second or more and the page, its map and the API ask again."""
+    import threading
+    from collections import OrderedDict
+
+    from flask import current_app
+
+    ext = current_app.extensions.setdefault(
+        "geoservice_placenames_checks", {"entries": OrderedDict(), "lock": threading.Lock()})
+    versions = tuple(sorted((k, v.version) for k, v in store.current_versions().items()))
+    key = (repr(params), page, versions)
+    with ext["lock"]:
+        hit = ext["entries"].get(key)
+        if hit is not None:
+            ext["entries"].move_to_end(key)
+            return hit
+    result = run_placenames(store, params, labels_optional=page)
+    with ext["lock"]:
+        ext["entries"][key] = result
+        while len(ext["entries"]) > REVIEWS:
+            ext["entries"].popitem(last=False)
+    return result
+
+
 def _run(upload: bool, page: bool = False):
     store = workspace_store()
     if not upload:
         params = _params(request.args)
-        return params, run_placenames(store, params, labels_optional=page), None
+        return params, _cached_check(store, params, page), None
     params = _params(request.form)
     crs = (request.form.get("crs") or "").strip() or None
     with saved_upload() as (path, filename), _saved_aliases() as (apath, aname):
@@ -156,9 +184,16 @@ def page():
         notes.insert(0, f"问题较多（标注 {len(labels):,} 个、问题 {len(f):,} 条）：地图和问题清单"
                         f"只列出前 {cap:,} 个，完整清单请下载 XLSX")
         labels, f = labels.iloc[:cap], f.iloc[:cap]
+    # A heavy village layer (province): every village drawn from the geometry endpoint,
+    # its problems joined by code.
+    versions = result.summary.get("inputs", {}).get("layer_versions", {})
+    current = store.current_versions().get("villages")
+    villages_src = bulk_layer(store, "villages") if current is not None and \
+        versions.get("villages", current.version) == current.version else None
     m = placenames_map(result.villages, labels, missing, result.summary,
                        title=f"{info['title']} · 地名核查", notes=notes,
-                       settings=settings, labels_by_view=labels_view)
+                       settings=settings, labels_by_view=labels_view,
+                       villages_source=villages_src)
     rows = []
     for r in f.drop(columns="geometry").itertuples():
         # where a click on the row centres the map: drawn like the map's geometry
@@ -182,5 +217,6 @@ def page():
         types=list(FINDING_TYPES.items()), colors=STATUS_COLORS, query=params.query(),
         crs_choices=CRS_CHOICES, uploaded=filename, upload_error=upload_error,
         problems=problems, rejected=rejected,
-        romanization=result.romanization.to_dict(orient="records"))
+        romanization=result.romanization.iloc[:PROBLEMS_ON_PAGE].to_dict(orient="records"),
+        n_romanization=len(result.romanization))
     return page_html, (400 if upload_error else 200)

@@ -58,9 +58,10 @@ def tile_source(basemap_url: str) -> str:
     return f"{scheme}{host}" + (f":{port}" if port else "")
 
 
-def content_security_policy(basemap_url: str = "") -> str:
+def content_security_policy(basemap_url: str = "", *more_tile_urls: str) -> str:
     """The policy of every response. Everything comes from this server (Leaflet, jQuery and
-    our styles are served under /assets; no CDN), images also from the basemap's tile host.
+    our styles are served under /assets; no CDN), images also from the basemaps' tile
+    hosts (``basemap_url`` and ``more_tile_urls``: 天地图 and the like).
 
     ``'unsafe-inline'`` for scripts: Folium writes each map as inline ``<script>`` blocks
     (the map, its layers and their data, different on every request), and the pages embed
@@ -69,7 +70,7 @@ def content_security_policy(basemap_url: str = "") -> str:
     attributes. Nothing else is relaxed: no other origin for scripts, styles, fonts,
     fetches or frames, no plugins, no ``<base>``, forms post only here.
     """
-    tiles = tile_source(basemap_url)
+    tiles = " ".join(dict.fromkeys(filter(None, map(tile_source, (basemap_url, *more_tile_urls)))))
     img = "'self' data:" + (f" {tiles}" if tiles else "")
     return "; ".join([
         "default-src 'self'",
@@ -87,7 +88,9 @@ def content_security_policy(basemap_url: str = "") -> str:
 
 def security_headers(app: Flask) -> None:
     """Add the security headers to every response (pages, API, assets, errors)."""
-    csp = content_security_policy(app.config.get("BASEMAP_URL") or "")
+    from geoservice.config import basemap_tile_urls
+
+    csp = content_security_policy(*basemap_tile_urls(app.config))
     headers = {
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "SAMEORIGIN",

@@ -311,7 +311,7 @@ def _default_params(data: dict):
                                  else 3),
                              data.get("target"), data.get("weight"), data.get("capacitated"),
                              data.get("candidates"), data.get("time_limit"), data.get("year"),
-                             data.get("growth"))
+                             data.get("growth"), plan=data.get("plan"))
     except BadParameter:
         return siting_params(add=3)
 
@@ -387,7 +387,7 @@ def _param_args(q: dict) -> dict:
             "problem": q.get("problem"), "add": q.get("add"), "target": q.get("target"),
             "weight": q.get("weight"), "capacitated": q.get("capacitated"),
             "candidates": q.get("candidates"), "time_limit": q.get("time_limit"),
-            "year": q.get("year"), "growth": q.get("growth")}
+            "year": q.get("year"), "growth": q.get("growth"), "plan": q.get("plan")}
 
 
 @bp.post("/siting")

@@ -12,32 +12,8 @@
     return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   }
 
-  // CGCS2000/WGS84 -> GCJ-02, as layers/crs.py (coordTransform) does it.
-  var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI;
-  function tlat(x, y) {
-    var r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
-    r += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
-    r += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
-    r += (160.0 * Math.sin(y / 12.0 * PI) + 320 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
-    return r;
-  }
-  function tlng(x, y) {
-    var r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
-    r += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
-    r += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
-    r += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
-    return r;
-  }
-  function wgsToGcj(lng, lat) {
-    if (!(lng > 73.66 && lng < 135.05 && lat > 3.86 && lat < 53.55)) { return [lng, lat]; }
-    var dlat = tlat(lng - 105.0, lat - 35.0), dlng = tlng(lng - 105.0, lat - 35.0);
-    var rad = lat / 180.0 * PI, magic = Math.sin(rad);
-    magic = 1 - EE * magic * magic;
-    var sq = Math.sqrt(magic);
-    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sq) * PI);
-    dlng = (dlng * 180.0) / (A / sq * Math.cos(rad) * PI);
-    return [lng + dlng, lat + dlat];
-  }
+  // CGCS2000/WGS84 -> GCJ-02: the one implementation is tools.js's (loaded on every map first)
+  function wgsToGcj(lng, lat) { return L.geoserviceCrs.wgsToGcj(lng, lat); }
 
   function shiftCoords(coords) {
     if (typeof coords[0] === "number") { return wgsToGcj(coords[0], coords[1]); }

@@ -30,10 +30,11 @@ def console_errors(driver) -> list[dict]:
 
 
 @contextmanager
-def start_chromium(*, init_script: str | None = None):
+def start_chromium(*, init_script: str | None = None, flags: tuple[str, ...] = ()):
     """A fresh headless Chromium (Debian's chromium + chromium-driver) with a private
-    profile, browser and network logs; ``init_script`` runs before any page script.
-    Fails (never skips) when Chromium is not installed."""
+    profile, browser and network logs; ``init_script`` runs before any page script;
+    ``flags``: more command-line flags (e.g. ``--host-resolver-rules=…`` to cut it off
+    the network). Fails (never skips) when Chromium is not installed."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -43,7 +44,7 @@ def start_chromium(*, init_script: str | None = None):
         "找不到 chromium / chromedriver：请安装 Debian 软件包 chromium 和 chromium-driver")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in CHROMIUM_FLAGS:
+    for flag in [*CHROMIUM_FLAGS, *flags]:
         options.add_argument(flag)
     profile = tempfile.mkdtemp(prefix="gs-chromium-")
     options.add_argument(f"--user-data-dir={profile}")

@@ -53,7 +53,7 @@ PAYLOADS = ('=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\
             "=cmd|' /C calc'!A0")
 TITLE = PAYLOADS[0]
 MERGE_NAME = '=HYPERLINK("http://x","y")村'
-SCENARIO = "=cmd|' /C calc'!A0"
+SCENARIO = "=cmd|' -C calc'!A0"  # (plan names cannot hold a slash: it is in their URL)
 UPLOAD_NAME = "=cmd|' A0.csv"
 
 # Text fields of each layer an export may show.

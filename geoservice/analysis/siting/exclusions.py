@@ -7,7 +7,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from geoservice.analysis.vocabulary import VILLAGE_SETBACK, ZONE_LABELS
+from geoservice.analysis.vocabulary import PLANNED, VILLAGE_SETBACK, ZONE_LABELS
 from layers.crs import STORED_CRS
 
 from .inputs import Inputs
@@ -91,3 +91,26 @@ def _village_hits(data: Inputs, village_setback_m: float, hits: list[list[Hit]])
         hits[k].append((VILLAGE_SETBACK,
                         f"距{names[vid[k]]}中心 {dist[k]:.0f} 米，"
                         f"小于退让距离 {village_setback_m:g} 米", float(dist[k])))
+
+
+# A candidate this close (metres) to a site of the plan the run builds on is that site.
+TAKEN_M = 1.0
+
+
+def planned_hits(data: Inputs, taken, hits: list[list[Hit]]) -> np.ndarray:
+    """Candidates within ``TAKEN_M`` of a plan's site (``taken``: points, any CRS): rule
+    ``planned`` added to their hits. Returns the eligibility left (False where taken)."""
+    from .inputs import _project_xy, points_of
+
+    t = taken.to_crs(STORED_CRS)
+    t = t[t.geometry.notna() & ~t.geometry.is_empty]
+    m = len(data.kxy)
+    free = np.ones(m, dtype=bool)
+    if not len(t):
+        return free
+    txy = _project_xy(points_of(t), data.gk)
+    d, _ = cKDTree(txy).query(data.kxy, k=1)
+    for k in np.flatnonzero(d <= TAKEN_M):
+        hits[k].append((PLANNED, f"已在规划方案中（距方案站点 {d[k]:.1f} 米）", float(d[k])))
+        free[k] = False
+    return free

@@ -8,7 +8,7 @@ import numpy as np
 from geoservice.analysis.errors import Cancelled, InvalidInput
 
 from .cover import solve_mclp, solve_target
-from .exclusions import exclusions
+from .exclusions import exclusions, planned_hits
 from .inputs import Coverage, coverage_of, read_inputs
 from .milp import Outcome
 from .options import SitingOptions
@@ -18,7 +18,8 @@ from .result import Prepared, SitingResult, build_result
 
 
 def siting(villages, facilities, candidates=None, *, options: SitingOptions | None = None,
-           exclusion_zones=None, progress=None, cancel=None, **params) -> SitingResult:
+           exclusion_zones=None, progress=None, cancel=None, taken=None,
+           **params) -> SitingResult:
     """Where to add facilities: see the package docstring and docs/siting.md.
 
     villages : villages layer (code, name, township_code, population, elderly_population).
@@ -32,10 +33,13 @@ def siting(villages, facilities, candidates=None, *, options: SitingOptions | No
     progress : callable(fraction 0-1, Chinese message).
     cancel : callable() -> bool; True stops the solve and returns the best plan so far
         (raises :class:`~geoservice.analysis.errors.Cancelled` before any plan exists).
+    taken : points (a GeoDataFrame) where a plan already has a site: a candidate within
+        ``TAKEN_M`` of one is never proposed (rule ``planned``, listed with the excluded).
+        The plan's sites are expected among ``facilities`` too (they count as open).
     """
     opts = _options(options, params)
     prog = Progress(progress, cancel)
-    prep = prepare(villages, facilities, candidates, exclusion_zones, opts, prog)
+    prep = prepare(villages, facilities, candidates, exclusion_zones, opts, prog, taken)
 
     prog(0.1, "计算覆盖关系（KD 树）")
     cov = coverage_of(prep.data, prep.elig, opts.weight, opts.radius_m)
@@ -51,13 +55,13 @@ def siting(villages, facilities, candidates=None, *, options: SitingOptions | No
 
 
 def precheck(villages, facilities, candidates=None, *, options: SitingOptions | None = None,
-             exclusion_zones=None, **params) -> dict:
+             exclusion_zones=None, taken=None, **params) -> dict:
     """The checks :func:`siting` makes before it solves, without solving (cheap: no
     coverage matrix, no MILP). Raises the same ``InvalidInput``; a caller that runs the
     solve in the background calls this first so bad input is refused at once.
     Returns counts: candidates, eligible (after the cemetery exclusions), add."""
     opts = _options(options, params)
-    prep = prepare(villages, facilities, candidates, exclusion_zones, opts, Progress())
+    prep = prepare(villages, facilities, candidates, exclusion_zones, opts, Progress(), taken)
     return {"candidates": int(len(prep.data.kxy)), "eligible": int(len(prep.elig)),
             "add": prep.k_add}
 
@@ -71,7 +75,7 @@ def _options(options: SitingOptions | None, params: dict) -> SitingOptions:
 
 
 def prepare(villages, facilities, candidates, exclusion_zones, opts: SitingOptions,
-            prog: Progress) -> Prepared:
+            prog: Progress, taken=None) -> Prepared:
     """Every check that only the data can tell, before solving: villages present, the
     candidates left after the exclusions, K against them, beds against the demand.
     Shared by :func:`siting` and :func:`precheck`, so both say the same."""
@@ -89,13 +93,17 @@ def prepare(villages, facilities, candidates, exclusion_zones, opts: SitingOptio
                                     opts.village_setback_m)
     else:
         eligible, hits = np.ones(m, dtype=bool), [[] for _ in range(m)]
+    if taken is not None and len(taken) and m:
+        eligible = planned_hits(data, taken, hits) & eligible
     elig = np.flatnonzero(eligible)
     n_e = len(elig)
     k_add = opts.add
     if problem != "target":
         if n_e == 0:
             raise InvalidInput("没有可用的候选点：全部候选点都被禁建区或距村中心距离规则排除"
-                               if problem == "cemetery" else "没有候选点", name="candidates")
+                               if problem == "cemetery" else
+                               "没有可用的候选点：候选点都已在规划方案中" if m else "没有候选点",
+                               name="candidates")
         if k_add > n_e:
             what = "符合条件的候选点" if problem == "cemetery" else "候选点"
             raise InvalidInput(f"参数 add（新增设施数）{k_add} 超过了{what}数 {n_e}", name="add")
