@@ -241,6 +241,8 @@ def merge_map(units: gpd.GeoDataFrame, before: gpd.GeoDataFrame, after: gpd.GeoD
     """Before (the merged units, dashed red) and after (the dissolved unit, filled green)
     over the other units of the layer. ``settings``: basemap and GCJ-02 shift."""
     m = base_map(_bounds(settings, before), settings)
+    # searchable and named by zoom as villages (12-digit codes) or townships
+    kind = ("villages" if units["code"].astype(str).str.len().eq(12).any() else "townships")
     others = units[~units["code"].isin(before["code"])]
     context = _units_layer(others, "其他单位", "#999999", settings)
     context.add_to(m)
@@ -260,4 +262,5 @@ def merge_map(units: gpd.GeoDataFrame, before: gpd.GeoDataFrame, after: gpd.GeoD
                                ("#31a354", "fill", "合并后"), ("#999999", "fill", "其他单位")],
                       notes=list(notes or []),
                       registry=[("context", context), ("before", before_layer),
-                                ("after", after_layer)], settings=settings)
+                                ("after", after_layer)], settings=settings,
+                      names={"context": kind, "before": kind, "after": kind})

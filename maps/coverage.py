@@ -57,8 +57,12 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
                  settings: MapSettings = DEFAULT_SETTINGS,
                  facilities_by_view: ViewSource | None = None,
                  facility_where: dict[str, list] | None = None,
-                 villages_source: GeometrySource | None = None) -> folium.Map:
+                 villages_source: GeometrySource | None = None,
+                 townships: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Draw a coverage result.
+
+    ``townships`` (code, name, polygons): their outlines, named and searchable, so that a
+    row of the township table can be located on the map (not with ``villages_source``).
 
     ``villages_source``: the village layer is too heavy to put into the page (a
     province); every village is drawn from that source, simplified by zoom
@@ -118,6 +122,18 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
                "geometry"]],
             name=village_name, tooltip=village_tooltip, popup=village_popup)
     village_layer.add_to(m)
+    towns = []
+    if townships is not None and len(townships) and villages_source is None:
+        t = settings.frame(townships)
+        t = t[[c for c in ("code", "name") if c in t.columns] + [t.geometry.name]]
+        town_layer = geojson_layer(
+            t, name=f"乡镇(街道)界（{len(t)}）",
+            style_function=lambda f: {"color": "#333333", "weight": 2, "fill": False},
+            tooltip=[("name", "乡镇(街道)"), ("code", "代码")],
+            popup=[("name", "乡镇(街道)"), ("code", "代码")])
+        town_layer.add_to(m)
+        entries.append(("#333333", "line", "乡镇(街道)界"))
+        towns = [("townships", town_layer)]
 
     layer_kind = summary["layer"]
     color = COLORS[layer_kind]
@@ -137,7 +153,8 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
                         .replace("（）", ""), f"目标：{summary['target']:.0%}",
                         legend_note(facilities_by_view)] + list(notes or [])
         return finish_map(m, title=title, entries=entries, notes=legend_notes,
-                          registry=[("villages", village_layer), ("facilities", fac_view)],
+                          registry=[("villages", village_layer), ("facilities", fac_view),
+                                    *towns],
                           settings=settings)
     f = facilities.copy()
     f["geometry"] = f.geometry.representative_point()
@@ -188,5 +205,5 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
         "（）", ""), f"目标：{summary['target']:.0%}"] + list(notes or [])
     return finish_map(m, title=title, entries=entries, notes=legend_notes,
                       registry=[("villages", village_layer), ("facilities", fac_layer),
-                                ("circles", circles), *registry_extra],
+                                ("circles", circles), *registry_extra, *towns],
                       settings=settings, names={"facilities": layer_kind})

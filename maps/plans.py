@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 from markupsafe import Markup
@@ -37,6 +38,7 @@ from .base import (
     finish_map,
     geojson_layer,
 )
+from .bulk import BulkLayer, GeometrySource, frame_bounds, join_table
 from .coverage import COVERED, UNCOVERED
 from .overview import _layer
 from .render import MapParts, map_parts
@@ -133,8 +135,12 @@ def compare_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
                 index: int, notes: list[str] | None = None,
                 settings: MapSettings = DEFAULT_SETTINGS,
                 facilities_by_view: ViewSource | None = None,
-                facility_where: dict[str, list] | None = None) -> folium.Map:
+                facility_where: dict[str, list] | None = None,
+                villages_source: GeometrySource | None = None) -> folium.Map:
     """One side of a comparison.
+
+    ``villages_source``: the village layer is too heavy for the page (a province): every
+    village is drawn from that source (``maps.bulk``), this side's result joined by code.
 
     ``villages``: the side's coverage result (``code``, ``name``, ``covered``,
     ``elderly_population``; plain text); ``facilities``: today's facilities of ``layer``
@@ -143,19 +149,35 @@ def compare_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     (``name``, ``level_label``, ``beds``; points), drawn on top with their service
     circles of ``radius_m``. ``index``: 0 or 1, the slot of ``window.geoservice.compareMaps``.
     """
-    v = settings.frame(villages).copy()
-    m = base_map(drawn_bounds(v), settings)
+    if villages_source is not None:  # geometry from the endpoint: the values only
+        v = pd.DataFrame(villages.drop(columns=villages.geometry.name)).copy()
+        m = base_map(frame_bounds(villages, settings), settings)
+    else:
+        v = settings.frame(villages).copy()
+        m = base_map(drawn_bounds(v), settings)
     entries: list[tuple[str, str, str]] = [(COVERED, "fill", "已覆盖村(社区)"),
                                            (UNCOVERED, "fill", "未覆盖村(社区)")]
     covered = v["covered"].astype(bool).to_numpy()
     v["_fill"] = np.where(covered, COVERED, UNCOVERED)
     v["_covered"] = np.where(covered, "是", "否")
-    village_layer = shaded_villages(
-        v[["code", "name", "_fill", "_covered", "elderly_population", "geometry"]],
-        name=f"村(社区)覆盖（{int(covered.sum())}/{len(v)}）",
-        tooltip=[("name", "村(社区)"), ("_covered", "是否覆盖")],
-        popup=[("name", "名称"), ("code", "代码"), ("elderly_population", "60岁以上人口"),
-               ("_covered", "是否覆盖")])
+    name = f"村(社区)覆盖（{int(covered.sum())}/{len(v)}）"
+    tooltip = [("name", "村(社区)"), ("_covered", "是否覆盖")]
+    popup = [("name", "名称"), ("code", "代码"), ("elderly_population", "60岁以上人口"),
+             ("_covered", "是否覆盖")]
+    if villages_source is not None:
+        fills = [COVERED, UNCOVERED]
+        v["_f"] = np.where(covered, 0, 1)
+        village_layer = BulkLayer(
+            villages_source, name=name, shifted=settings.shifted,
+            style={"color": "#555", "weight": 1, "fillOpacity": 0.55},
+            props=["name", "code"], fill=("_f", dict(enumerate(fills))),
+            join=join_table(v, ["_f", "_covered", "elderly_population"]),
+            tooltip=tooltip, popup=popup, search=("villages", "villages"),
+            asset_prefix=settings.asset_prefix)
+    else:
+        village_layer = shaded_villages(
+            v[["code", "name", "_fill", "_covered", "elderly_population", "geometry"]],
+            name=name, tooltip=tooltip, popup=popup)
     village_layer.add_to(m)
     registry: list[tuple[str, folium.map.Layer]] = [("villages", village_layer)]
     notes = list(notes or [])

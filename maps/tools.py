@@ -20,7 +20,10 @@ are markers, not GeoJSON). An entry holds
   0: searchable only).
 
 The browser side is ``maps/static/tools.js`` and ``tools.css`` (served with the other map
-assets, ``maps/assets.py``): ``L.geoserviceTools(map, options)``. Pages call
+assets, ``maps/assets.py``): ``L.geoserviceTools(map, options)``. The search box also asks
+the app's ``/api/search`` (next to the ``/assets`` tools.js is served from) for what the page
+does not carry: layers loaded by view or drawn in bulk; ``layerKinds`` (registry key → kind)
+tells it which of the map's layers holds a kind the server names. Pages call
 ``window.geoservice.locate(key[, layer])`` (key: an entry id ``layer:n``, a code or a name);
 any element with ``data-locate`` (and optionally ``data-locate-layer``) does it on click.
 """
@@ -168,11 +171,17 @@ def add_map_tools(m: folium.Map, registry: list[tuple[str, folium.map.Layer]], *
     overlapping ones are hidden after every move); ``legend_collapse_below``: window width
     (px) under which the legend starts folded.
     """
+    kinds = {**DEFAULT_NAMES, **(names or {})}
     options = {
         "index": name_index(registry, names, points),
         "shifted": bool(shifted),
         "declutter": [safe_text(k) for k in declutter or []],
         "legendCollapseBelow": int(legend_collapse_below),
     }
+    if registry:
+        # registry key -> the layer kind it draws: the server search (/api/search) answers
+        # by kind, the browser finds the map's layer of that kind
+        options["layerKinds"] = {safe_text(k): safe_text(kinds.get(k) or k)
+                                 for k, _ in registry}
     MapTools(registry, options).add_to(m)
     return m

@@ -16,6 +16,7 @@ from geoservice.web import (
     pages,
     plans,
     printing,
+    search,
     server,
     tiles,
     uploads,
@@ -34,6 +35,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(plans.bp)  # 规划方案: list, plan page, compare, /api/plans
     app.register_blueprint(printing.bp)  # 打印地图: /print/<analysis>.pdf|png
     app.register_blueprint(tiles.bp)  # local basemap tiles: /tiles/mbtiles, /tiles/xyz
+    app.register_blueprint(search.bp)  # /api/search: names, codes, pinyin of every layer
     for analysis in ANALYSES:
         app.register_blueprint(analysis.blueprint())
 

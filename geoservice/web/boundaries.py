@@ -8,7 +8,9 @@ several features is refused with the features listed (``services.boundaries.read
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tempfile
+import time
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
@@ -40,7 +42,14 @@ from geoservice.services.boundaries import (
 from geoservice.services.params import choice
 from geoservice.services.workspace import workspace_info
 from geoservice.web.auth import require_actor
-from geoservice.web.boundary_lines import cached_review, lines_response
+from geoservice.web.boundary_lines import (
+    PENDING_WAIT,
+    cached_review,
+    forget_failure,
+    lines_response,
+    review_job,
+    review_status,
+)
 from geoservice.web.common import (
     json_object,
     json_response,
@@ -49,7 +58,12 @@ from geoservice.web.common import (
     paged,
     workspace_store,
 )
-from geoservice.web.pages import bulk_layer, geometry_min_vertices, inline_max
+from geoservice.web.pages import (
+    bulk_layer,
+    geometry_min_vertices,
+    inline_max,
+    is_polygon_kind,
+)
 from layers.readers import GEO_SUFFIXES
 from maps import map_parts
 from maps.boundaries import boundaries_map, merge_map
@@ -155,6 +169,14 @@ def api_lines_geo():
     return lines_response(workspace_store(), _params())
 
 
+@bp.get("/api/boundaries/status")
+def api_status():
+    """Where the review of these parameters is (the province page polls it while the
+    review runs in the background): ``{"state": "running" | "done" | "failed",
+    "message"}``; started when neither done nor running."""
+    return jsonify(review_status(workspace_store(), _params()))
+
+
 @bp.get("/api/boundaries/findings.geo")
 def api_findings_geo():
     """The outlines of the review's polygonal findings simplified for a zoom level, as
@@ -237,14 +259,31 @@ def page():
         except BadParameter as exc:
             outline_error = str(exc)
     drawn_from_api = result is None
-    if result is None:
-        result = cached_review(workspace_store(), params)[0]
     store = workspace_store()
+    t0 = time.perf_counter()
+    # A layer certainly drawn in bulk (too many features to be light): its review starts
+    # at once, in the background, while the units are read.
+    job = review_job(store, params) if drawn_from_api and _certainly_bulk(store, params.layer) \
+        else None
     info = workspace_info(store)
     units = store.read(params.layer)
     # At province scale the units and (for the stored review) the lines are drawn from
     # the geometry and lines endpoints, every one of them, simplified by zoom.
     units_src = bulk_layer(store, params.layer, frame=units)
+    if drawn_from_api and units_src is not None and job is None:
+        job = review_job(store, params)
+    if job is not None:
+        # A review that is not done soon: the page comes at once with the units and a
+        # progress line; it polls /api/boundaries/status and reloads when done.
+        job.wait(max(0.0, PENDING_WAIT - (time.perf_counter() - t0)))
+        if not job.done.is_set() or job.error is not None:
+            error = job.error
+            if error is not None:
+                forget_failure(store, params)  # the next visit reviews again
+            return _pending_page(store, info, params, units, units_src, job, error,
+                                 param_error)
+    if result is None:
+        result = cached_review(store, params)[0]
     lines_src = lines_source(result, params) if drawn_from_api else None
     type_labels = {t: v[0] for t, v in TYPES.items()}
     # One table row per group of identical findings; every map feature of a group carries
@@ -298,6 +337,43 @@ def page():
         outline_feature=outline_feature,
         outline_used=result.summary["inputs"].get("outline")), \
         (400 if param_error or outline_error else 200)
+
+
+def _certainly_bulk(store, kind: str) -> bool:
+    """``kind`` has so many features that it is drawn in bulk whatever their vertices."""
+    threshold = geometry_min_vertices()
+    v = store.current_versions().get(kind)
+    return threshold > 0 and v is not None and v.features * 4 >= threshold and \
+        is_polygon_kind(kind)
+
+
+def _pending_page(store, info, params, units, units_src, job, error, param_error):
+    """The page while the review runs (or after it failed: ``error``): the units drawn
+    from the geometry endpoint, searchable and clickable, the form, and the status."""
+    import geopandas as gpd
+
+    from geoservice.analysis.boundaries import LAYERS
+
+    label = LAYERS.get(params.layer, params.layer)
+    tol = dataclasses.asdict(params.tolerances)
+    summary = {"layer": params.layer, "layer_label": label, "tolerances": tol}
+    findings = gpd.GeoDataFrame({"type": [], "severity": [], "message": [], "row": []},
+                                geometry=[], crs=units.crs)
+    lines = gpd.GeoDataFrame({"kind": [], "name_a": [], "name_b": [], "code_a": [],
+                              "code_b": [], "length_km": []}, geometry=[], crs=units.crs)
+    m = boundaries_map(units, findings, lines, summary,
+                       title=f"{info['title']} · {label}界线审查",
+                       type_labels={t: v[0] for t, v in TYPES.items()}, notes=info["notes"],
+                       settings=map_settings(), units_source=units_src)
+    tolerances = [(p, TOLERANCE_PARAMS[p], TOLERANCE_LABELS[TOLERANCE_PARAMS[p]],
+                   tol[TOLERANCE_PARAMS[p]]) for p in TOLERANCE_PARAMS]
+    return render_template(
+        "boundaries.html", info=info, map=map_parts(m), params=params, pending=True,
+        review_error=error, estimate=job.estimate,
+        status_url=url_for("boundaries.api_status", **params.query()),
+        summary=summary, tolerances=tolerances, query=params.query(),
+        param_error=param_error, outline_error=None, outline_feature="",
+        outline_used=None), (500 if error else 400 if param_error else 200)
 
 
 # --- merge -------------------------------------------------------------------------------

@@ -77,6 +77,91 @@ def cached_review(store, params):
     return value
 
 
+# How long a page waits for a review it started before it sends the progress page instead
+# (a county's review is done by then; a province's takes seconds).
+PENDING_WAIT = 0.5
+# Seconds of review per unit, for the progress page's estimate (27,000 villages: about 8 s).
+SECONDS_PER_UNIT = 0.0003
+
+
+class ReviewJob:
+    """A review running in a background thread for one cache key: ``done`` is set when it
+    has finished, ``error`` then holds its Chinese message if it failed."""
+
+    def __init__(self, units: int):
+        self.done = threading.Event()
+        self.error: str | None = None
+        self.estimate = max(1, round(units * SECONDS_PER_UNIT))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+
+def _failure(exc: Exception) -> str:
+    text = str(exc)
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):  # our own errors are Chinese
+        return f"界线审查失败：{text}"
+    return f"界线审查失败：内部错误（{type(exc).__name__}），请查看服务日志或联系管理员"
+
+
+def review_job(store, params, start: bool = True) -> ReviewJob | None:
+    """The background review of ``params`` (no outline): None when its result is cached;
+    else the running or finished job for its key, started if there is none and ``start``
+    (one thread per key: a second caller gets the same job). A failed job is kept (its
+    error shown) until ``forget_failure``."""
+    ext = _ext()
+    key = review_key(store, params)
+    with ext["lock"]:
+        if key in ext["entries"]:
+            return None
+        jobs = ext.setdefault("jobs", {})
+        job = jobs.get(key)
+        if job is not None or not start:
+            return job
+        v = store.current_versions().get(params.layer)
+        job = jobs[key] = ReviewJob(v.features if v is not None else 0)
+    app = current_app._get_current_object()
+
+    def work():
+        try:
+            with app.app_context():
+                cached_review(store, params)
+        except Exception as exc:  # kept for the page and the status endpoint
+            app.logger.exception("boundary review failed")
+            job.error = _failure(exc)
+        finally:
+            if job.error is None:
+                with ext["lock"]:
+                    jobs.pop(key, None)
+            job.done.set()
+
+    threading.Thread(target=work, name="boundary-review", daemon=True).start()
+    return job
+
+
+def forget_failure(store, params) -> None:
+    """Drop the failed job of ``params`` so that the next request reviews again."""
+    ext = _ext()
+    key = review_key(store, params)
+    with ext["lock"]:
+        job = ext.setdefault("jobs", {}).get(key)
+        if job is not None and job.done.is_set() and job.error is not None:
+            del ext["jobs"][key]
+
+
+def review_status(store, params) -> dict:
+    """``{"state": "running" | "done" | "failed", "message"}`` of the review of ``params``
+    (started when neither cached nor running)."""
+    job = review_job(store, params)
+    if job is None:
+        return {"state": "done", "message": "界线审查已完成"}
+    if job.done.is_set() and job.error is not None:
+        return {"state": "failed", "message": job.error}
+    if job.done.is_set():
+        return {"state": "done", "message": "界线审查已完成"}
+    return {"state": "running", "message": f"正在审查界线……（约需 {job.estimate} 秒）"}
+
+
 def line_kinds(lines, layer: str) -> np.ndarray:
     """``outer`` | ``shared`` | ``township`` (a shared village line between villages of two
     townships), as ``maps.boundaries`` draws them."""

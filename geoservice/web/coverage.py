@@ -127,16 +127,21 @@ def page():
     # A facility layer too large for the page is drawn by view (geoservice.web.pages).
     by_view = large_layer(store, params.layer)
     where = {level_field(params.layer): [params.level]} if by_view and params.level else None
+    villages_source = bulk_layer(store, "villages", result.villages)
+    # township outlines (a table row's 定位), when the villages are in the page
+    townships = (store.read("townships") if villages_source is None
+                 and "townships" in store.current_versions() else None)
     m = coverage_map(result.villages, result.facilities, summary, shading=shading,
                      title=f"{info['title']} · {KINDS[params.layer].label}覆盖",
                      notes=info["notes"], settings=map_settings(),
                      facilities_by_view=by_view, facility_where=where,
-                     villages_source=bulk_layer(store, "villages", result.villages))
+                     villages_source=villages_source, townships=townships)
     defaults = {layer: coverage_defaults(layer)["radius_m"] for layer in FACILITY_LAYERS}
     return render_template(
         "coverage.html", info=info, map=map_parts(m), params=params, shading=shading,
         result=result, summary=result.summary, rows=summary_rows(result),
         townships=result.townships.to_dict(orient="records"),
+        town_outlines=townships is not None,
         uncovered=result.uncovered.head(15).to_dict(orient="records"),
         layers=[(k, KINDS[k].label) for k in FACILITY_LAYERS], levels=level_choices(),
         weightings=[(k, v[1]) for k, v in WEIGHTINGS.items()], default_radii=defaults,

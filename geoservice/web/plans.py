@@ -33,7 +33,7 @@ from geoservice.services.demand import demand_defaults, demand_text
 from geoservice.services.workspace import workspace_info
 from geoservice.web.auth import current_actor
 from geoservice.web.common import json_object, json_response, map_settings, workspace_store
-from geoservice.web.pages import large_layer, map_layers
+from geoservice.web.pages import bulk_layer, large_layer, map_layers
 from layers import KINDS
 from layers.crs import STORED_CRS
 from maps import compare_map, map_parts, plan_map, side_by_side
@@ -330,7 +330,8 @@ def _compare_maps(cmp: dict, info: dict):
             result.villages, facilities, _sites_frame(side["sites"]), layer=layer,
             radius_m=float(result.summary["radius_m"]), title=title, index=index,
             notes=info["notes"], settings=settings, facilities_by_view=by_view,
-            facility_where=where))
+            facility_where=where,
+            villages_source=bulk_layer(store, "villages", result.villages)))
     return side_by_side(*maps)
 
 

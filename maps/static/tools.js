@@ -11,6 +11,15 @@
   "use strict";
   if (L.geoserviceTools) { return; }  // loaded once per page, however many maps it has
 
+  // The app's search API (/api/search), next to the /assets this script is served from;
+  // null when the script was not served by the app (then the search stays local).
+  var SEARCH_URL = (function () {
+    var src = document.currentScript && document.currentScript.src;
+    var m = src && /^(.*)\/assets\/geoservice\/tools\.js(?:[?#].*)?$/.exec(src);
+    return m ? m[1] + "/api/search" : null;
+  }());
+  var SEARCH_LIMIT = 12, SEARCH_DEBOUNCE_MS = 200, VIEW_WAIT_MS = 20000;
+
   var decoder = document.createElement("textarea");
   function decode(s) {
     decoder.innerHTML = String(s == null ? "" : s);
@@ -163,12 +172,12 @@
   };
 
   // --- search ------------------------------------------------------------------------------
-  Tools.prototype.search = function (text, limit) {
+  function scoreAll(entries, text, limit) {
     var q = String(text || "").trim().toLowerCase();
     if (!q) { return []; }
     var ascii = /^[a-z0-9]+$/.test(q);
     var scored = [];
-    this.index.forEach(function (e) {
+    entries.forEach(function (e) {
       var name = e.name.toLowerCase(), s = -1;
       if (name === q || e.code === q) { s = 0; }
       else if (name.indexOf(q) === 0) { s = 1; }
@@ -181,7 +190,76 @@
       if (s >= 0) { scored.push([s, e.name.length, e]); }
     });
     scored.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
-    return scored.slice(0, limit || 12).map(function (x) { return x[2]; });
+    return scored.slice(0, limit || SEARCH_LIMIT).map(function (x) { return x[2]; });
+  }
+
+  Tools.prototype.search = function (text, limit) {
+    return scoreAll(this.index, text, limit);
+  };
+
+  // The map's layer key for a kind the server names: the key of that name, else the first
+  // registry key drawing that kind (options.layerKinds), else none.
+  Tools.prototype._layerKeyOf = function (kind) {
+    var kinds = this.options.layerKinds || {}, layers = this.layers;
+    if (layers[kind] && (!kinds[kind] || decode(kinds[kind]) === kind)) { return kind; }
+    for (var k in kinds) {
+      if (Object.prototype.hasOwnProperty.call(kinds, k) && decode(kinds[k]) === kind &&
+          layers[decode(k)]) { return decode(k); }
+    }
+    return null;
+  };
+
+  // A server result (/api/search, plain JSON text) as an entry of the search list.
+  Tools.prototype._serverEntry = function (r) {
+    var lng = Number(r.lon), lat = Number(r.lat);
+    if (this.shifted) { var g = wgsToGcj(lng, lat); lng = g[0]; lat = g[1]; }
+    var key = this._layerKeyOf(String(r.kind));
+    return {id: "srv:" + r.kind + ":" + r.index, name: String(r.name == null ? "" : r.name),
+            code: r.code == null ? "" : String(r.code), kind: String(r.kind_label || r.kind),
+            layer: key || "", srvKind: String(r.kind), i: r.index, lat: lat, lng: lng,
+            full: String(r.pinyin || ""), initials: String(r.initials || ""), zoom: 0,
+            server: true};
+  };
+
+  // Whether a server entry is one of the map's own entries (same layer and name, same code
+  // or about the same place: under ~50 m).
+  function sameEntry(a, b) {
+    if (a.name !== b.name) { return false; }
+    if (a.code && b.code) { return a.code === b.code; }
+    return Math.abs(a.lat - b.lat) < 5e-4 && Math.abs(a.lng - b.lng) < 5e-4;
+  }
+
+  // The local results and the server's (not already among the map's entries), ranked together.
+  Tools.prototype.merge = function (text, local, results) {
+    var tools = this, extra = [];
+    (results || []).forEach(function (r) {
+      var e = tools._serverEntry(r);
+      var dup = tools.index.some(function (x) { return sameEntry(x, e); }) ||
+                extra.some(function (x) { return sameEntry(x, e); });
+      if (!dup) { extra.push(e); }
+    });
+    return scoreAll(local.concat(extra), text, SEARCH_LIMIT);
+  };
+
+  // Ask the server; callback(results) with the latest query's answer only.
+  Tools.prototype.searchServer = function (text, callback) {
+    var q = String(text || "").trim(), seq = (this._searchSeq = (this._searchSeq || 0) + 1);
+    var tools = this;
+    if (!SEARCH_URL || !q || !window.fetch) { return false; }
+    if (this._searchAbort) { this._searchAbort.abort(); }
+    var controller = window.AbortController ? new AbortController() : null;
+    this._searchAbort = controller;
+    fetch(SEARCH_URL + "?q=" + encodeURIComponent(q) + "&limit=" + SEARCH_LIMIT,
+          {credentials: "same-origin", headers: {Accept: "application/json"},
+           signal: controller ? controller.signal : undefined})
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (body) {
+        if (seq !== tools._searchSeq) { return; }
+        tools._searchAbort = null;
+        callback(body.results || []);
+      })
+      .catch(function () { /* the local results stay */ });
+    return true;
   };
 
   Tools.prototype._initSearch = function () {
@@ -200,7 +278,7 @@
         function render(typed) {
           list.textContent = "";
           current.forEach(function (e, i) {
-            var li = el("li", i === active ? "gs-active" : "", list);
+            var li = el("li", (i === active ? "gs-active" : "") + (e.server ? " gs-server" : ""), list);
             el("span", "gs-search-name", li, e.name);
             el("span", "gs-search-kind", li, e.kind);
             li.addEventListener("mousedown", function (ev) { ev.preventDefault(); });
@@ -211,17 +289,34 @@
           }
           list.style.display = list.firstChild ? "block" : "none";
         }
+        var timer = null;
         function choose(e) {
           input.value = e.name;
           current = [];
           active = -1;
+          if (timer) { clearTimeout(timer); timer = null; }
+          tools._searchSeq = (tools._searchSeq || 0) + 1;  // a late answer is not shown
           render();
-          tools.go(e);
+          if (e.server) { tools.goServer(e); } else { tools.go(e); }
         }
         input.addEventListener("input", function () {
-          current = tools.search(input.value);
+          var text = input.value, local = tools.search(text);
+          current = local;
           active = current.length ? 0 : -1;
           render(true);
+          if (timer) { clearTimeout(timer); }
+          tools._searchSeq = (tools._searchSeq || 0) + 1;
+          if (!text.trim() || !SEARCH_URL) { return; }
+          timer = setTimeout(function () {
+            timer = null;
+            tools.searchServer(text, function (results) {
+              if (input.value !== text) { return; }
+              var chosen = current[active];
+              current = tools.merge(text, local, results);
+              active = current.length ? Math.max(0, current.indexOf(chosen)) : -1;
+              render(true);
+            });
+          }, SEARCH_DEBOUNCE_MS);
         });
         input.addEventListener("keydown", function (ev) {
           if (ev.key === "ArrowDown" && current.length) {
@@ -290,6 +385,85 @@
     if (target) { openPopupOf(target, group, latlng); }
     this.selected = e;
     map.fire("gs:located", {entry: e});
+    return true;
+  };
+
+  // A leaf layer of `group` showing the server entry `e`: same name (and code) when it
+  // carries its feature, else at the same position (a point of a layer loaded by view).
+  function findDrawn(group, e) {
+    var found = null;
+    function near(ll) { return Math.abs(ll.lat - e.lat) < 1e-6 && Math.abs(ll.lng - e.lng) < 1e-6; }
+    function visit(l) {
+      if (found) { return; }
+      var p = l.feature && l.feature.properties;
+      if (p && !l.getLayers) {
+        // inline layers carry safe text, layers loaded by view plain text
+        var name = p.name === e.name ? p.name : decode(p.name);
+        var code = p.code == null ? "" : (String(p.code) === e.code ? e.code : decode(p.code));
+        if (name === e.name && (!e.code || code === e.code) &&
+            (!l.getLatLng || near(l.getLatLng()))) { found = l; }
+        return;
+      }
+      if (l.getLayers) { l.getLayers().forEach(visit); return; }
+      if (l.getLatLng && (l.getPopup && l.getPopup()) && near(l.getLatLng())) { found = l; }
+    }
+    if (group && group.getLayers) { group.getLayers().forEach(visit); }
+    return found;
+  }
+
+  // The temporary marker of a found place whose feature the map does not draw.
+  Tools.prototype._mark = function (e) {
+    if (!this.markLayer) { this.markLayer = L.layerGroup().addTo(this.map); }
+    this.markLayer.clearLayers();
+    var span = document.createElement("span");
+    span.className = "gs-search-mark";
+    span.textContent = e.name;
+    span.style.cssText = "display:inline-block;margin:10px 0 0 10px;padding:1px 5px;" +
+      "background:#fff;border:1px solid #d7301f;border-radius:3px;white-space:nowrap;font-size:13px";
+    var mk = L.marker([e.lat, e.lng], {icon: L.divIcon({className: "gs-search-mark-icon",
+                                                       html: span, iconSize: null}),
+                                       keyboard: false, interactive: false});
+    L.circleMarker([e.lat, e.lng], {radius: 7, color: "#d7301f", weight: 3, fill: false,
+                                    interactive: false}).addTo(this.markLayer);
+    mk.addTo(this.markLayer);
+    return mk;
+  };
+
+  // Pan/zoom to a server result; open its popup once its layer has drawn it (a layer
+  // loaded by view: after the view is loaded), else mark the place with its name.
+  Tools.prototype.goServer = function (e) {
+    var map = this.map, tools = this, latlng = L.latLng(e.lat, e.lng);
+    var local = null;
+    this.index.some(function (x) { if (sameEntry(x, e)) { local = x; } return !!local; });
+    if (local) { return this.go(local); }
+    var group = e.layer ? this.layers[e.layer] : null;
+    var seq = (this._goSeq = (this._goSeq || 0) + 1);
+    if (this.markLayer) { this.markLayer.clearLayers(); }
+    if (group && !map.hasLayer(group)) { map.addLayer(group); }
+    var byView = !!(group && group.options && group.options.url && "state" in group);
+    var zoom = Math.max(15, Math.min(map.getZoom(), 17));
+    if (byView) { zoom = Math.max(zoom, group.options.minZoom || 0); }
+    this.selected = e;
+    function finish() {
+      if (seq !== tools._goSeq) { return; }
+      var target = group ? findDrawn(group, e) : null;
+      if (!(target && openPopupOf(target, group, latlng))) { tools._mark(e); }
+      map.fire("gs:located", {entry: e});
+    }
+    map.setView(latlng, zoom, {animate: false});
+    if (byView && group.state === "loading") {
+      var timer = null;
+      var done = function (ev) {
+        if (ev && ev.state === "loading") { return; }
+        group.off("viewstate", done);
+        if (timer) { clearTimeout(timer); }
+        finish();
+      };
+      group.on("viewstate", done);
+      timer = setTimeout(done, VIEW_WAIT_MS);
+    } else {
+      finish();
+    }
     return true;
   };
 

@@ -143,3 +143,37 @@ def test_home_page_draws_every_village_and_township(driver, server):
     assert drawn[0] == N
     assert drawn[1] is None or drawn[1] == N // 30
     assert driver.title != "pwned"
+
+
+def test_compare_page_draws_every_village_on_both_maps(driver, server, workspace):
+    """The plans comparison at this size: both linked maps draw all villages from the
+    endpoint (two bulk layers of the same kind on one page do not get in each other's way)."""
+    from geoservice.services import plans
+    from geoservice.services.accounts import cli_actor
+
+    store = open_store(workspace)
+    if "对比" not in [p.name for p in plans.list_plans(store)]:
+        plans.create_plan(store, cli_actor(), "对比", "elderly_service_points")
+        plans.edit_sites(store, cli_actor(), "对比", [
+            {"op": "add", "lon": 110.3 + 0.1 * i, "lat": 31.3, "name": f"新站{i}",
+             "level": "village_station", "beds": "10"} for i in range(5)])
+    driver.get(server.url + "/plans/compare?a=现状&b=对比&radius=3000")
+
+    def drawn(d):
+        return d.execute_script("""
+            var maps = (window.geoservice || {}).compareMaps || [];
+            if (maps.length < 2) { return null; }
+            return maps.map(function (m) {
+                var n = 0, covered = 0, ready = true;
+                m.eachLayer(function (l) {
+                    if (l.options && l.options.total && l.getLayers) {
+                        if (l.state !== 'ready') { ready = false; }
+                        l.getLayers().forEach(function (p) {
+                            if (p._parts && p._parts.length) { n += 1; }
+                        });
+                    }
+                });
+                return ready ? n : -1;
+            });""")
+    WebDriverWait(driver, 30).until(lambda d: drawn(d) == [N, N])
+    assert console_errors(driver) == []

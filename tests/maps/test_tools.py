@@ -156,3 +156,17 @@ def test_every_map_gets_the_tools_and_their_assets():
     options = json.loads(_tools(f).options_json)
     assert options == {"index": [], "shifted": False, "declutter": ["labels"],
                        "legendCollapseBelow": 900}
+
+
+def test_merge_map_units_are_named_and_searchable():
+    from maps.boundaries import merge_map
+
+    v = _villages()
+    after = v.iloc[:2].dissolve().assign(name="汉永村", code="511425102299")
+    m = merge_map(v, v.iloc[:2], after, title="合并")
+    index = _index(m)
+    by_layer = {}
+    for e in index:
+        by_layer.setdefault(e["l"], []).append(html.unescape(e["n"]))
+    assert by_layer == {"context": [HOSTILE], "before": ["汉阳村", "永昌村"], "after": ["汉永村"]}
+    assert {e["k"] for e in index} == {"村(社区)"} and {e["z"] for e in index} == {13}

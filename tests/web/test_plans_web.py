@@ -450,3 +450,27 @@ def test_the_coverage_map_draws_plan_sites_apart(tiny_workspace_master):
                                         title="t")).script)
     assert '"plan_sites"' in script and script.count("#6a3d9a") > plain.count("#6a3d9a")
     assert "<script>alert" not in script and "&lt;script&gt;" in script
+
+
+def test_compare_page_draws_heavy_villages_from_the_endpoint(demo_workspace):
+    """A province-size village layer: both maps of the comparison draw every village from
+    the geometry endpoint, each side's result joined by code (no polygons in the page)."""
+    from fixtures import make_app
+
+    from geoservice.services import plans as plan_svc
+    from geoservice.services.accounts import cli_actor
+    from layers import open_store
+
+    store = open_store(demo_workspace)
+    plan_svc.create_plan(store, cli_actor(), "大方案", "elderly_service_points")
+    plan_svc.edit_sites(store, cli_actor(), "大方案", [
+        {"op": "add", "lon": 103.85, "lat": 29.85, "name": "新站", "beds": "20"}])
+    app = make_app({"WORKSPACE": str(demo_workspace), "MAP_GEOMETRY_MIN_VERTICES": 1000})
+    html = app.test_client().get("/plans/compare?a=现状&b=大方案").get_data(as_text=True)
+    assert html.count("L.geoserviceBulk(") == 2
+    assert "/api/layers/villages/geometry?version=" in html
+    for call in html.split("L.geoserviceBulk(")[1:]:
+        assert '"coordinates"' not in call.split("\n")[0]
+    villages = store.read("villages")
+    for code in villages["code"]:
+        assert html.count(f'["{code}",') == 2
