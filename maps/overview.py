@@ -48,6 +48,17 @@ def overview_map(layers: dict[str, gpd.GeoDataFrame], *, title: str,
     registry = []
     entries = []
     notes = list(notes or [])
+    add_layers(m, order, drawn, by_view, settings, registry, entries, notes)
+    return finish_map(m, title=title, entries=entries, notes=notes, registry=registry,
+                      settings=settings)
+
+
+def add_layers(m: folium.Map, order: list[str], drawn: dict[str, gpd.GeoDataFrame],
+               by_view: dict, settings: MapSettings, registry: list, entries: list,
+               notes: list) -> None:
+    """The layers of ``order`` as on the home map: drawn inline (``drawn``: frames already
+    as drawn) or by view (``by_view``), added to ``m``, ``registry``, the legend
+    ``entries`` and ``notes``; kinds that are neither are skipped."""
     for kind in order:
         if kind in by_view:
             layer, entry = kind_viewport_layer(
@@ -61,8 +72,6 @@ def overview_map(layers: dict[str, gpd.GeoDataFrame], *, title: str,
         layer.add_to(m)
         registry.append((kind, layer))
         entries.extend(entry)
-    return finish_map(m, title=title, entries=entries, notes=notes, registry=registry,
-                      settings=settings)
 
 
 def _layer(kind: str, gdf: gpd.GeoDataFrame):

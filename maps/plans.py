@@ -40,7 +40,7 @@ from .base import (
 )
 from .bulk import BulkLayer, GeometrySource, frame_bounds, join_table
 from .coverage import COVERED, UNCOVERED
-from .overview import _layer
+from .overview import add_layers
 from .render import MapParts, map_parts
 from .style import COLORS, shaded_villages
 from .viewport import ViewSource, kind_viewport_layer, legend_note
@@ -53,25 +53,6 @@ def _points(gdf: gpd.GeoDataFrame, settings: MapSettings) -> gpd.GeoDataFrame:
     out = gdf.copy()
     out["geometry"] = out.geometry.representative_point()
     return settings.frame(out)
-
-
-def _base_layers(m: folium.Map, layers: dict[str, gpd.GeoDataFrame],
-                 drawn: dict[str, gpd.GeoDataFrame], by_view: dict[str, ViewSource],
-                 settings: MapSettings, registry: list, entries: list, notes: list) -> None:
-    """Townships, villages and the facility layer as on the home map (inline or by view)."""
-    for kind in ("townships", "villages", *[k for k in [*layers, *by_view]
-                                           if k not in ("townships", "villages")]):
-        if kind in by_view:
-            layer, entry = kind_viewport_layer(by_view[kind], shifted=settings.shifted,
-                                               asset_prefix=settings.asset_prefix)
-            notes.append(legend_note(by_view[kind]))
-        elif kind in drawn:
-            layer, entry = _layer(kind, drawn[kind])
-        else:
-            continue
-        layer.add_to(m)
-        registry.append((kind, layer))
-        entries.extend(entry)
 
 
 def plan_map(layers: dict[str, gpd.GeoDataFrame], *, plan_layer: str,
@@ -96,7 +77,10 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], *, plan_layer: str,
     registry: list = []
     entries: list = []
     notes = list(notes or [])
-    _base_layers(m, layers, drawn, by_view, settings, registry, entries, notes)
+    # townships, villages and the plan's facility layer as on the home map
+    order = ["townships", "villages", *[k for k in [*layers, *by_view]
+                                        if k not in ("townships", "villages")]]
+    add_layers(m, order, drawn, by_view, settings, registry, entries, notes)
     group = folium.FeatureGroup(name=f"{SITE_LABEL}（{KINDS[plan_layer].label}）")
     group.add_to(m)
     registry.append(("sites", group))

@@ -166,22 +166,12 @@
       var map = this._map, o = this.options, self = this;
       var bucket = this._bucketFor(Math.round(map.getZoom()));
       if (bucket <= this.bucket) { return; }
-      var b = map.getBounds(), pad = o.shifted ? 0.01 : 0;
-      var box = [Math.max(-180, b.getWest() - pad), Math.max(-90, b.getSouth() - pad),
-                 Math.min(180, b.getEast() + pad), Math.min(90, b.getNorth() + pad)];
-      var seq = ++this._seq;
-      this._fetch(this._url({zoom: bucket, bbox: box.map(function (v) { return v.toFixed(6); }).join(",")}))
-        .then(function (body) {
-          if (seq !== self._seq) { return; }
-          for (var n = 0; n < body.ids.length; n++) {
-            var id = body.ids[n], line = self._byId[id];
-            if (!line || (self._level[id] || 0) >= body.zoom) { continue; }
-            line.setLatLngs(decodeLine(body.lines[n], body.origin, body.scale, o.shifted));
-            self._level[id] = body.zoom;
-          }
-          self.fire("bulkrefined", {zoom: body.zoom, features: body.ids.length});
-        })
-        .catch(function () { /* the coarser lines stay drawn */ });
+      this._refineView(bucket, {}, function (id, n, body) {
+        var line = self._byId[id];
+        if (!line) { return false; }
+        line.setLatLngs(decodeLine(body.lines[n], body.origin, body.scale, o.shifted));
+        return true;
+      });
     },
   }));
 

@@ -80,6 +80,28 @@
           if (!r.ok) { throw new Error("HTTP " + r.status); }
           return r.json();
         });
+    },
+
+    // Finer geometry for the features in view at zoom bucket ``bucket`` (the view padded
+    // on a shifted map): ``apply(id, n, body)`` redraws feature ``id`` from the reply's
+    // n-th item and says whether it did; the coarser geometry stays when a request fails.
+    _refineView: function (bucket, params, apply) {
+      var self = this, b = this._map.getBounds(), pad = this.options.shifted ? 0.01 : 0;
+      var box = [Math.max(-180, b.getWest() - pad), Math.max(-90, b.getSouth() - pad),
+                 Math.min(180, b.getEast() + pad), Math.min(90, b.getNorth() + pad)];
+      var seq = ++this._seq;
+      this._fetch(this._url(L.extend({zoom: bucket}, params, {
+        bbox: box.map(function (v) { return v.toFixed(6); }).join(",")})))
+        .then(function (body) {
+          if (seq !== self._seq) { return; }
+          for (var n = 0; n < body.ids.length; n++) {
+            var id = body.ids[n];
+            if ((self._level[id] || 0) >= body.zoom) { continue; }
+            if (apply(id, n, body)) { self._level[id] = body.zoom; }
+          }
+          self.fire("bulkrefined", {zoom: body.zoom, features: body.ids.length});
+        })
+        .catch(function () { /* the coarser geometry stays drawn */ });
     }
   };
   L.geoserviceFetchMixin = FetchMixin;
@@ -248,23 +270,12 @@
       if (!map || this.state !== "ready") { return; }
       var bucket = this._bucketFor(Math.round(map.getZoom()));
       if (bucket <= this.bucket) { return; }
-      var b = map.getBounds(), pad = o.shifted ? 0.01 : 0;
-      var box = [Math.max(-180, b.getWest() - pad), Math.max(-90, b.getSouth() - pad),
-                 Math.min(180, b.getEast() + pad), Math.min(90, b.getNorth() + pad)];
-      var seq = ++this._seq;
-      this._fetch(this._url({zoom: bucket, props: "",
-                             bbox: box.map(function (v) { return v.toFixed(6); }).join(",")}))
-        .then(function (body) {
-          if (seq !== self._seq) { return; }
-          for (var n = 0; n < body.ids.length; n++) {
-            var id = body.ids[n], poly = self._byId[id];
-            if (!poly || (self._level[id] || 0) >= body.zoom) { continue; }
-            poly.setLatLngs(decodeGeometry(body.geometries[n], body.origin, body.scale, o.shifted));
-            self._level[id] = body.zoom;
-          }
-          self.fire("bulkrefined", {zoom: body.zoom, features: body.ids.length});
-        })
-        .catch(function () { /* the coarser geometry stays drawn */ });
+      this._refineView(bucket, {props: ""}, function (id, n, body) {
+        var poly = self._byId[id];
+        if (!poly) { return false; }
+        poly.setLatLngs(decodeGeometry(body.geometries[n], body.origin, body.scale, o.shifted));
+        return true;
+      });
     },
 
     _style: function (props) {
