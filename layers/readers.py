@@ -40,7 +40,7 @@ import shapely
 
 from . import crs as crsmod
 from .errors import Problem, ProblemList, ValidationError
-from .schema import REPAIR_COLUMN, LayerKind, get_kind
+from .schema import LINE, REPAIR_COLUMN, LayerKind, get_kind
 
 # Integer fields are stored as 64-bit integers: larger whole numbers are a problem, not a crash.
 INT_LIMIT = 2.0 ** 63
@@ -186,6 +186,46 @@ def read_text_table(path: str | Path, suffix: str) -> pd.DataFrame:
         raise TableUnreadable("broken") from None
 
 
+def decode_csv(raw: bytes) -> str | None:
+    """The text of a CSV file: UTF-8 (with or without BOM), else GBK/GB18030; None when
+    neither decodes it."""
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def read_small_table(path: str | Path, name: str, what: str,
+                     limits: ImportLimits | None = None) -> pd.DataFrame:
+    """A small CSV/XLSX table people upload beside the layers (a projection, an OD
+    matrix), every cell as text: the format, the archive (XLSX), the encoding and the row
+    limit checked. Raises :class:`ValidationError` naming the file, ``what`` it is (e.g.
+    "预测表", "OD 矩阵") in the message; the caller wraps it in its own error."""
+    path = Path(path)
+    limits = limits or DEFAULT_LIMITS
+    suffix = Path(name).suffix.lower() or path.suffix.lower()
+
+    def fail(message: str) -> ValidationError:
+        return ValidationError([Problem(name, None, None, message)])
+
+    if suffix not in (".csv", ".txt", ".xlsx", ".xls"):
+        raise fail(f"{what}格式不支持：请用 CSV 或 XLSX")
+    if suffix == ".xlsx" and zipfile.is_zipfile(path):
+        check_archive(path, name, limits, f"{what} XLSX 文件")
+    try:
+        df = read_text_table(path, suffix)
+    except TableUnreadable as exc:
+        raise fail({
+            "encoding": "文件编码无法识别，请存为 UTF-8 或 GBK 编码的 CSV",
+            "empty": f"{what}是空文件",
+            "broken": f"文件已损坏或不是 {suffix.lstrip('.').upper()} 格式"}[exc.reason]) from None
+    if len(df) > limits.max_features:
+        raise too_many(name, len(df), limits, "行")
+    return df
+
+
 def read_layer(path: str | Path, kind: str | LayerKind, *, crs: str | None = None,
                filename: str | None = None,
                limits: ImportLimits | None = None) -> gpd.GeoDataFrame:
@@ -312,14 +352,7 @@ class _Reader:
 
     def _read_table(self, suffix: str) -> pd.DataFrame:
         if suffix == ".csv":
-            raw = self.path.read_bytes()
-            text = None
-            for enc in ("utf-8-sig", "gb18030"):
-                try:
-                    text = raw.decode(enc)
-                    break
-                except UnicodeDecodeError:
-                    continue
+            text = decode_csv(self.path.read_bytes())
             if text is None:
                 raise self.fail("无法识别的文件编码：请另存为 UTF-8 或 GBK 编码的 CSV")
             if not text.strip():
@@ -531,7 +564,9 @@ class _Reader:
         lat_col = next((cols[a] for a in LAT_ALIASES if a in cols), None)
         wkt_col = next((cols[a] for a in WKT_ALIASES if a in cols), None)
         polygonal = set(self.kind.geometry) <= {"Polygon", "MultiPolygon"}
-        if lon_col is not None and lat_col is not None and not (polygonal and wkt_col):
+        linear = set(self.kind.geometry) <= set(LINE)
+        if lon_col is not None and lat_col is not None and not linear \
+                and not (polygonal and wkt_col):
             xs = _finite(pd.to_numeric(df[lon_col].str.strip(), errors="coerce"))
             ys = _finite(pd.to_numeric(df[lat_col].str.strip(), errors="coerce"))
             if _survey_axes(xs.to_numpy(dtype=float), ys.to_numpy(dtype=float)):
@@ -568,6 +603,10 @@ class _Reader:
             raise self.fail(
                 f"{self.kind.label}是面图层：表格需要一列 WKT 几何（列名 wkt、geometry 或 几何）；"
                 "经度、纬度列只作为中心点", field=GEOMETRY_LABEL)
+        elif linear:
+            raise self.fail(
+                f"{self.kind.label}是线图层：表格需要一列 WKT 几何（列名 wkt、geometry 或 几何），"
+                "如 LINESTRING (103.80 29.80, 103.81 29.82)", field=GEOMETRY_LABEL)
         else:
             raise self.fail(
                 "找不到坐标列：需要“经度”和“纬度”两列（或 lon/lat、x/y），面图层可用 WKT 列",
@@ -668,6 +707,7 @@ class _Reader:
         if not len(geoms):
             return
         want = self.kind.geometry
+        linear = set(want) <= set(LINE)
         empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         type_ids = np.clip(shapely.get_type_id(geoms), 0, len(_GEOM_TYPES) - 1)
         type_names = np.asarray(_GEOM_TYPES, dtype=object)
@@ -690,6 +730,9 @@ class _Reader:
                          f"几何类型为 {type_names[type_ids[idx]]}，{self.kind.label}图层应为{self.kind.geometry_label}")
             elif self.reviewed:
                 self.invalid_rows.append((int(idx), reasons[idx]))
+            elif linear and reasons[idx].startswith(_TOO_FEW):
+                where = reasons[idx][len(_TOO_FEW):].strip().replace("[", "（位置 ").replace("]", "）")
+                self.add(idx, GEOMETRY_LABEL, f"几何无效：线的不同点少于 2 个{where}")
             else:
                 self.add(idx, GEOMETRY_LABEL, f"几何无效：{validity_reason_zh(reasons[idx])}")
 
@@ -734,7 +777,18 @@ class _Reader:
             out[f.name] = self._convert(out[f.name], f)
         self._check_codes(out)
         self._check_consistency(out)
+        self._check_positive(out)
         return out
+
+    def _check_positive(self, gdf: gpd.GeoDataFrame) -> None:
+        """Numbers that must be above zero (a road's speed and minutes): a problem each."""
+        for name in POSITIVE_FIELDS.get(self.kind.name, ()):
+            if name not in gdf.columns:
+                continue
+            nums = gdf[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            label = self.kind.field(name).label
+            for idx in np.flatnonzero(nums <= 0):
+                self.add(idx, label, f"“{nums[idx]:g}”应为大于 0 的数")
 
     def _convert(self, col: pd.Series, f) -> pd.Series:
         """Text -> the field's type, as column operations; problems (one per row at most)
@@ -949,6 +1003,12 @@ class _Reader:
                     else:
                         self.add(idx, label, f"{msg}（{s.iloc[idx]} > {b.iloc[idx]}）")
 
+
+# Number fields that must be above zero, by kind (a speed or a travel time of 0 or less
+# would make a road free or impassable without saying so).
+POSITIVE_FIELDS = {"roads": ("speed_kmh", "minutes")}
+# GEOS' reason for a line with fewer than two distinct points.
+_TOO_FEW = "Too few points in geometry component"
 
 _GEOM_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
                "MultiLineString", "MultiPolygon", "GeometryCollection")

@@ -152,6 +152,24 @@ _register(LayerKind("exclusion_zones", "禁建区", POLYGON, (
 ), optional=True))
 
 
+# Roads for travel by road (docs/network.md): the graph is built from the line ends and
+# shared vertices; ``minutes`` (the whole line) overrides length / speed; ``oneway``: travel
+# only in the digitised direction.
+ROAD_CLASSES = {"expressway": "高速公路", "national": "国道", "provincial": "省道", "county": "县道",
+                "township": "乡道", "village": "村道", "other": "其他"}
+_register(LayerKind("roads", "道路", LINE, (
+    Field("name", "名称", aliases=("名称", "道路名称", "路名", "名字")),
+    Field("road_class", "道路等级", required=True,
+          aliases=("道路等级", "等级", "公路等级", "技术等级", "行政等级", "class", "fclass"),
+          choices=ROAD_CLASSES),
+    Field("speed_kmh", "设计时速", "float",
+          aliases=("设计时速", "设计速度", "时速", "车速", "速度", "speed", "maxspeed")),
+    Field("minutes", "通行时间(分钟)", "float",
+          aliases=("通行时间(分钟)", "通行时间", "通行分钟", "分钟", "minutes", "time")),
+    Field("oneway", "单行", "bool", aliases=("单行", "单向", "单行道", "oneway")),
+), optional=True))
+
+
 # The sites of the plans (规划方案): accepted from the siting suggestions or placed by hand
 # (never the real facility layers); ``scenario`` is the plan's name, ``site_id`` a site's
 # number within the workspace (kept when it is moved or edited). Written by the plans
@@ -207,7 +225,7 @@ def docs_markdown() -> str:
         lines.append("")
     lines += ["## 坐标列", "",
               "CSV/XLSX 点图层需要经度、纬度两列（经度/lon/lng/longitude/x，纬度/lat/latitude/y）；"
-              "测量表格中 X 为北坐标、Y 为东坐标时自动识别。面图层用一列 WKT（wkt/geometry/几何），"
+              "测量表格中 X 为北坐标、Y 为东坐标时自动识别。面图层和线图层（道路）用一列 WKT（wkt/geometry/几何，如 LINESTRING (103.8 29.8, 103.9 29.85)），"
               "村图层的经度、纬度列作为村中心（如村委会位置），与边界一起换算坐标系。", "",
               "## PostGIS 工作空间的表结构", "",
               "工作空间为 `postgresql://` 地址时（见 README），图层存放在 PostgreSQL/PostGIS 中：",

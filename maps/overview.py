@@ -16,11 +16,18 @@ from .base import (
     drawn_bounds,
     finish_map,
 )
-from .style import COLORS, LEVEL_COLORS, display_frame, field_labels, to_geojson
+from .style import (
+    COLORS,
+    LEVEL_COLORS,
+    ROAD_STYLES,
+    display_frame,
+    field_labels,
+    to_geojson,
+)
 from .viewport import ViewSource, kind_viewport_layer, legend_note
 
 # Drawing order: areas first, then lines, then points on top.
-ORDER = ["exclusion_zones", "townships", "villages", "cemeteries", "candidates",
+ORDER = ["exclusion_zones", "townships", "villages", "roads", "cemeteries", "candidates",
          "welfare_homes", "elderly_service_points", "boundary_markers", "place_labels"]
 HIDDEN_AT_START = {"place_labels", "candidates", "exclusion_zones", "boundary_markers"}
 
@@ -99,11 +106,20 @@ def _layer(kind: str, gdf: gpd.GeoDataFrame):
         style = {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.3,
                  "dashArray": "4"}
         entries.append((color, "fill", lk.label))
+    elif kind == "roads":
+        style = {"color": color, "weight": 2, "opacity": 0.9}
+        classes = lk.field("road_class").choices
+        present = set(gdf["road_class"].dropna()) if "road_class" in gdf.columns else set()
+        entries.extend((ROAD_STYLES[c][0], "line", f"{classes[c]}")
+                       for c in classes if c in present)
     else:
         style = {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.5}
 
     def style_function(feature, style=style, kind=kind):
         s = dict(style)
+        if kind == "roads":
+            road = ROAD_STYLES.get(feature["properties"].get("_road_class"), ROAD_STYLES["other"])
+            s.update(color=road[0], weight=road[1])
         if kind == "elderly_service_points":
             level_color = LEVEL_COLORS.get(feature["properties"].get("_level"), color)
             s.update(color=level_color, fillColor=level_color)

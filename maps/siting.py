@@ -1,6 +1,7 @@
 """Siting map: the villages each new site newly covers, the existing facilities, the
 suggested sites numbered by rank with their service circles, and the excluded candidates
-greyed with the reason on hover. A legend states the radius, the problem and the inputs."""
+greyed with the reason on hover. A legend states the travel cost, the radius in its unit,
+the problem and the inputs; service circles are drawn for the straight line only."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .base import (
     finish_map,
     geojson_layer,
 )
+from .coverage import cost_notes, cost_value, radius_text, snap_text
 from .style import COLORS, shaded_villages
 from .viewport import ViewSource, kind_viewport_layer, legend_note
 
@@ -69,7 +71,9 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     ``villages`` carries ``covered_before``, ``covered_after`` and ``new_site_rank``;
     ``sites`` ``rank``, ``name``, ``lon``, ``lat``, ``marginal_elderly``; ``excluded``
     ``name``, ``reason``, ``rule`` and its Chinese ``rule_label`` (the result carries it);
-    ``summary`` gives ``radius_m``; exclusion zone types are named by the layer schema.
+    ``summary`` gives ``radius_m`` (in ``radius_unit``: ``m`` or ``min``) and ``cost``
+    (named in the legend, maps.coverage.cost_notes); a ``snap_m`` column of ``villages``
+    (road network) shows as 到道路距离; exclusion zone types are named by the layer schema.
     Text from data is plain text; ``maps.base`` makes it safe where it is shown.
     ``legend_notes`` are plain-text lines (problem, K, solver ...) put under the legend.
     ``settings``: basemap and GCJ-02 shift (``maps.base``); ``lon``/``lat`` of the sites
@@ -80,6 +84,8 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     registry: list[tuple[str, folium.map.Layer]] = []
     entries: list[tuple[str, str, str]] = []
     radius_m = float(summary["radius_m"])
+    radius = radius_text(summary)
+    circle = (summary.get("cost") or {}).get("kind", "straight") == "straight"
 
     if townships is not None and len(townships):
         t = settings.frame(townships)
@@ -116,19 +122,22 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     rank = pd.to_numeric(v["new_site_rank"], errors="coerce").astype(float).to_numpy()
     v["_rank"] = [("" if not np.isfinite(r) else f"第 {int(r)} 号") for r in rank]
     v["_new"] = np.where(~before & after, 1, 0)
-    v["_nearest"] = v["nearest_m_after"].map(
-        lambda d: "" if d is None or d != d else f"{float(d):,.0f} 米")
+    v["_nearest"] = v["nearest_m_after"].map(lambda d: cost_value(d, summary))
+    snap = [("_snap", "到道路距离")] if "snap_m" in v.columns else []
+    if snap:
+        v["_snap"] = v["snap_m"].map(snap_text)
     vf = gpd.GeoDataFrame({
         "code": v["code"], "name": v["name"],
         "elderly_population": [_plain(x) for x in v["elderly_population"]],
         "_fill": v["_fill"], "_status": v["_status"], "_rank": v["_rank"], "_new": v["_new"],
-        "_nearest": v["_nearest"],
+        "_nearest": v["_nearest"], **{k: v[k] for k, _ in snap},
     }, geometry=v.geometry.values, crs=4326)
     village_layer = shaded_villages(
         vf, name=f"村(社区)（新增覆盖 {int(vf['_new'].sum())} 个）",
         tooltip=[("name", "村(社区)"), ("_status", "覆盖"), ("_rank", "覆盖它的新站")],
         popup=[("name", "名称"), ("code", "代码"), ("elderly_population", "60岁以上人口"),
-               ("_status", "覆盖"), ("_rank", "覆盖它的新站"), ("_nearest", "新增后到最近设施")])
+               ("_status", "覆盖"), ("_rank", "覆盖它的新站"), ("_nearest", "新增后到最近设施"),
+               *snap])
     village_layer.add_to(m)
     registry.append(("villages", village_layer))
     entries += [(COVERED_BEFORE, "fill", "新增前已覆盖的村(社区)"),
@@ -198,7 +207,7 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
         registry.append(("excluded", ex_group))
         entries.append((EXCLUDED_COLOR, "dot", "排除的候选点（悬停查看原因）"))
 
-    circles = folium.FeatureGroup(name=f"新站服务半径 {radius_m:,.0f} 米")
+    circles = folium.FeatureGroup(name=f"新站服务半径 {radius}")
     markers = folium.FeatureGroup(name=f"建议新增站点（{len(sites)}）")
     site_points: list[dict] = []  # the sites for the search box (maps.tools)
     if len(sites):
@@ -206,9 +215,10 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
             lon, lat = settings.point(row.lon, row.lat)
             site_points.append({"name": row.name, "kind": "sites", "layer": "sites",
                                 "index": i, "lon": lon, "lat": lat, "code": int(row.rank)})
-            folium.Circle(location=[lat, lon], radius=radius_m, color=SITE_COLOR, weight=2,
-                          dash_array="6", fill=True, fill_opacity=0.04,
-                          interactive=False).add_to(circles)
+            if circle:
+                folium.Circle(location=[lat, lon], radius=radius_m, color=SITE_COLOR, weight=2,
+                              dash_array="6", fill=True, fill_opacity=0.04,
+                              interactive=False).add_to(circles)
             gain = _plain(getattr(row, "marginal_elderly", None))
             gain_text = "" if gain is None else f"；新增覆盖老年人口 {float(gain):,.0f}"
             if bool(getattr(row, "no_gain", False)):
@@ -221,12 +231,16 @@ def siting_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                                     class_name="gs-rank-icon"),
                 tooltip=TextTooltip(tip),
             ).add_to(markers)
-    circles.add_to(m)
+    if circle:
+        circles.add_to(m)
+        registry.append(("circles", circles))
     markers.add_to(m)
-    registry += [("circles", circles), ("sites", markers)]
+    registry.append(("sites", markers))
     entries.append((SITE_COLOR, "dot", "建议新增站点（数字为序号）"))
-    entries.append((SITE_COLOR, "line", f"新站服务半径 {radius_m:,.0f} 米"))
+    if circle:
+        entries.append((SITE_COLOR, "line", f"新站服务半径 {radius}"))
 
     return finish_map(m, title=title, entries=entries,
-                      notes=list(legend_notes or []) + list(notes or []), registry=registry,
+                      notes=list(legend_notes or []) + cost_notes(summary) + list(notes or []),
+                      registry=registry,
                       settings=settings, names={"facilities": layer}, points=site_points)

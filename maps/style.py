@@ -22,6 +22,18 @@ COLORS = {
     "boundary_markers": "#000000",
     "exclusion_zones": "#969696",
     "planned_sites": "#6a3d9a",  # as the suggested sites on the siting map
+    "roads": "#8c6d31",
+}
+
+# Roads by class (layers.schema.ROAD_CLASSES): colour and line weight, higher classes bolder
+ROAD_STYLES = {
+    "expressway": ("#1a9641", 5),
+    "national": ("#d7191c", 4),
+    "provincial": ("#fdae61", 3.5),
+    "county": ("#e6a700", 3),
+    "township": ("#8c6d31", 2),
+    "village": ("#a6a6a6", 1.5),
+    "other": ("#bdbdbd", 1),
 }
 
 LEVEL_COLORS = {
@@ -47,7 +59,7 @@ def display_frame(gdf: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
             col = col.map(lambda v: "是" if v is True else ("否" if v is False else v))
         out[f.name] = col.map(as_text)
     # Raw values a style function needs (never shown as HTML).
-    for key in ("level", "kind", "beds"):
+    for key in ("level", "kind", "beds", "road_class"):
         if key in gdf.columns:
             out[f"_{key}"] = gdf[key].map(lambda v: None if pd.isna(v) else
                                           (int(v) if isinstance(v, (int, float)) else str(v)))

@@ -22,10 +22,11 @@ from geopandas.array import GeometryArray, from_shapely
 from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
+from geoservice.analysis.cost import STRAIGHT, CostSource
 from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.jsonsafe import page_records, records
 from geoservice.analysis.settings import coverage_defaults, load_defaults
-from geoservice.analysis.vocabulary import WEIGHTINGS, level_field
+from geoservice.analysis.vocabulary import FCA_METHODS, WEIGHTINGS, level_field
 from layers.crs import STORED_CRS, gk_zone_epsg, metric_crs
 from layers.schema import KINDS
 
@@ -493,7 +494,9 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
              beds_target: float | None = None, weighting: str = "villages",
              care_facilities: dict[str, gpd.GeoDataFrame] | None = None,
              inputs: dict | None = None,
-             centres: tuple[str, np.ndarray, np.ndarray] | None = None) -> CoverageResult:
+             centres: tuple[str, np.ndarray, np.ndarray] | None = None,
+             cost: CostSource | None = None, method: str = "g2sfca",
+             cutoffs: tuple[float, ...] = ()) -> CoverageResult:
     """Coverage of ``villages`` by the facilities of ``layer`` within ``radius_m`` metres.
 
     Parameters
@@ -519,10 +522,24 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
     inputs : extra provenance (layer versions ...) copied into the summary.
     centres : ``metre_centres(villages)`` computed before for these same villages (a service
         keeps them per villages version); computed here when None or for another zone.
+    cost : how travel is measured (:mod:`geoservice.analysis.cost`): straight-line metres
+        when None; a road network (metres or minutes) or an OD matrix otherwise. The
+        radius, ``nearest_m`` and the catchment are then in the cost's unit
+        (``summary["cost"]["unit"]``).
+    method : accessibility method, ``g2sfca`` (default), ``2sfca``, ``e2sfca`` or ``3sfca``.
+    cutoffs : further cutoffs (same unit): the share of villages, people and elderly whose
+        nearest facility is within each (``summary["cutoffs"]``).
     """
     if radius_m is None or not np.isfinite(radius_m) or radius_m <= 0:
         raise InvalidInput(f"参数 radius_m（服务半径）应为正数（米），而不是 {radius_m}",
                            name="radius_m")
+    if method not in FCA_METHODS:
+        raise InvalidInput(f"参数 method（可达性方法）“{method}”无效：可选 "
+                           + "、".join(f"{k}（{v}）" for k, v in FCA_METHODS.items()),
+                           name="method")
+    cutoffs = tuple(float(c) for c in cutoffs)
+    if any(not np.isfinite(c) or c <= 0 for c in cutoffs):
+        raise InvalidInput("参数 cutoffs（多个服务半径）应为正数", name="cutoffs")
     if weighting not in WEIGHTINGS:
         raise InvalidInput(f"参数 weighting（加权方式）“{weighting}”无效：可选 "
                            + "、".join(f"{k}（{v[1]}）" for k, v in WEIGHTINGS.items()),
@@ -550,14 +567,22 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
     eld_float = _number_column(villages, "elderly_population")
     eld = eld_float.astype(int)
 
-    fac_tree = cKDTree(fxy) if len(fxy) else None
-    # the village-facility pairs within the radius, for G2SFCA and most nearest facilities
-    pairs = _pairs(cxy, fac_tree, len(fxy), radius_m) if len(fxy) and len(cxy) else None
-    if pairs is not None:
-        nearest, nearest_idx = _nearest(cxy, fac_tree, pairs)
+    costs = (None if cost is None or cost.spec.straight else
+             cost.bind(cxy, {"facilities": fxy}, crs=gk, origin_codes=_column(villages, "code"),
+                       names={"facilities": _column(fac, "name")}))
+    if costs is None:
+        fac_tree = cKDTree(fxy) if len(fxy) else None
+        # the village-facility pairs within the radius, for the accessibility and most
+        # nearest facilities
+        pairs = _pairs(cxy, fac_tree, len(fxy), radius_m) if len(fxy) and len(cxy) else None
+        if pairs is not None:
+            nearest, nearest_idx = _nearest(cxy, fac_tree, pairs)
+        else:
+            nearest = np.full(len(cxy), np.inf)
+            nearest_idx = np.full(len(cxy), -1)
     else:
-        nearest = np.full(len(cxy), np.inf)
-        nearest_idx = np.full(len(cxy), -1)
+        pairs = costs.within("facilities", radius_m) if len(fxy) and len(cxy) else None
+        nearest, nearest_idx = costs.nearest("facilities")
     covered = nearest <= radius_m
 
     # Which village polygon holds each facility (a point on a shared edge counts for both
@@ -570,7 +595,8 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
     fac_village = placed["village"]
 
     if pairs is not None:  # (what g2sfca computes from the pairs)
-        access, ratio = _g2sfca(pairs, len(cxy), len(fxy), eld_float, supply, radius_m)
+        access, ratio = _accessibility(method, pairs, len(cxy), len(fxy), eld_float, supply,
+                                       radius_m)
     else:
         access, ratio = np.zeros(len(cxy)), np.zeros(len(fxy))
 
@@ -626,11 +652,53 @@ def coverage(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, layer:
                       metric, care)
     summary = _summary(facilities_out, figures, layer, radius_m, level, target, beds_target,
                        defaults, len(fac), weighting, care)
+    _cost_summary(summary, costs, method, cutoffs, nearest, figures, out, facilities_out)
+    if summary["radius_unit"] == "min":
+        summary["radius_source"] = defaults["radius_min_source"]
     summary["ambiguous_village_codes"] = notes.codes()
     summary["code_warnings"] = notes.messages(layer)
     summary["inputs"] = {**(inputs or {}), "date": dt.date.today().isoformat(),
                          "crs": f"{gk}（高斯-克吕格，米）"}
     return CoverageResult(out, town, facilities_out, summary, _uncovered(out, covered, eld))
+
+
+def _accessibility(method: str, pairs: tuple, n: int, m: int, demand, supply,
+                   d0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Accessibility per village and supply ratio per facility by ``method``."""
+    if method == "g2sfca":
+        return _g2sfca(pairs, n, m, demand, supply, d0)
+    from geoservice.analysis.fca import fca
+
+    return fca(method, pairs, n, m, demand, supply, d0)
+
+
+def _cost_summary(summary: dict, costs, method: str, cutoffs: tuple, nearest: np.ndarray,
+                  figures: dict, out, facilities_out) -> None:
+    """How travel was measured, the accessibility method and the share within each
+    further cutoff; the walk to the road per village and facility on a road network."""
+    summary["cost"] = (costs.describe() if costs is not None else STRAIGHT.to_dict())
+    summary["radius_unit"] = summary["cost"]["unit"]
+    summary["method"] = method
+    summary["method_label"] = FCA_METHODS[method]
+    if costs is not None:
+        snap = costs.snap()
+        if snap is not None:
+            out["snap_m"] = snap
+            facilities_out["snap_m"] = costs.snap("facilities")
+    pop, eld = figures["population"], figures["elderly"]
+    rows = []
+    for c in sorted(set(cutoffs)):
+        within = nearest <= c
+        rows.append({
+            "cutoff": c,
+            "villages": int(within.sum()),
+            "village_share": _rate(within.sum(), len(within)),
+            "population": int(pop[within].sum()),
+            "population_share": _rate(pop[within].sum(), pop.sum()),
+            "elderly": int(eld[within].sum()),
+            "elderly_share": _rate(eld[within].sum(), eld.sum()),
+        })
+    summary["cutoffs"] = rows
 
 
 def _geoframe(columns: dict) -> gpd.GeoDataFrame:

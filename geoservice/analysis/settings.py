@@ -25,11 +25,14 @@ def coverage_defaults(layer: str, level: str | None = None) -> dict:
     """Default radius, coverage target and beds target for a layer (and level)."""
     cov = load_defaults()["coverage"]
     radius, radius_key = _lookup(cov["radius_m"], layer, level)
+    minutes, minutes_key = _lookup(cov.get("radius_min", {}), layer, level)
     target, _ = _lookup(cov["target"], layer, level)
     target = target or {"value": 0.6, "metric": "village_coverage", "source": "默认值"}
     return {
         "radius_m": float(radius) if radius is not None else None,
         "radius_source": f"{DEFAULTS_FILE.name} [coverage.radius_m] {radius_key}",
+        "radius_min": float(minutes) if minutes is not None else None,
+        "radius_min_source": f"{DEFAULTS_FILE.name} [coverage.radius_min] {minutes_key}",
         "target": float(target["value"]),
         "target_metric": target["metric"],
         "target_source": target["source"],
@@ -77,4 +80,29 @@ def placenames_defaults() -> dict:
         "valid_generics": tuple(p["valid_generics"]),
         "committee_suffixes": tuple((str(s), str(g)) for s, g in p["committee_suffixes"]),
         "source": f"defaults.toml [placenames]（{p.get('source', '')}）",
+    }
+
+
+def fca_defaults() -> dict:
+    """The enhanced 2SFCA zone breaks (shares of the catchment) and weights."""
+    f = load_defaults()["coverage"]["fca"]
+    breaks = tuple(float(b) for b in f["e2sfca_breaks"])
+    weights = tuple(float(w) for w in f["e2sfca_weights"])
+    three = {k: tuple(float(x) for x in f[k]) for k in ("three_sfca_breaks", "three_sfca_weights")
+             if k in f}
+    return {"e2sfca_breaks": breaks, "e2sfca_weights": weights, **three,
+            "source": f"{DEFAULTS_FILE.name} [coverage.fca]（{f.get('source', '')}）"}
+
+
+def network_defaults() -> dict:
+    """Road network defaults (``[network]``): snapping tolerance, access speed, check
+    thresholds and the default speed of each road class (km/h)."""
+    n = load_defaults()["network"]
+    return {
+        "snap_tolerance_m": float(n["snap_tolerance_m"]),
+        "access_speed_kmh": float(n["access_speed_kmh"]),
+        "check_far_m": float(n["check_far_m"]),
+        "dangle_m": float(n["dangle_m"]),
+        "speed_kmh": {k: float(v) for k, v in n["speed_kmh"].items()},
+        "source": f"{DEFAULTS_FILE.name} [network]（{n.get('source', '')}）",
     }

@@ -50,6 +50,19 @@ WEIGHTINGS = {
     "elderly": ("elderly_coverage", "老年人口覆盖率"),
 }
 
+# Travel cost (docs/network.md): how "distance" is measured, what a road cost counts, units
+COSTS = {"straight": "直线距离", "network": "道路网", "matrix": "OD 矩阵"}
+COST_FIELDS = {"length": "道路里程", "time": "通行时间"}
+COST_UNITS = {"m": "米", "min": "分钟"}
+# Accessibility methods of the coverage analysis (docs/coverage.md "可达性方法")
+FCA_METHODS = {
+    "g2sfca": "高斯两步移动搜索法（G2SFCA，Dai 2010）",
+    "2sfca": "两步移动搜索法（2SFCA，Luo & Wang 2003）",
+    "e2sfca": "增强两步移动搜索法（E2SFCA，Luo & Qi 2009）",
+    "3sfca": "三步移动搜索法（3SFCA，Wan 等 2012）",
+}
+FCA_SHORT = {"g2sfca": "G2SFCA", "2sfca": "2SFCA", "e2sfca": "E2SFCA", "3sfca": "3SFCA"}
+
 # Siting problems: value -> full label (forms, reports) and short label (titles, legends,
 # the result's ``problem_label``, messages)
 PROBLEMS = ("mclp", "target", "pmedian", "cemetery")

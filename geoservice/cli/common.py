@@ -34,6 +34,49 @@ def demand_options(command):
     return command
 
 
+def cost_options(command):
+    """``--cost``, ``--network``, ``--cost-field``, ``--cost-matrix`` and ``--cost-unit``:
+    how travel is measured (coverage and siting alike); the command receives them as
+    ``cost``, ``network``, ``cost_field``, ``cost_matrix``, ``cost_unit`` and passes them
+    on with :func:`cost_keywords`."""
+    from geoservice.analysis.vocabulary import COST_FIELDS, COSTS
+    from layers.schema import KINDS, LINE
+
+    networks = [k for k, v in KINDS.items() if v.geometry == LINE]
+    for option in reversed((
+        click.option("--cost", type=click.Choice(list(COSTS)), default=None,
+                     help="出行成本：straight 直线距离（默认）、network 沿道路网、matrix OD 矩阵"
+                          "（需 --cost-matrix 和 --cost-unit）。沿道路网或 OD 矩阵时，服务半径（--radius"
+                          "及 --cutoffs）为沿道路的米数或分钟数，不给半径时按单位取 "
+                          "defaults.toml 的 [coverage.radius_m] 或 [coverage.radius_min]。"),
+        click.option("--network", default=None, type=click.Choice(networks),
+                     help="道路网图层（cost=network），默认 roads（道路）。"),
+        click.option("--cost-field", "cost_field", type=click.Choice(list(COST_FIELDS)),
+                     default=None,
+                     help="道路成本（cost=network）：length 道路里程（米，默认）或 time 通行时间"
+                          "（分钟，按道路的通行时间或设计时速，未填时按 defaults.toml [network] "
+                          "各等级默认车速）。"),
+        click.option("--cost-matrix", "cost_matrix", default=None,
+                     type=click.Path(dir_okay=False),
+                     help="OD 矩阵文件 CSV/XLSX（列：村代码、设施或候选点名称、成本）；给出时 "
+                          "--cost 默认为 matrix，矩阵中没有的村-设施对视为不可达。"),
+        click.option("--cost-unit", "cost_unit", default=None,
+                     help="OD 矩阵的成本单位（cost=matrix 时必填）：m（米）或 min（分钟）；"
+                          "服务半径即为该单位。"),
+    )):
+        command = option(command)
+    return command
+
+
+def cost_keywords(cost, network, cost_field, cost_matrix, cost_unit) -> dict:
+    """The cost options as the keywords of ``coverage_params`` / ``siting_params``; the
+    OD matrix file checked to exist (its name as the user gave it)."""
+    path = existing_file(cost_matrix, "--cost-matrix")
+    return {"cost": cost, "network": network, "cost_field": cost_field,
+            "cost_unit": cost_unit, "matrix_path": path,
+            "matrix_name": Path(path).name if path else None}
+
+
 def echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 

@@ -15,11 +15,18 @@ import click
 
 from geoservice.analysis.vocabulary import (
     FACILITY_LAYERS,
+    FCA_METHODS,
     PROBLEM_LABELS,
     WEIGHT_LABELS,
     WEIGHTINGS,
 )
-from geoservice.cli.common import demand_options, existing_file, open_workspace
+from geoservice.cli.common import (
+    cost_keywords,
+    cost_options,
+    demand_options,
+    existing_file,
+    open_workspace,
+)
 
 SUFFIX_FORMATS = {".pdf": "pdf", ".png": "png"}
 
@@ -87,9 +94,14 @@ def print_cmd() -> None:
 @click.option("--target", default=None, help="目标覆盖率（0-1 或百分数）。")
 @demand_options
 @click.option("--plan", default=None, help="按规划方案计算：现有设施加上该方案的站点。")
+@cost_options
+@click.option("--method", type=click.Choice(list(FCA_METHODS)), default=None,
+              help="可达性方法（默认 g2sfca）。")
+@click.option("--cutoffs", default=None, help="多个服务半径，如 15,30,45（成本的单位）。")
 @paper_options
 @click.pass_context
 def coverage_cmd(ctx, layer, radius, level, weighting, target, year, growth, projection, plan,
+                 cost, network, cost_field, cost_matrix, cost_unit, method, cutoffs,
                  paper, orientation, fmt, bbox, title, dpi, out) -> None:
     from geoservice.cli.coverage import projection_table
     from geoservice.services.coverage import coverage_params, run_coverage
@@ -97,7 +109,9 @@ def coverage_cmd(ctx, layer, radius, level, weighting, target, year, growth, pro
     _check_options(paper, orientation, fmt, bbox, title, dpi)
     store = open_workspace(ctx)
     params = coverage_params(layer, radius, level, weighting, target, year, growth,
-                             projection_table(projection), plan)
+                             projection_table(projection), plan,
+                             **cost_keywords(cost, network, cost_field, cost_matrix, cost_unit),
+                             method=method, cutoffs=cutoffs)
     _write("coverage", run_coverage(store, params), store, paper, orientation, fmt, bbox,
            title, dpi, out)
 
@@ -117,10 +131,14 @@ def coverage_cmd(ctx, layer, radius, level, weighting, target, year, growth, pro
 @click.option("--time-limit", "time_limit", default=None, help="求解时限（秒）。")
 @demand_options
 @click.option("--plan", default=None, help="在规划方案基础上选址。")
+@cost_options
+@click.option("--ignore-existing", "ignore_existing", is_flag=True,
+              help="不考虑现有设施（按尚无任何设施规划）。")
 @paper_options
 @click.pass_context
 def siting_cmd(ctx, layer, radius, add, target, problem, level, candidates, weight, capacitated,
-               time_limit, year, growth, projection, plan, paper, orientation, fmt, bbox, title,
+               time_limit, year, growth, projection, plan, cost, network, cost_field,
+               cost_matrix, cost_unit, ignore_existing, paper, orientation, fmt, bbox, title,
                dpi, out) -> None:
     from geoservice.cli.coverage import projection_table
     from geoservice.services.siting import run_siting, siting_params
@@ -129,7 +147,9 @@ def siting_cmd(ctx, layer, radius, add, target, problem, level, candidates, weig
     store = open_workspace(ctx)
     params = siting_params(layer, radius, level, problem, add, target, weight, capacitated,
                            candidates, time_limit, year, growth, projection_table(projection),
-                           plan)
+                           plan, **cost_keywords(cost, network, cost_field, cost_matrix,
+                                                 cost_unit),
+                           ignore_existing=ignore_existing or None)
     _write("siting", run_siting(store, params), store, paper, orientation, fmt, bbox,
            title, dpi, out)
 

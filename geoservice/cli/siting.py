@@ -11,8 +11,14 @@ import json
 import click
 
 from geoservice.analysis.vocabulary import FACILITY_LAYERS, PROBLEM_LABELS, WEIGHT_LABELS
-from geoservice.cli.common import demand_options, echo_json, open_workspace
-from geoservice.cli.coverage import demand_line, projection_table
+from geoservice.cli.common import (
+    cost_keywords,
+    cost_options,
+    demand_options,
+    echo_json,
+    open_workspace,
+)
+from geoservice.cli.coverage import RADIUS_HELP, demand_line, projection_table
 
 RATE_WORDS = ("率", "间隙")
 
@@ -22,7 +28,7 @@ def _fmt(label: str, value) -> str:
         return "—"
     if isinstance(value, float) and any(w in label for w in RATE_WORDS):
         return f"{value:.1%}"
-    if isinstance(value, float) and value.is_integer() and "米" in label:
+    if isinstance(value, float) and value.is_integer() and ("米" in label or "分钟" in label):
         return f"{value:.0f}"
     if isinstance(value, float):
         return f"{value:,.2f}"
@@ -46,8 +52,11 @@ class _Progress:
                               "问题：mclp 最大覆盖、target 目标覆盖（最少新增数）、pmedian p-中位、"
                               "cemetery 公墓选址（先按禁建区和村庄退让排除候选点）。")
 @click.option("--layer", type=click.Choice(FACILITY_LAYERS), required=True, help="设施图层。")
-@click.option("--radius", default=None,
-              help="服务半径（米）；默认取 defaults.toml 中该图层/层级的值（结果中注明）。")
+@click.option("--radius", default=None, help=RADIUS_HELP)
+@cost_options
+@click.option("--ignore-existing", "ignore_existing", is_flag=True,
+              help="不考虑现有设施：按尚无任何设施规划（新区/全新布局），便于与现状布局比较；"
+                   "不能与 --plan 同时使用。")
 @click.option("--add", "add", default=None, help="新增设施数 K（mclp、pmedian、cemetery）。")
 @click.option("--target", default=None, help="目标覆盖率（0-1 或百分数，problem=target）。")
 @click.option("--problem", type=click.Choice(list(PROBLEM_LABELS)), default=None,
@@ -69,15 +78,18 @@ class _Progress:
 @click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
               help="同时写出 XLSX 报表（汇总、选址建议、排除的候选点、村）。")
 @click.pass_context
-def command(ctx, layer, radius, add, target, problem, level, candidates, weight, capacitated,
-               time_limit, year, growth, projection, plan, save_to, as_json, xlsx) -> None:
+def command(ctx, layer, radius, cost, network, cost_field, cost_matrix, cost_unit,
+            ignore_existing, add, target, problem, level, candidates, weight, capacitated,
+            time_limit, year, growth, projection, plan, save_to, as_json, xlsx) -> None:
     from geoservice.reports.siting import change_rows, site_frame, siting_xlsx, summary_rows
     from geoservice.services.siting import accept_sites, run_siting, siting_params
 
     store = open_workspace(ctx)
     params = siting_params(layer, radius, level, problem, add, target, weight, capacitated,
                            candidates, time_limit, year, growth, projection_table(projection),
-                           plan)
+                           plan,
+                           **cost_keywords(cost, network, cost_field, cost_matrix, cost_unit),
+                           ignore_existing=True if ignore_existing else None)
     if save_to is not None:
         from geoservice.services.plans import check_target, plan_name
 

@@ -6,15 +6,19 @@ import pandas as pd
 from openpyxl import Workbook
 
 from geoservice.analysis.coverage import CoverageResult
-from geoservice.analysis.vocabulary import WEIGHTINGS, level_label
+from geoservice.analysis.vocabulary import FCA_METHODS, WEIGHTINGS, level_label
 from geoservice.reports.xlsx import (
     DEMO_MARK,
+    cost_rows,
     csv_bytes,
     demand_label,
+    distance_method,
     plan_label,
+    radius_label,
     relabel,
     report_title,
     to_bytes,
+    unit_word,
     write_frame,
     write_summary,
     yes_no,
@@ -25,7 +29,7 @@ from layers import KINDS
 VILLAGE_HEADERS = {
     "code": "村(社区)代码", "name": "名称", "township_code": "所属乡镇代码",
     "population": "户籍人口", "elderly_population": "60岁以上人口", "covered": "是否覆盖",
-    "nearest_m": "到最近设施距离(米)", "nearest_facility": "最近设施",
+    "nearest_m": "到最近设施距离(米)", "nearest_facility": "最近设施", "snap_m": "到道路距离(米)",
     "facilities_inside": "村内设施数", "has_facility": "村内有设施",
     "access": "可达性(床位/老年人)", "access_per_1000": "可达性(床位/千名老年人)",
     "centre_lon": "村中心经度", "centre_lat": "村中心纬度",
@@ -49,16 +53,47 @@ RATE_COLUMNS = {"village_coverage", "presence_coverage", "population_coverage",
                 "elderly_coverage"}
 
 
-__all__ = ["DEMO_MARK", "coverage_csv", "coverage_xlsx", "level_label", "radius_origin",
-           "summary_rows"]
+__all__ = ["DEMO_MARK", "coverage_csv", "coverage_xlsx", "cutoff_rows", "level_label",
+           "method_rows", "radius_origin", "summary_rows"]
 
 
 def radius_origin(summary: dict) -> str:
-    """Where the radius came from, with the defaults-file entry when it is the default."""
+    """Where the radius came from, with the defaults-file entry when it is the default
+    (``[coverage.radius_min]`` when the radius is in minutes)."""
     given_or_default = summary.get("inputs", {}).get("radius_from", DEFAULT)
     if given_or_default == GIVEN:
         return GIVEN
-    return f"{given_or_default}（{summary['radius_source']}）"
+    source = summary.get("radius_source", "")
+    if summary.get("radius_unit") == "min" and "radius_min" not in source:
+        from geoservice.analysis.settings import coverage_defaults
+
+        source = coverage_defaults(summary["layer"], summary.get("level"))["radius_min_source"]
+    return f"{given_or_default}（{source}）"
+
+
+def method_rows(summary: dict) -> list[tuple[str, object]]:
+    """The accessibility method: its name, and its formula and weights (fca_note)."""
+    from geoservice.analysis.fca import fca_note
+
+    method = summary.get("method") or "g2sfca"
+    return [("可达性方法", summary.get("method_label") or FCA_METHODS[method]),
+            ("可达性公式", fca_note(method, supply="剩余墓穴" if summary.get("layer") ==
+                                     "cemeteries" else "床位"))]
+
+
+def _share(value) -> str:
+    return "—" if value is None or value != value else f"{value:.1%}"
+
+
+def cutoff_rows(summary: dict) -> list[tuple[str, object]]:
+    """One row per further cutoff: the share (and number) of elderly, people and villages
+    whose nearest facility is within it, e.g. ``15 分钟内``."""
+    unit = unit_word(summary)
+    return [(f"{c['cutoff']:g} {unit}内",
+             f"老年人口 {_share(c.get('elderly_share'))}（{c.get('elderly', 0):,} 人）；"
+             f"人口 {_share(c.get('population_share'))}（{c.get('population', 0):,} 人）；"
+             f"村 {_share(c.get('village_share'))}（{c.get('villages', 0)} 个）")
+            for c in summary.get("cutoffs") or []]
 
 
 def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
@@ -76,9 +111,11 @@ def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
         ("村(社区)图层版本", f"第 {versions.get('villages', '?')} 版"),
         ("需求（60岁以上人口）", demand_label(s) or "当前数据"),
         ("规划方案", plan_label(s)),
-        ("服务半径(米)", s["radius_m"]),
+        (radius_label(s), s["radius_m"]),
         ("半径来源", radius_origin(s)),
-        ("距离计算", f"直线距离，{inputs.get('crs', '')}"),
+        *cost_rows(s, versions),
+        *method_rows(s),
+        ("距离计算", distance_method(s)),
         ("设施数", s["facilities"]),
         ("村(社区)数", s["villages"]),
         ("覆盖村数", s["covered_villages"]),
@@ -92,6 +129,7 @@ def summary_rows(result: CoverageResult) -> list[tuple[str, object]]:
         ("目标依据", s["target_source"]),
         ("是否达标", yes_no(s["meets_target"])),
     ]
+    rows += cutoff_rows(s)
     rows += capacity_rows(s)
     rows += [("注意", w) for w in s.get("code_warnings") or []]
     return rows
@@ -146,18 +184,22 @@ def coverage_xlsx(result: CoverageResult) -> bytes:
     write_frame(wb.create_sheet("乡镇"), _frame(result.townships, TOWNSHIP_HEADERS),
                 rate_headers=rate_headers)
     villages = pd.DataFrame(result.villages.drop(columns="geometry"))
-    headers = village_headers(result.summary["layer"])
+    headers = village_headers(result.summary["layer"], result.summary)
     write_frame(wb.create_sheet("村(社区)"), _frame(villages, headers))
     write_frame(wb.create_sheet("未覆盖村(按老年人口)"), _frame(result.uncovered, headers))
     return to_bytes(wb, title=title)
 
 
-def village_headers(layer: str) -> dict:
-    """The village columns; a cemetery's accessibility is in remaining graves, not beds."""
-    if layer != "cemeteries":
-        return VILLAGE_HEADERS
-    return {**VILLAGE_HEADERS, "access": "可达性(剩余墓穴/老年人)",
-            "access_per_1000": "可达性(剩余墓穴/千名老年人)"}
+def village_headers(layer: str, summary: dict | None = None) -> dict:
+    """The village columns; a cemetery's accessibility is in remaining graves, not beds;
+    the nearest facility in minutes of travel when the cost is in minutes."""
+    headers = dict(VILLAGE_HEADERS)
+    if summary is not None and unit_word(summary) == "分钟":
+        headers["nearest_m"] = "到最近设施通行时间(分钟)"
+    if layer == "cemeteries":
+        headers.update(access="可达性(剩余墓穴/老年人)",
+                       access_per_1000="可达性(剩余墓穴/千名老年人)")
+    return headers
 
 
 def _frame(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
@@ -172,4 +214,5 @@ def coverage_csv(result: CoverageResult) -> bytes:
     villages = pd.DataFrame(result.villages.drop(columns="geometry"))
     rows = summary_rows(result)
     inputs = [label for label, _ in rows].index("距离计算") + 1  # the inputs, not the figures
-    return csv_bytes(_frame(villages, village_headers(result.summary["layer"])), rows[:inputs])
+    return csv_bytes(_frame(villages, village_headers(result.summary["layer"], result.summary)),
+                     rows[:inputs])

@@ -3,7 +3,8 @@
 One page: the title, the map drawn in the county's Gauss-Kruger zone (metres, so the scale
 bar and the ratio are true), a legend, a scale bar, a north arrow, and a block saying what
 the map shows: data and analysis dates, the layers and their versions, the parameters
-(radius, distance = straight line), the producing unit (setting ``PRINT_UNIT``) and 示例数据
+(radius and its unit, the travel cost: straight line, along the roads with the network's
+default speeds, or an OD matrix), the producing unit (setting ``PRINT_UNIT``) and 示例数据
 when the workspace is the demo county. matplotlib does the layout (Agg canvas, no pyplot
 state, so it is safe in the server's threads); geopandas draws the frames.
 
@@ -280,19 +281,31 @@ def _fmt(label: str, value) -> str:
             return f"{value:.1%}"
         if "(米)" in label or "（米）" in label:
             return f"{value:,.0f}"
+        if "(分钟)" in label or "（分钟）" in label:
+            return f"{value:,.1f}".removesuffix(".0")
         return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10000 else str(value)
     return str(value)
 
 
+# The rows of reports.xlsx.cost_rows a printed map shows: the cost (label and unit) and,
+# on a road network, the network and the default speeds per road class.
+COST_LABELS = ("出行成本", "道路网", "各等级默认车速*", "村/设施到道路的步行速度", "OD 矩阵文件")
+
+
+def _straight(summary: dict) -> bool:
+    return (summary.get("cost") or {}).get("kind", "straight") == "straight"
+
+
 def _pick(rows: Iterable[tuple[str, object]], wanted: Iterable[str]) -> list[tuple[str, str]]:
-    """The rows whose label is wanted (a label ending in ``*`` matches its start), in the
-    order of ``rows``, values as text."""
+    """The rows whose label is wanted (a label ending in ``*`` matches its start, one
+    starting with ``*`` its end), in the order of ``rows``, values as text."""
     keys = list(wanted)
     out = []
     for label, value in rows:
-        if any(label == k or (k.endswith("*") and label.startswith(k[:-1])) for k in keys):
+        if any(label == k or (k.endswith("*") and label.startswith(k[:-1]))
+               or (k.startswith("*") and label.endswith(k[1:])) for k in keys):
             out.append((label, _fmt(label, value)))
     return out
 
@@ -333,22 +346,29 @@ def coverage_sheet(result, info: dict) -> Sheet:
               f"未覆盖的村(社区)（{s['villages'] - s['covered_villages']}）",
               color=UNCOVERED, alpha=0.55, edgecolor="#ffffff", linewidth=0.4),
     ]
+    # A circle is the catchment only for straight-line distance: along roads or in an OD
+    # matrix the radius is no circle (the villages' colours say who is within it).
+    straight = _straight(s)
     if len(f):
-        layers.append(Layer(_buffer(f[~planned], radius), f"服务半径 {radius:,.0f} 米（{DISTANCE_TEXT}）",
-                            kind="line", color=color, linewidth=0.6, alpha=0.8, zorder=3))
+        if straight:
+            layers.append(Layer(_buffer(f[~planned], radius),
+                                f"服务半径 {radius:,.0f} 米（{DISTANCE_TEXT}）",
+                                kind="line", color=color, linewidth=0.6, alpha=0.8, zorder=3))
         layers.append(Layer(f[~planned], f"{label}（{int((~planned).sum())}）", kind="point",
                             color=color, edgecolor="#222222", size=16, zorder=5))
     if planned.any():
-        layers.append(Layer(_buffer(f[planned], radius), None, kind="line",
-                            color=LAYER_COLORS["planned_sites"], linestyle="--", zorder=3))
+        if straight:
+            layers.append(Layer(_buffer(f[planned], radius), None, kind="line",
+                                color=LAYER_COLORS["planned_sites"], linestyle="--", zorder=3))
         layers.append(Layer(f[planned], f"规划方案站点（{int(planned.sum())}）", kind="point",
                             color=color, edgecolor=LAYER_COLORS["planned_sites"], size=22,
                             linewidth=1.5, zorder=5))
     rows = summary_rows(result)
     wanted = ["数据性质", "设施层级/类型", "需求（60岁以上人口）", "规划方案",
-              "服务半径(米)", "半径来源", "距离计算", "设施数", "村(社区)数", "覆盖村数",
-              "村覆盖率", "人口覆盖率", "老年人口覆盖率", "目标", "是否达标",
-              "每千名老年人床位", "床位目标(每千名老年人)", "剩余墓穴数"]
+              "服务半径(*", "半径来源", *COST_LABELS, "可达性方法", "距离计算", "设施数",
+              "村(社区)数", "覆盖村数", "村覆盖率", "人口覆盖率", "老年人口覆盖率", "目标",
+              "是否达标", "* 米内", "* 分钟内", "每千名老年人床位", "床位目标(每千名老年人)",
+              "剩余墓穴数"]
     title = f"{info['title']} {label}覆盖分析图"
     return Sheet("coverage", title, v, layers, _pick(rows, wanted),
                  names=_names(v), demo=bool(s.get("inputs", {}).get("demo")))
@@ -394,19 +414,19 @@ def siting_sheet(run, info: dict) -> Sheet:
                             edgecolor=EXCLUDED_COLOR, marker="x", size=14, zorder=4))
     sites = _points(r.sites)
     if len(sites):
-        if p.problem != "pmedian":
+        if p.problem != "pmedian" and _straight(s):
             layers.append(Layer(_buffer(sites, float(p.radius_m)), None, kind="line",
                                 color=SITE_COLOR, linewidth=1.0, zorder=6))
         layers.append(Layer(sites, f"建议新增站点（{len(sites)}，数字为序号）", kind="point",
                             color=SITE_COLOR, edgecolor="#ffffff", size=60, zorder=7))
     rows = input_rows(run) + result_rows(run)
     wanted = ["数据性质", "选址问题", "设施层级/类型", "候选点", "禁建区图层",
-              "需求（60岁以上人口）", "规划方案", "服务半径(米)", "半径来源", "覆盖对象",
-              "目标覆盖率", "新增设施数 K", "按床位容量约束", "求解器", "是否证明最优", "新增设施数"]
+              "需求（60岁以上人口）", "规划方案", "服务半径(*", "半径来源", *COST_LABELS,
+              "距离计算", "覆盖对象", "目标覆盖率", "新增设施数 K", "按床位容量约束", "求解器",
+              "是否证明最优", "新增设施数"]
     text = _pick(rows, wanted)
-    text.insert(text.index(next(t for t in text if t[0] == "半径来源")) + 1
-                if any(t[0] == "半径来源" for t in text) else len(text),
-                ("距离计算", f"{DISTANCE_TEXT}（{s.get('inputs', {}).get('crs', '高斯-克吕格，米')}）"))
+    if s.get("ignore_existing"):
+        text.append(("不考虑现有设施", "是（按尚无任何设施规划）"))
     for label, b, a in change_rows(run):
         if "率" in label:
             text.append((label, f"{_fmt(label, b)} → {_fmt(label, a)}"))

@@ -16,12 +16,16 @@ from geoservice.reports.xlsx import (
     PERCENT,
     append_row,
     cell,
+    cost_rows,
     csv_bytes,
     demand_label,
+    distance_method,
     plan_label,
+    radius_label,
     relabel,
     report_title,
     to_bytes,
+    unit_word,
     write_frame,
     write_summary,
     yes_no,
@@ -45,7 +49,7 @@ VILLAGE_HEADERS = {
     "elderly_population": "60岁以上人口", "population": "户籍人口",
     "covered_before": "新增前是否覆盖", "covered_after": "新增后是否覆盖",
     "nearest_m_before": "新增前到最近设施(米)", "nearest_m_after": "新增后到最近设施(米)",
-    "new_site_rank": "覆盖/分配它的新站序号",
+    "new_site_rank": "覆盖/分配它的新站序号", "snap_m": "到道路距离(米)",
 }
 # Labels of summary values shown as percentages.
 RATE_LABELS = {"村覆盖率", "老年人口覆盖率", "人口覆盖率", "目标覆盖率", "最优间隙(相对)"}
@@ -76,8 +80,11 @@ def input_rows(run: SitingRun) -> list[tuple[str, object]]:
                  if "exclusion_zones" in versions else "无（工作空间中没有禁建区图层）")
         rows.append(("禁建区图层", zones))
     rows += [
-        ("服务半径(米)", p.radius_m),
+        (radius_label(s), p.radius_m),
         ("半径来源", inputs.get("radius_from", "")),
+        *cost_rows(s, versions),
+        ("距离计算", distance_method(s)),
+        ("不考虑现有设施", ignore_existing_text(s)),
         ("覆盖对象", WEIGHT_LABELS.get(p.weight, p.weight)),
     ]
     if p.problem == "target":
@@ -88,6 +95,26 @@ def input_rows(run: SitingRun) -> list[tuple[str, object]]:
         rows.append(("按床位容量约束", "是" if p.capacitated else "否"))
     rows.append(("求解时限(秒)", s.get("time_limit_s", p.time_limit_s)))
     return rows
+
+
+def ignore_existing_text(summary: dict) -> str:
+    """是 (with the note: planned as if no facility existed yet) or 否."""
+    if not summary.get("ignore_existing"):
+        return "否"
+    note = (summary.get("inputs") or {}).get("ignore_existing") or ""
+    rest = note.removeprefix("不考虑现有设施")
+    if rest.startswith("（"):
+        return f"是{rest}"
+    return f"是（{note}）" if note else "是"
+
+
+def village_headers(summary: dict) -> dict:
+    """The village columns, the distances in minutes when the cost is in minutes."""
+    headers = dict(VILLAGE_HEADERS)
+    if unit_word(summary) == "分钟":
+        headers.update(nearest_m_before="新增前到最近设施通行时间(分钟)",
+                       nearest_m_after="新增后到最近设施通行时间(分钟)")
+    return headers
 
 
 def result_rows(run: SitingRun) -> list[tuple[str, object]]:
@@ -129,12 +156,16 @@ def change_rows(run: SitingRun) -> list[tuple[str, object, object]]:
         ("老年人口覆盖率", s.get("elderly_coverage_before"), s.get("elderly_coverage_after")),
         ("人口覆盖率", s.get("population_coverage_before"), s.get("population_coverage_after")),
     ]
-    if s.get("total_weighted_distance_before") is not None:
+    if s.get("total_weighted_distance_before") is not None or \
+            s.get("total_weighted_distance_after") is not None:
+        if unit_word(s) == "分钟":
+            total, mean = "老年人口加权总通行时间(人·分钟)", "老年人平均到最近设施通行时间(分钟)"
+        else:
+            total, mean = "老年人口加权总距离(人·米)", "老年人平均到最近设施距离(米)"
         rows += [
-            ("老年人口加权总距离(人·米)", s.get("total_weighted_distance_before"),
+            (total, s.get("total_weighted_distance_before"),
              s.get("total_weighted_distance_after")),
-            ("老年人平均到最近设施距离(米)", s.get("mean_distance_before_m"),
-             s.get("mean_distance_after_m")),
+            (mean, s.get("mean_distance_before_m"), s.get("mean_distance_after_m")),
         ]
     return rows
 
@@ -175,7 +206,7 @@ def siting_xlsx(run: SitingRun) -> bytes:
     write_frame(wb.create_sheet("选址建议"), _frame(site_frame(run), SITE_HEADERS))
     write_frame(wb.create_sheet("排除的候选点"), _frame(excluded_frame(run), EXCLUDED_HEADERS))
     villages = pd.DataFrame(run.result.villages.drop(columns="geometry", errors="ignore"))
-    write_frame(wb.create_sheet("村"), _frame(villages, VILLAGE_HEADERS))
+    write_frame(wb.create_sheet("村"), _frame(villages, village_headers(run.summary)))
     return to_bytes(wb, title=title)
 
 
@@ -188,4 +219,6 @@ def siting_csv(run: SitingRun) -> bytes:
 def report_name(run: SitingRun, ext: str) -> str:
     p = run.params
     k = f"k{p.add}" if p.add is not None else f"target{round(p.target * 100)}"
-    return f"siting_{p.problem}_{p.layer}_{int(p.radius_m)}m_{k}.{ext}"
+    radius = (f"{p.radius_m:g}min" if unit_word(run.summary) == "分钟"
+              else f"{int(p.radius_m)}m")
+    return f"siting_{p.problem}_{p.layer}_{radius}_{k}.{ext}"

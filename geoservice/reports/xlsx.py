@@ -46,7 +46,7 @@ NUMBER_FORMATS = (
     ("(平方千米)", "0.00"), ("（平方千米）", "0.00"), ("(千米)", "0.00"), ("（千米）", "0.00"),
     ("(平方米)", "0.0"), ("（平方米）", "0.0"), ("(人·米)", "0"), ("(米)", "0"), ("（米）", "0"),
     ("经度", "0.000000"), ("纬度", "0.000000"), ("千名", "0.0"), ("/老年人)", "0.0000"),
-    ("(秒)", "0.0"), ("（秒）", "0.0"),
+    ("(秒)", "0.0"), ("（秒）", "0.0"), ("(人·分钟)", "0"), ("(分钟)", "0.0"), ("（分钟）", "0.0"),
 )
 # Sheets wider than this print landscape.
 PORTRAIT_MAX_COLUMNS = 8
@@ -323,3 +323,72 @@ def plan_label(summary: dict) -> str:
     return (f"规划方案“{p['name']}”（{p['status_label']}）：{p['sites']} 处站点，计入 "
             f"{p['sites_counted']} 处，床位 {p['beds']}；规划新增设施第 "
             f"{p['planned_sites_version']} 版{note}")
+
+
+# --- travel cost (docs/network.md): the rows every report of an analysis on a cost shows ---
+
+def cost_of(summary: dict) -> dict:
+    """The result's ``summary["cost"]`` (straight line in metres when it has none)."""
+    from geoservice.analysis.cost import STRAIGHT
+
+    return summary.get("cost") or STRAIGHT.to_dict()
+
+
+def unit_word(summary: dict) -> str:
+    """米 or 分钟: the unit of the radius and of every distance of the result."""
+    from geoservice.analysis.vocabulary import COST_UNITS
+
+    return COST_UNITS.get(summary.get("radius_unit") or cost_of(summary)["unit"], "米")
+
+
+def radius_label(summary: dict) -> str:
+    """``服务半径(米)`` or ``服务半径(分钟)``."""
+    return f"服务半径({unit_word(summary)})"
+
+
+def cost_rows(summary: dict, versions: dict | None = None) -> list[tuple[str, object]]:
+    """出行成本 (the cost's label) and, on a road network, the network's figures: roads,
+    junctions, length, the snapping tolerance, the walk to the road, the default speed of
+    each road class and how far the villages are from their road."""
+    c = cost_of(summary)
+    rows: list[tuple[str, object]] = [("出行成本", c.get("label") or c.get("kind_label"))]
+    if c.get("kind") == "network":
+        from layers.schema import KINDS, ROAD_CLASSES
+
+        kind = c.get("network", "roads")
+        label = KINDS[kind].label if kind in KINDS else kind
+        version = (versions or {}).get(kind)
+        layer = f"{label}图层" + (f"（第 {version} 版）" if version is not None else "")
+        if c.get("roads") is not None:
+            rows.append(("道路网", f"{layer}：{c['roads']:,} 条道路，{c.get('junctions', 0):,} 个节点，"
+                                  f"共 {float(c.get('length_km') or 0):,.1f} 千米"))
+        else:
+            rows.append(("道路网", layer))
+        if c.get("snap_tolerance_m") is not None:
+            rows.append(("道路连通容差", f"{float(c['snap_tolerance_m']):g} 米（线端点和节点相距不超过此值视为连通）"))
+        if c.get("field") == "time" and c.get("access_speed_kmh") is not None:
+            rows.append(("村/设施到道路的步行速度", f"{float(c['access_speed_kmh']):g} 千米/小时"))
+        speeds = c.get("speed_kmh") or {}
+        if speeds:
+            rows.append(("各等级默认车速（道路未填设计时速时）",
+                         "，".join(f"{ROAD_CLASSES.get(k, k)} {float(v):g}"
+                                   for k, v in speeds.items()) + " 千米/小时"))
+        if c.get("village_snap_m_mean") is not None:
+            rows.append(("村中心到道路距离",
+                         f"平均 {c['village_snap_m_mean']:,.0f} 米，最大 "
+                         f"{float(c.get('village_snap_m_max') or 0):,.0f} 米"))
+    elif c.get("kind") == "matrix":
+        rows.append(("OD 矩阵文件", c.get("matrix") or ""))
+    return rows
+
+
+def distance_method(summary: dict) -> str:
+    """How the distances were computed (the 距离计算 row)."""
+    c = cost_of(summary)
+    crs = (summary.get("inputs") or {}).get("crs", "")
+    if c.get("kind") == "network":
+        return (f"沿道路网最短路径（{c.get('field_label', '')}，按服务半径截断），"
+                f"村中心和设施沿最近道路接入，{crs}")
+    if c.get("kind") == "matrix":
+        return f"OD 矩阵给出的出行成本（{c.get('unit_label', '')}），矩阵中没有的村-设施对视为不可达"
+    return f"直线距离，{crs}"

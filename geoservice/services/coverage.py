@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geoservice.analysis.coverage import CoverageResult, care_layers, coverage, metre_centres
-from geoservice.analysis.vocabulary import WEIGHTINGS
+from geoservice.analysis.vocabulary import FCA_METHODS, WEIGHTINGS
+from geoservice.services.costs import (
+    CostParams,
+    cost_source,
+    cutoffs_param,
+    radius_for,
+)
+from geoservice.services.costs import (
+    cost_params as read_cost_params,
+)
 from geoservice.services.demand import (
     DemandParams,
     ProjectionTable,
@@ -22,7 +31,6 @@ from geoservice.services.params import (
     choice,
     facility_layer,
     facility_level,
-    facility_radius,
     plain,
     provenance,
     share,
@@ -47,6 +55,10 @@ class CoverageParams:
     demand: DemandParams | None = None
     # "with plan X": today's facilities plus the plan's sites (services.plans)
     plan: str | None = None
+    # how travel is measured (services.costs); the radius is in its unit
+    cost: CostParams = CostParams()
+    method: str = "g2sfca"
+    cutoffs: tuple[float, ...] = ()
 
     def query(self) -> dict:
         q = {"layer": self.layer, "radius": plain(self.radius_m), "weighting": self.weighting}
@@ -58,27 +70,42 @@ class CoverageParams:
             q.update(self.demand.query())
         if self.plan:
             q["plan"] = self.plan
+        q.update(self.cost.query())
+        if self.method != "g2sfca":
+            q["method"] = self.method
+        if self.cutoffs:
+            q["cutoffs"] = ",".join(str(plain(c)) for c in self.cutoffs)
         return q
 
 
 def coverage_params(layer=None, radius=None, level=None, weighting=None,
                     target=None, year=None, growth=None,
-                    projection: ProjectionTable | None = None, plan=None) -> CoverageParams:
+                    projection: ProjectionTable | None = None, plan=None, *,
+                    cost=None, network=None, cost_field=None, cost_unit=None,
+                    matrix_path=None, matrix_name=None, method=None,
+                    cutoffs=None, limits=None) -> CoverageParams:
     """Check coverage parameters given as text; defaults come from defaults.toml.
     ``year`` with ``growth`` or ``projection`` (a table read by
     :func:`geoservice.services.demand.read_projection`): the target year's demand.
     ``plan``: a plan's name (its sites count as facilities; its target year is the
-    default ``year``)."""
+    default ``year``). ``cost`` … ``matrix_path``: how travel is measured
+    (:func:`geoservice.services.costs.cost_params`; the radius and ``cutoffs`` are then in
+    its unit); ``method``: the accessibility method (``g2sfca`` by default)."""
     layer = facility_layer(layer)
     level = facility_level(layer, level)
-    radius_m, radius_given = facility_radius(radius, layer, level)
+    costp = read_cost_params(cost, network, cost_field, cost_unit, matrix_path, matrix_name,
+                             limits)
+    radius_m, radius_given = radius_for(radius, layer, level, costp.unit)
+    method_v = choice(method, "method", "可达性方法", FCA_METHODS, default="g2sfca")
+    cutoffs_v = cutoffs_param(cutoffs, costp.unit)
     weighting = choice(weighting, "weighting", "加权方式",
                        {k: v[1] for k, v in WEIGHTINGS.items()}, default="villages")
     target_v = share(target, "target", "目标覆盖率")
     demand = demand_params(year, growth, projection)
     plan_v = plan_name(plan) if text(plan) else None
     return CoverageParams(layer, radius_m, level, weighting, target_v, radius_given,
-                          demand if demand.active else None, plan_v)
+                          demand if demand.active else None, plan_v, costp, method_v,
+                          cutoffs_v)
 
 
 def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
@@ -122,6 +149,8 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
     if care is not None:
         # the layers whose beds count in the beds per 1,000 elderly, and their versions
         inputs["care_layer_versions"] = {k: versions[k].version for k in care}
+    cost, cost_versions = cost_source(store, params.cost, versions)
+    inputs["layer_versions"].update(cost_versions)
     # the villages' metre centres once per villages version, where the store keeps layers
     derived = getattr(store, "derived", None)
     centres = (derived("villages", versions["villages"].version, "metre_centres",
@@ -129,7 +158,8 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
     result = coverage(villages, facilities, layer=params.layer, radius_m=params.radius_m,
                       level=params.level, townships=townships, target=params.target,
                       weighting=params.weighting, care_facilities=care, inputs=inputs,
-                      centres=centres)
+                      centres=centres, cost=None if params.cost.straight else cost,
+                      method=params.method, cutoffs=params.cutoffs)
     if demand is not None:
         result.summary["demand"] = demand
     return result

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,14 +28,7 @@ from geoservice.analysis.settings import demand_defaults
 from geoservice.errors import BadParameter
 from geoservice.services.params import number, text
 from layers.errors import Problem, ValidationError, group_lines
-from layers.readers import (
-    DEFAULT_LIMITS,
-    ImportLimits,
-    TableUnreadable,
-    check_archive,
-    read_text_table,
-    too_many,
-)
+from layers.readers import DEFAULT_LIMITS, ImportLimits, read_small_table
 
 __all__ = ["CURRENT", "DemandParams", "ProjectionRejected", "ProjectionTable", "apply_demand",
            "demand_params", "demand_text", "read_projection"]
@@ -196,28 +188,15 @@ def read_projection(path: str | Path, filename: str | None = None,
     path = Path(path)
     limits = limits or DEFAULT_LIMITS
     name = filename or path.name
-    suffix = Path(name).suffix.lower() or path.suffix.lower()
 
     def reject(message: str, row: int | None = None, fld: str | None = None,
                value: str | None = None):
         return ProjectionRejected(name, [Problem(name, row, fld, message, value=value)])
 
-    if suffix not in (".csv", ".txt", ".xlsx", ".xls"):
-        raise reject("预测表格式不支持：请用 CSV 或 XLSX")
-    if suffix == ".xlsx" and zipfile.is_zipfile(path):
-        try:
-            check_archive(path, name, limits, "预测表 XLSX 文件")
-        except ValidationError as exc:
-            raise ProjectionRejected(name, exc.problems) from None
     try:
-        df = read_text_table(path, suffix)
-    except TableUnreadable as exc:
-        raise reject({
-            "encoding": "文件编码无法识别，请存为 UTF-8 或 GBK 编码的 CSV",
-            "empty": "预测表是空文件",
-            "broken": f"文件已损坏或不是 {suffix.lstrip('.').upper()} 格式"}[exc.reason]) from None
-    if len(df) > limits.max_features:
-        raise ProjectionRejected(name, too_many(name, len(df), limits, "行").problems)
+        df = read_small_table(path, name, "预测表", limits)
+    except ValidationError as exc:
+        raise ProjectionRejected(name, exc.problems) from None
 
     cols = list(df.columns)
     village_col, township_col = _header(cols, VILLAGE_HEADERS), _header(cols, TOWNSHIP_HEADERS)

@@ -18,6 +18,8 @@ from geoservice.analysis.coverage import filter_facilities
 from geoservice.analysis.settings import coverage_defaults, siting_defaults
 from geoservice.analysis.vocabulary import PROBLEM_LABELS, PROBLEM_SHORT, WEIGHT_LABELS
 from geoservice.errors import BadParameter
+from geoservice.services.costs import CostParams, cost_source, radius_for
+from geoservice.services.costs import cost_params as read_cost_params
 from geoservice.services.demand import (
     DemandParams,
     ProjectionTable,
@@ -29,7 +31,6 @@ from geoservice.services.params import (
     choice,
     facility_layer,
     facility_level,
-    facility_radius,
     number,
     plain,
     provenance,
@@ -80,6 +81,10 @@ class SitingParams:
     demand: DemandParams | None = None
     # on top of plan X: its sites count as existing and are never proposed again
     plan: str | None = None
+    # how travel is measured (services.costs); the radius is in its unit
+    cost: CostParams = CostParams()
+    # green field: plan as if no facility existed yet
+    ignore_existing: bool = False
 
     def query(self) -> dict:
         """The parameters as text, for URLs and forms (round trip through siting_params)."""
@@ -101,11 +106,16 @@ class SitingParams:
             q.update(self.demand.query())
         if self.plan:
             q["plan"] = self.plan
+        q.update(self.cost.query())
+        if self.ignore_existing:
+            q["ignore_existing"] = 1
         return q
 
     def to_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "demand"}
+        d = {f.name: getattr(self, f.name) for f in fields(self)
+             if f.name not in ("demand", "cost")}
         d["radius_m"] = plain(self.radius_m)
+        d["cost"] = self.cost.spec.to_dict()
         if self.demand is not None:
             d["demand"] = self.demand.query()
         return d
@@ -135,16 +145,25 @@ def _bool(value, name: str, label: str) -> bool:
 def siting_params(layer=None, radius=None, level=None, problem=None, add=None, target=None,
                   weight=None, capacitated=None, candidates=None,
                   time_limit=None, year=None, growth=None,
-                  projection: ProjectionTable | None = None, plan=None) -> SitingParams:
+                  projection: ProjectionTable | None = None, plan=None, *,
+                  cost=None, network=None, cost_field=None, cost_unit=None,
+                  matrix_path=None, matrix_name=None,
+                  ignore_existing=None, limits=None) -> SitingParams:
     """Check siting parameters given as text; defaults come from defaults.toml.
     ``year`` with ``growth`` or ``projection``: the target year's elderly population.
     ``plan``: a plan's name; its sites count as existing facilities and are not proposed
-    again, its target year is the default ``year``."""
+    again, its target year is the default ``year``. ``cost`` … ``matrix_path``: how travel
+    is measured (:func:`geoservice.services.costs.cost_params`; the radius is in its unit);
+    ``ignore_existing``: plan as if no facility existed yet (green field)."""
     layer = facility_layer(layer)
     level = facility_level(layer, level)
-    radius_m, radius_given = facility_radius(radius, layer, level)
+    costp = read_cost_params(cost, network, cost_field, cost_unit, matrix_path, matrix_name,
+                             limits)
+    radius_m, radius_given = radius_for(radius, layer, level, costp.unit)
     # A form sends the prefilled default back: that is still the default.
-    radius_given = radius_given and radius_m != coverage_defaults(layer, level)["radius_m"]
+    d = coverage_defaults(layer, level)
+    radius_given = radius_given and radius_m != d["radius_m" if costp.unit == "m" else
+                                                  "radius_min"]
 
     add_v = number(add, "add", "新增设施数")
     if add_v is not None and (not add_v.is_integer() or not 1 <= add_v <= MAX_ADD):
@@ -188,13 +207,19 @@ def siting_params(layer=None, radius=None, level=None, problem=None, add=None, t
     if limit is None:
         limit = siting_time_limit_default()
     demand = demand_params(year, growth, projection)
+    green = _bool(ignore_existing, "ignore_existing", "不考虑现有设施") if ignore_existing \
+        is not None else False
+    if green and text(plan):
+        raise BadParameter("参数 ignore_existing（不考虑现有设施）与 plan（规划方案）不能同时给出："
+                           "在方案之上选址需要计入现有设施和方案站点")
     return SitingParams(layer, radius_m, level, problem,
                         int(add_v) if add_v is not None else None, target_v, weight, cap, cand,
                         limit, radius_given, demand if demand.active else None,
-                        plan_name(plan) if text(plan) else None)
+                        plan_name(plan) if text(plan) else None, costp, green)
 
 
-def params_from_mapping(data, projection: ProjectionTable | None = None) -> SitingParams:
+def params_from_mapping(data, projection: ProjectionTable | None = None, *,
+                        matrix_path=None, matrix_name=None, limits=None) -> SitingParams:
     """``siting_params`` from a dict-like (query args, form, JSON body); accepts the
     CLI spellings too (``time_limit_s``, ``radius_m``)."""
     def get(*names):
@@ -205,14 +230,19 @@ def params_from_mapping(data, projection: ProjectionTable | None = None) -> Siti
 
     known = {"layer", "radius", "radius_m", "level", "problem", "add", "k", "target", "weight",
              "capacitated", "candidates", "time_limit", "time_limit_s", "job", "ranks",
-             "scenario", "note", "accept", "year", "growth", "plan"}
+             "scenario", "note", "accept", "year", "growth", "plan", "cost", "network",
+             "cost_field", "cost_unit", "ignore_existing"}
     unknown = sorted(k for k in data if k not in known)
     if unknown:
         raise BadParameter(f"未知参数：{'、'.join(unknown)}")
     return siting_params(get("layer"), get("radius", "radius_m"), get("level"), get("problem"),
                          get("add", "k"), get("target"), get("weight"), get("capacitated"),
                          get("candidates"), get("time_limit", "time_limit_s"), get("year"),
-                         get("growth"), projection, get("plan"))
+                         get("growth"), projection, get("plan"), cost=get("cost"),
+                         network=get("network"), cost_field=get("cost_field"),
+                         cost_unit=get("cost_unit"), matrix_path=matrix_path,
+                         matrix_name=matrix_name, ignore_existing=get("ignore_existing"),
+                         limits=limits)
 
 
 @dataclass
@@ -246,6 +276,8 @@ def _read_inputs(store: LayerStore, params: SitingParams, versions=None) -> _Inp
             demand["from_plan"] = plan.plan.name
     facilities_all = require_layer(store, params.layer)
     facilities = filter_facilities(facilities_all, params.layer, params.level)
+    if params.ignore_existing:
+        facilities = facilities.iloc[0:0]
     if plan is not None:
         facilities = with_plan(facilities, plan.counted)
     candidates = None
@@ -276,9 +308,12 @@ def precheck_siting(store: LayerStore, params: SitingParams) -> dict:
     from geoservice.analysis.siting import precheck
 
     got = _read_inputs(store, params)
+    versions = store.current_versions()
+    cost, _ = cost_source(store, params.cost, versions)
     return precheck(got.villages, got.facilities, got.candidates, options=params.options(),
                     exclusion_zones=got.zones,
-                    taken=got.plan.sites if got.plan is not None else None)
+                    taken=got.plan.sites if got.plan is not None else None,
+                    cost=None if params.cost.straight else cost)
 
 
 @dataclass
@@ -330,15 +365,22 @@ def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
         inputs["exclusion_note"] = "工作空间中没有禁建区图层，只按村庄退让距离排除候选点"
     if got.plan is not None:
         inputs["plan"] = got.plan.provenance()
+    if params.ignore_existing:
+        inputs["ignore_existing"] = "不考虑现有设施（按尚无任何设施规划，便于与现状布局比较）"
+    cost, cost_versions = cost_source(store, params.cost, versions)
+    inputs["layer_versions"].update(cost_versions)
     result = siting(villages, facilities, candidates, options=params.options(),
                     exclusion_zones=zones, progress=progress, cancel=cancel,
-                    taken=got.plan.sites if got.plan is not None else None)
+                    taken=got.plan.sites if got.plan is not None else None,
+                    cost=None if params.cost.straight else cost)
+    result.summary["ignore_existing"] = params.ignore_existing
     result.summary["inputs"] = {**(result.summary.get("inputs") or {}), **inputs}
     if demand is not None:
         result.summary["demand"] = demand
     if not params.radius_given:
         result.summary.setdefault(
-            "radius_source", coverage_defaults(params.layer, params.level)["radius_source"])
+            "radius_source", coverage_defaults(params.layer, params.level)[
+                "radius_source" if params.cost.unit == "m" else "radius_min_source"])
     return SitingRun(params, result, facilities, townships, zones)
 
 
@@ -362,7 +404,8 @@ def planned_rows(run: SitingRun, ranks: list[int], *, scenario: str,
         "level": p.level,
         "rank": chosen["rank"].astype(int).to_numpy(),
         "scenario": scenario,
-        "note": note or f"{PROBLEM_SHORT[p.problem]}选址建议，服务半径 {p.radius_m:,.0f} 米，"
+        "note": note or f"{PROBLEM_SHORT[p.problem]}选址建议，服务半径 {p.radius_m:,.0f} "
+                        f"{'米' if p.cost.unit == 'm' else '分钟'}，"
                         f"{run.summary.get('inputs', {}).get('date', '')}",
         "beds": pd.array([None] * len(chosen), dtype="Int64"),
     }, geometry=gpd.points_from_xy(chosen["lon"].astype(float), chosen["lat"].astype(float)),

@@ -51,12 +51,12 @@ def _args() -> dict:
 
 
 def _coverage(store, a: dict):
-    from geoservice.services.coverage import coverage_params, run_coverage
+    from geoservice.services.coverage import run_coverage
+    from geoservice.web.coverage import params_from_args
 
-    params = coverage_params(a.get("layer"), a.get("radius"), a.get("level"),
-                             a.get("weighting"), a.get("target"), a.get("year"),
-                             a.get("growth"), None, a.get("plan"))
-    return run_coverage(store, params)
+    # the page's own parameters (cost, method, cutoffs included); an uploaded file
+    # (OD matrix, projection) cannot travel in a link: such pages offer no print link
+    return run_coverage(store, params_from_args(a))
 
 
 def _siting(store, a: dict):

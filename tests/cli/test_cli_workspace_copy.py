@@ -130,7 +130,7 @@ def test_round_trip_geopackage_postgis_geopackage_loses_nothing(rich_workspace, 
 
     r = copy(rich_workspace, pg_url, "--json")
     summary = json.loads(r.stdout)
-    assert summary["versions"] == len(original["layers"]) == 13
+    assert summary["versions"] == len(original["layers"]) == 14  # 10 demo layers + 4 versions
     assert summary["users"] == 2 and summary["audit_rows"] == 4 and summary["jobs"] == 3
     assert [x["kind"] for x in summary["layers"]] == [k for k in KINDS if any(
         kind == k for kind, _ in original["layers"])]
@@ -147,7 +147,7 @@ def test_round_trip_geopackage_postgis_geopackage_loses_nothing(rich_workspace, 
 
     back = tmp_path / "back.gpkg"
     r = copy(pg_url, back)
-    assert "完成：9 个图层、13 个版本" in r.stdout and "图层“村(社区)”（villages）" in r.stdout
+    assert "完成：10 个图层、14 个版本" in r.stdout and "图层“村(社区)”（villages）" in r.stdout
     final = snapshot(back)
 
     assert_same_layers(final["layers"], original["layers"])
@@ -168,7 +168,7 @@ def test_round_trip_geopackage_postgis_geopackage_loses_nothing(rich_workspace, 
     assert first["params"]["target"] == shown_workspace(pg_url)  # never a password
     assert second["params"]["source"] == shown_workspace(pg_url)
     assert second["params"]["audit_rows"] == 5
-    assert first["params"]["versions"] == 13 and first["params"]["jobs"] == 3
+    assert first["params"]["versions"] == 14 and first["params"]["jobs"] == 3
     assert first["user"].endswith("（命令行）") and first["address"] == "local"
     assert [row for row in middle["audit"] if row["action"] == "workspace_copy"] == [first]
 
@@ -193,7 +193,7 @@ def test_a_workspace_that_is_not_empty_is_refused_and_unchanged(rich_workspace, 
         assert "\n" not in line and "Traceback" not in r.stderr
         assert line.startswith("错误：目标工作空间") and "不是空的" in line
         assert "未复制任何内容" in line
-    assert "已有 13 个图层版本、2 个用户、5 条操作记录、3 个计算任务" in \
+    assert "已有 14 个图层版本、2 个用户、5 条操作记录、3 个计算任务" in \
         run_cli("workspace", "copy", rich_workspace, target).stderr
     after = snapshot(target)
     assert_same_layers(after["layers"], before["layers"])

@@ -13,6 +13,7 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from geoservice.analysis.cost import Costs, CostSource, StraightCosts
 from geoservice.analysis.coverage import _geoms, _project_xy, village_centres_xy
 from geoservice.analysis.errors import InvalidInput
 from layers.crs import STORED_CRS, metric_crs
@@ -34,6 +35,14 @@ class Inputs:
     kvillage: np.ndarray     # village code the candidate lies in (or None)
     kvillage_name: np.ndarray  # that village's name, by position ("" outside every village)
     kself: bool              # candidates are the village centres themselves
+    # travel cost from the villages to "facilities" and "candidates" (analysis.cost);
+    # straight-line metres unless the run asks for another cost
+    cost: Costs | None = None
+
+    def __post_init__(self):
+        if self.cost is None:
+            self.cost = StraightCosts(self.cxy, {"facilities": self.fxy,
+                                                 "candidates": self.kxy})
 
     @property
     def village_names(self) -> np.ndarray:
@@ -49,7 +58,8 @@ def points_of(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
 
 
-def read_inputs(villages, facilities, candidates) -> Inputs:
+def read_inputs(villages, facilities, candidates, cost: CostSource | None = None) -> Inputs:
+    """The arrays of a run; ``cost``: how travel is measured (straight line when None)."""
     vill = villages.to_crs(STORED_CRS)
     gk = metric_crs(vill)
     cxy, clonlat = village_centres_xy(vill, gk)
@@ -58,7 +68,7 @@ def read_inputs(villages, facilities, candidates) -> Inputs:
            for c in ("population", "elderly_population")}
     w = {"elderly": num["elderly_population"], "population": num["population"],
          "villages": np.ones(len(vill))}
-    fxy, fcap = _facilities(facilities, gk)
+    fxy, fcap, fname = _facilities(facilities, gk)
     codes = vill["code"].astype(str).to_numpy()
     if candidates is None:
         kpts = centres
@@ -70,22 +80,31 @@ def read_inputs(villages, facilities, candidates) -> Inputs:
         kpts, kid, kname, kvillage, kvillage_name = _candidates(candidates, vill, codes)
         kxy = _project_xy(kpts, gk)
         kself = False
+    kname = np.asarray(kname, dtype=object)
+    costs = None
+    if cost is not None and not cost.spec.straight:
+        # an OD matrix names a candidate that is a village centre by its village code
+        costs = cost.bind(cxy, {"facilities": fxy, "candidates": kxy}, crs=gk,
+                          origin_codes=codes,
+                          names={"facilities": fname, "candidates": codes if kself else kname})
     return Inputs(vill=vill, gk=gk, cxy=cxy, clonlat=clonlat, w=w,
                   fxy=fxy, fcap=fcap, kxy=kxy, kvillage_name=kvillage_name,
                   klonlat=shapely.get_coordinates(kpts), kid=np.asarray(kid, dtype=object),
-                  kname=np.asarray(kname, dtype=object), kvillage=kvillage, kself=kself)
+                  kname=kname, kvillage=kvillage, kself=kself, cost=costs)
 
 
-def _facilities(facilities, gk: str) -> tuple[np.ndarray, np.ndarray]:
-    """Existing facilities (metres) and their beds (0 when the layer has none)."""
+def _facilities(facilities, gk: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Existing facilities (metres), their beds (0 when the layer has none) and names."""
     if facilities is None or not len(facilities):
-        return np.zeros((0, 2)), np.zeros(0)
+        return np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=object)
     fac = facilities.to_crs(STORED_CRS)
     fac = fac[fac.geometry.notna() & ~fac.geometry.is_empty]
     fxy = _project_xy(points_of(fac), gk)
     fcap = (pd.to_numeric(fac["beds"], errors="coerce").fillna(0).to_numpy(dtype=float)
             if "beds" in fac.columns else np.zeros(len(fac)))
-    return fxy, fcap
+    fname = (fac["name"].astype(object).where(fac["name"].notna(), "").astype(str).to_numpy(
+        dtype=object) if "name" in fac.columns else np.full(len(fac), "", dtype=object))
+    return fxy, fcap, fname
 
 
 def _candidates(candidates, vill, codes):
@@ -135,6 +154,24 @@ def cover_matrix(cxy: np.ndarray, kxy: np.ndarray, radius_m: float) -> sparse.cs
     return a
 
 
+def cost_cover_matrix(costs: Costs, n: int, radius_m: float) -> sparse.csc_matrix:
+    """Villages x candidates, 1 where the candidate is within the radius of ``costs``."""
+    m = costs.size("candidates")
+    i, j, _ = costs.within("candidates", radius_m)
+    return sparse.csc_matrix((np.ones(len(i)), (i, j)), shape=(n, m))
+
+
+def nearest_cost(data: Inputs, to: str, cols=None) -> np.ndarray:
+    """Cost from each village to the nearest of the set (inf when none): the KD-tree
+    query of :func:`nearest` on straight lines."""
+    if data.cost.straight:
+        xy = data.fxy if to == "facilities" else data.kxy
+        return nearest(data.cxy, xy if cols is None else xy[np.asarray(cols, dtype=np.intp)])
+    if cols is not None and len(cols) == 0:
+        return np.full(len(data.cxy), np.inf)
+    return data.cost.nearest(to, cols)[0]
+
+
 @dataclass
 class Coverage:
     """Who is covered before, and which candidates would cover whom."""
@@ -148,9 +185,10 @@ class Coverage:
 
 
 def coverage_of(data: Inputs, elig: np.ndarray, weight: str, radius_m: float) -> Coverage:
-    d_before = nearest(data.cxy, data.fxy)
+    d_before = data.cost.nearest("facilities")[0]
     cov_before = d_before <= radius_m
-    a_all = cover_matrix(data.cxy, data.kxy, radius_m)
+    a_all = (cover_matrix(data.cxy, data.kxy, radius_m) if data.cost.straight else
+             cost_cover_matrix(data.cost, len(data.cxy), radius_m))
     w = data.w[weight]
     return Coverage(d_before=d_before, cov_before=cov_before, a_all=a_all, a_e=a_all[:, elig],
                     w=w, w_unc=np.where(cov_before, 0.0, w))

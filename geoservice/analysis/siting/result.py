@@ -20,7 +20,7 @@ from layers.crs import STORED_CRS
 
 from .cover import rank_cover
 from .exclusions import Hit
-from .inputs import Coverage, Inputs, nearest, share
+from .inputs import Coverage, Inputs, nearest_cost, share
 from .milp import Outcome, solver_name
 from .options import SitingOptions
 from .pmedian import rank_distance
@@ -88,12 +88,13 @@ def rank(prep: Prepared, cov: Coverage, out: Outcome, opts: SitingOptions) -> _R
     data = prep.data
     chosen = prep.elig[out.chosen_e]
     if opts.problem == "pmedian":
-        order, dgain = rank_distance(data.cxy, data.kxy[chosen], cov.d_before, cov.w)
+        order, dgain = rank_distance(data.cost.dense("candidates", chosen), cov.d_before,
+                                     cov.w)
     else:
         order = rank_cover(cov.a_all[:, chosen].tocsc(), cov.w_unc)
         dgain = None
     chosen = chosen[order] if len(chosen) else chosen
-    d_after = np.minimum(cov.d_before, nearest(data.cxy, data.kxy[chosen]))
+    d_after = np.minimum(cov.d_before, nearest_cost(data, "candidates", chosen))
     cov_after = d_after <= opts.radius_m
     covered = cov.cov_before.copy()
     first_rank = np.full(len(data.cxy), 0)
@@ -202,9 +203,7 @@ def _assign_nearest(data: Inputs, cov: Coverage, ranked: _Ranked,
     nfac_new = len(chosen)
     eld = data.w["elderly"]
     d_before = cov.d_before
-    dn = (np.full((n, 0), np.inf) if nfac_new == 0 else
-          np.hypot(data.cxy[:, None, 0] - data.kxy[chosen][None, :, 0],
-                   data.cxy[:, None, 1] - data.kxy[chosen][None, :, 1]))
+    dn = (np.full((n, 0), np.inf) if nfac_new == 0 else data.cost.dense("candidates", chosen))
     to_new = dn.min(axis=1) < d_before if nfac_new else np.zeros(n, bool)
     which = dn.argmin(axis=1) + 1 if nfac_new else np.zeros(n, int)
     assigned = np.where(to_new, which, 0)
@@ -230,6 +229,8 @@ def _no_gain(cov: Coverage, opts: SitingOptions, ranked: _Ranked) -> np.ndarray:
 def _villages(data: Inputs, cov: Coverage, ranked: _Ranked,
               new_site_rank: np.ndarray) -> gpd.GeoDataFrame:
     d_before, d_after = cov.d_before, ranked.d_after
+    snap = data.cost.snap()
+    extra = {"snap_m": snap} if snap is not None else {}
     return gpd.GeoDataFrame({
         "code": data.codes,
         "name": data.vill["name"].to_numpy(),
@@ -244,6 +245,7 @@ def _villages(data: Inputs, cov: Coverage, ranked: _Ranked,
                                   dtype="Int64"),
         "centre_lon": data.clonlat[:, 0],
         "centre_lat": data.clonlat[:, 1],
+        **extra,
     }, geometry=_geoms(data.vill), crs=STORED_CRS)
 
 
@@ -291,7 +293,8 @@ def _summary(prep: Prepared, cov: Coverage, out: Outcome, opts: SitingOptions,
     tot_e, tot_p = float(eld.sum()), float(pop.sum())
     cov_e_b, cov_e_a = float(eld[cov_before].sum()), float(eld[cov_after].sum())
     cov_p_b, cov_p_a = float(pop[cov_before].sum()), float(pop[cov_after].sum())
-    objective, msg, target_reached = _objective_and_message(cov, out, opts, ranked, distances)
+    objective, msg, target_reached = _objective_and_message(cov, out, opts, ranked, distances,
+                                                            data.cost.unit)
     no_gain_from = int(np.argmax(no_gain)) + 1 if no_gain.any() else None
     cancelled = bool(res.cancelled) if res is not None else False
     if no_gain_from is not None:
@@ -357,6 +360,8 @@ def _summary(prep: Prepared, cov: Coverage, out: Outcome, opts: SitingOptions,
         summary.update({"setbacks_m": dict(opts.setbacks_m),
                         "village_setback_m": opts.village_setback_m,
                         "setbacks_source": opts.setbacks_source})
+    summary["cost"] = data.cost.describe()
+    summary["radius_unit"] = summary["cost"]["unit"]
     summary["inputs"] = {"date": dt.date.today().isoformat(),
                          "crs": f"{data.gk}（高斯-克吕格，米）",
                          "defaults": "geoservice/analysis/defaults.toml [siting]"}
@@ -404,8 +409,9 @@ def _code_notes(data: Inputs, ranked: _Ranked) -> tuple[list[dict], list[str]]:
 
 
 def _objective_and_message(cov: Coverage, out: Outcome, opts: SitingOptions,
-                           ranked: _Ranked, distances: dict):
-    """The objective value, the headline message and (target) whether it was reached."""
+                           ranked: _Ranked, distances: dict, unit: str = "m"):
+    """The objective value, the headline message and (target) whether it was reached;
+    ``unit``: the cost's (``m`` metres, ``min`` minutes)."""
     problem, weight, target = opts.problem, opts.weight, opts.target
     w, n_new = cov.w, len(ranked.chosen)
     before = share(float(w[cov.cov_before].sum()), float(w.sum()))
@@ -426,14 +432,16 @@ def _objective_and_message(cov: Coverage, out: Outcome, opts: SitingOptions,
         return objective, msg, target_reached
     objective = distances["total_weighted_distance_after"]
     b, a_ = distances["mean_distance_before_m"], distances["mean_distance_after_m"]
+    what, u, fmt = (("平均距离", "米", "{:,.0f}") if unit == "m" else
+                    ("平均通行时间", "分钟", "{:,.1f}"))
     if opts.capacitated:
-        msg = (f"新建 {n_new} 处（每处 {opts.new_capacity:g} 床），按床位容量分配后老人平均距离"
-               + (f"由 {b:,.0f} 米" if b is not None else "")
-               + f"变为 {a_:,.0f} 米")
+        msg = (f"新建 {n_new} 处（每处 {opts.new_capacity:g} 床），按床位容量分配后老人{what}"
+               + (f"由 {fmt.format(b)} {u}" if b is not None else "")
+               + f"变为 {fmt.format(a_)} {u}")
     else:
-        msg = (f"新建 {n_new} 处，{WEIGHT_UNITS[weight]}到最近设施的平均距离"
-               + (f"由 {b:,.0f} 米" if b is not None else "")
-               + (f"缩短到 {a_:,.0f} 米" if a_ is not None else ""))
+        msg = (f"新建 {n_new} 处，{WEIGHT_UNITS[weight]}到最近设施的{what}"
+               + (f"由 {fmt.format(b)} {u}" if b is not None else "")
+               + (f"缩短到 {fmt.format(a_)} {u}" if a_ is not None else ""))
     return objective, msg, target_reached
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from geoservice.analysis.cost import CostSource
 from geoservice.analysis.errors import Cancelled, InvalidInput
 
 from .cover import solve_mclp, solve_target
@@ -19,7 +20,7 @@ from .result import Prepared, SitingResult, build_result
 
 def siting(villages, facilities, candidates=None, *, options: SitingOptions | None = None,
            exclusion_zones=None, progress=None, cancel=None, taken=None,
-           **params) -> SitingResult:
+           cost: CostSource | None = None, **params) -> SitingResult:
     """Where to add facilities: see the package docstring and docs/siting.md.
 
     villages : villages layer (code, name, township_code, population, elderly_population).
@@ -36,12 +37,14 @@ def siting(villages, facilities, candidates=None, *, options: SitingOptions | No
     taken : points (a GeoDataFrame) where a plan already has a site: a candidate within
         ``TAKEN_M`` of one is never proposed (rule ``planned``, listed with the excluded).
         The plan's sites are expected among ``facilities`` too (they count as open).
+    cost : how travel is measured (:mod:`geoservice.analysis.cost`): straight-line metres
+        when None; road network or OD matrix otherwise, the radius in its unit.
     """
     opts = _options(options, params)
     prog = Progress(progress, cancel)
-    prep = prepare(villages, facilities, candidates, exclusion_zones, opts, prog, taken)
+    prep = prepare(villages, facilities, candidates, exclusion_zones, opts, prog, taken, cost)
 
-    prog(0.1, "计算覆盖关系（KD 树）")
+    prog(0.1, "计算覆盖关系（KD 树）" if prep.data.cost.straight else "计算覆盖关系（出行成本）")
     cov = coverage_of(prep.data, prep.elig, opts.weight, opts.radius_m)
     prog.stop_if_cancelled()
 
@@ -55,13 +58,15 @@ def siting(villages, facilities, candidates=None, *, options: SitingOptions | No
 
 
 def precheck(villages, facilities, candidates=None, *, options: SitingOptions | None = None,
-             exclusion_zones=None, taken=None, **params) -> dict:
+             exclusion_zones=None, taken=None, cost: CostSource | None = None,
+             **params) -> dict:
     """The checks :func:`siting` makes before it solves, without solving (cheap: no
     coverage matrix, no MILP). Raises the same ``InvalidInput``; a caller that runs the
     solve in the background calls this first so bad input is refused at once.
     Returns counts: candidates, eligible (after the cemetery exclusions), add."""
     opts = _options(options, params)
-    prep = prepare(villages, facilities, candidates, exclusion_zones, opts, Progress(), taken)
+    prep = prepare(villages, facilities, candidates, exclusion_zones, opts, Progress(), taken,
+                   cost)
     return {"candidates": int(len(prep.data.kxy)), "eligible": int(len(prep.elig)),
             "add": prep.k_add}
 
@@ -75,14 +80,14 @@ def _options(options: SitingOptions | None, params: dict) -> SitingOptions:
 
 
 def prepare(villages, facilities, candidates, exclusion_zones, opts: SitingOptions,
-            prog: Progress, taken=None) -> Prepared:
+            prog: Progress, taken=None, cost: CostSource | None = None) -> Prepared:
     """Every check that only the data can tell, before solving: villages present, the
     candidates left after the exclusions, K against them, beds against the demand.
     Shared by :func:`siting` and :func:`precheck`, so both say the same."""
     if villages is None or len(villages) == 0:
         raise InvalidInput("村图层（villages）为空：无法选址", name="villages")
     prog(0.0, "读取村、设施和候选点")
-    data = read_inputs(villages, facilities, candidates)
+    data = read_inputs(villages, facilities, candidates, cost)
     m = len(data.kxy)
     prog.stop_if_cancelled()
 
