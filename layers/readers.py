@@ -22,6 +22,7 @@ gave it (``filename``), never a temporary path, and never carry GDAL's English.
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import math
@@ -195,6 +196,25 @@ def decode_csv(raw: bytes) -> str | None:
         except UnicodeDecodeError:
             continue
     return None
+
+
+def table_row_numbers(path: str | Path, suffix: str, count: int) -> np.ndarray:
+    """The row a person sees in a spreadsheet for each of the ``count`` records
+    :func:`read_text_table` read (the header is row 1): blank CSV lines between records
+    count as rows there, and pandas skips them; in order (2, 3, …) for XLSX, or when the
+    two readings of a CSV do not agree."""
+    plain = np.arange(2, count + 2, dtype=np.int64)
+    if suffix not in (".csv", ".txt"):
+        return plain
+    text = decode_csv(Path(path).read_bytes())
+    if text is None:
+        return plain
+    try:
+        rows = [k for k, rec in enumerate(csv.reader(io.StringIO(text)), start=1)
+                if len(rec) > 1 or (len(rec) == 1 and rec[0].strip())]
+    except csv.Error:
+        return plain
+    return np.array(rows[1:], dtype=np.int64) if len(rows) == count + 1 else plain
 
 
 def read_small_table(path: str | Path, name: str, what: str,

@@ -120,8 +120,12 @@ def compare_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
                 settings: MapSettings = DEFAULT_SETTINGS,
                 facilities_by_view: ViewSource | None = None,
                 facility_where: dict[str, list] | None = None,
-                villages_source: GeometrySource | None = None) -> folium.Map:
+                villages_source: GeometrySource | None = None,
+                circles: bool = True) -> folium.Map:
     """One side of a comparison.
+
+    ``circles``: draw the sites' service circles (straight-line distance only: a radius
+    along roads or in minutes is not a circle, and the legend says so instead).
 
     ``villages_source``: the village layer is too heavy for the page (a province): every
     village is drawn from that source (``maps.bulk``), this side's result joined by code.
@@ -190,13 +194,14 @@ def compare_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
         entries.append((color, "dot", f"现有{label}"))
     if len(sites):
         s = _points(sites, settings)
-        circles = folium.FeatureGroup(name=f"方案站点服务半径 {radius_m:,.0f} 米")
-        for geom in s.geometry:
-            folium.Circle(location=[geom.y, geom.x], radius=float(radius_m), color=SITE_COLOR,
-                          weight=1, dash_array="4", fill=True, fill_opacity=0.06,
-                          interactive=False).add_to(circles)
-        circles.add_to(m)
-        registry.append(("circles", circles))
+        if circles:
+            ring = folium.FeatureGroup(name=f"方案站点服务半径 {radius_m:,.0f} 米")
+            for geom in s.geometry:
+                folium.Circle(location=[geom.y, geom.x], radius=float(radius_m),
+                              color=SITE_COLOR, weight=1, dash_array="4", fill=True,
+                              fill_opacity=0.06, interactive=False).add_to(ring)
+            ring.add_to(m)
+            registry.append(("circles", ring))
         s = s.copy()
         s["_beds"] = s["beds"].map(lambda b: "" if b is None or b != b else f"{int(b):,}")
         site_layer = geojson_layer(
@@ -209,7 +214,10 @@ def compare_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
         site_layer.add_to(m)
         registry.append(("sites", site_layer))
         entries.append((SITE_COLOR, "dot", SITE_LABEL))
-        entries.append((SITE_COLOR, "line", f"方案站点服务半径 {radius_m:,.0f} 米"))
+        if circles:
+            entries.append((SITE_COLOR, "line", f"方案站点服务半径 {radius_m:,.0f} 米"))
+        else:
+            notes = [*(notes or []), "沿道路网或 OD 矩阵的可达范围不是圆，地图不画方案站点的服务半径圆"]
     CompareSlot(index, registry).add_to(m)
     return finish_map(m, title=title, entries=entries, notes=notes, registry=registry,
                       settings=settings)

@@ -19,8 +19,6 @@ spreadsheet shows it: the header is row 1) and field, in one :class:`InvalidInpu
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -33,7 +31,7 @@ from geoservice.analysis.cost import Costs, CostSource, CostSpec, nearest_from_p
 from geoservice.analysis.errors import InvalidInput
 from geoservice.analysis.vocabulary import COST_UNITS
 from layers.errors import Problem, ValidationError, group_lines
-from layers.readers import DEFAULT_LIMITS, ImportLimits, decode_csv, read_small_table
+from layers.readers import DEFAULT_LIMITS, ImportLimits, read_small_table, table_row_numbers
 
 __all__ = ["DESTINATION_SETS", "MatrixCosts", "MatrixSource", "ODTable", "matrix_costs",
            "read_od_matrix"]
@@ -160,21 +158,6 @@ def _find(columns: list[str], aliases: tuple[str, ...]) -> list[tuple[str, str |
     return out
 
 
-def _csv_lines(path: Path, count: int) -> np.ndarray | None:
-    """The spreadsheet row of each record pandas read from a CSV (blank lines between
-    records count as rows in a spreadsheet, and pandas skips them); None when the two
-    readings do not agree (the rows are then numbered in order)."""
-    text = decode_csv(path.read_bytes())
-    if text is None:
-        return None
-    try:
-        rows = [k for k, rec in enumerate(csv.reader(io.StringIO(text)), start=1)
-                if len(rec) > 1 or (len(rec) == 1 and rec[0].strip())]
-    except csv.Error:
-        return None
-    return np.array(rows[1:], dtype=np.int64) if len(rows) == count + 1 else None
-
-
 def read_od_matrix(path: str | Path, filename: str | None = None, *, unit: str,
                    limits: ImportLimits | None = None) -> ODTable:
     """An OD matrix from CSV or XLSX, checked row by row.
@@ -226,9 +209,7 @@ def read_od_matrix(path: str | Path, filename: str | None = None, *, unit: str,
     if not len(df):
         raise reject("OD 矩阵没有数据行")
 
-    lines = _csv_lines(path, len(df)) if suffix in (".csv", ".txt") else None
-    if lines is None:
-        lines = np.arange(2, len(df) + 2, dtype=np.int64)
+    lines = table_row_numbers(path, suffix, len(df))
     o_raw, d_raw, c_txt = _texts(df[ocol]), _texts(df[dcol]), _texts(df[ccol])
     keep = (o_raw != "") | (d_raw != "") | (c_txt != "")  # blank rows are not records
     lines, o_raw, d_raw, c_txt = lines[keep], o_raw[keep], d_raw[keep], c_txt[keep]

@@ -13,7 +13,13 @@ from pathlib import Path
 import click
 
 from geoservice.analysis.vocabulary import FACILITY_LAYERS, PLAN_STATUS, WEIGHTINGS
-from geoservice.cli.common import demand_options, echo_json, open_workspace
+from geoservice.cli.common import (
+    cost_keywords,
+    cost_options,
+    demand_options,
+    echo_json,
+    open_workspace,
+)
 
 
 def _jsonable(data):
@@ -180,30 +186,34 @@ def export_cmd(ctx, name, out) -> None:
 
 @plans_cmd.command("compare", help="比较两个规划方案（或一个方案与“现状”）：全县和各乡镇的覆盖率、每千名老年人床位、"
                                    "新增覆盖的村、未覆盖老年人口、站点和床位、是否达标，及差值（B−A）。"
-                                   "两边参数相同；需求年份默认取两个方案中较晚的目标年份。")
+                                   "两边参数（含出行成本 --cost）相同；需求年份默认取两个方案中较晚的目标年份。"
+                                   "按道路网或 OD 矩阵比较时，距离类指标为沿道路的米数或分钟数。")
 @click.argument("a")
 @click.argument("b")
-@click.option("--radius", default=None, help="服务半径（米）；默认取 defaults.toml。")
+@click.option("--radius", default=None,
+              help="服务半径（米；--cost-field time 或分钟单位的 OD 矩阵时为分钟）；默认取 defaults.toml。")
 @click.option("--level", default=None, help="只计入某一层级/类型。")
 @click.option("--weighting", type=click.Choice(list(WEIGHTINGS)), default=None,
               help="与目标比较的覆盖率（默认按村数）。")
 @click.option("--target", default=None, help="目标覆盖率（0-1 或百分数）。")
+@cost_options
 @demand_options
 @click.option("--json", "as_json", is_flag=True,
               help='以 JSON 输出：{"a": {"name", "summary", …}, "b": {…}, "townships": [{"code", "name", "a", "b", "diff"}], …}。')
 @click.option("--xlsx", default=None, type=click.Path(dir_okay=False), help="同时写出对比 XLSX。")
 @click.pass_context
-def compare_cmd(ctx, a, b, radius, level, weighting, target, year, growth, projection,
-                as_json, xlsx) -> None:
+def compare_cmd(ctx, a, b, radius, level, weighting, target, cost, network, cost_field,
+                cost_matrix, cost_unit, year, growth, projection, as_json, xlsx) -> None:
     from geoservice.cli.coverage import projection_table
-    from geoservice.reports.plans import compare_rows, compare_xlsx
+    from geoservice.reports.plans import compare_cost, compare_rows, compare_xlsx
     from geoservice.services.demand import demand_text
     from geoservice.services.plans import compare_plans
 
     store = open_workspace(ctx)
     cmp = compare_plans(store, a, b, radius=radius, level=level, weighting=weighting,
                         target=target, year=year, growth=growth,
-                        projection=projection_table(projection))
+                        projection=projection_table(projection),
+                        **cost_keywords(cost, network, cost_field, cost_matrix, cost_unit))
     if xlsx:
         Path(xlsx).write_bytes(compare_xlsx(cmp))
         click.echo(f"已写出对比报表 {xlsx}", err=True)
@@ -212,6 +222,9 @@ def compare_cmd(ctx, a, b, radius, level, weighting, target, year, growth, proje
         return
     ta, tb = cmp["a"]["name"], cmp["b"]["name"]
     click.echo(f"A：{ta}    B：{tb}    需求年份：{demand_text(cmp['a']['summary'].get('demand'))}")
+    c = compare_cost(cmp)
+    click.echo(f"出行成本：{c['label']}；服务半径 {cmp['a']['summary']['radius_m']:g} {c['unit_word']}"
+               f"（距离、时间类指标的单位为{c['unit_word']}）")
     for r in compare_rows(cmp):
         better = {"a": "（A 较优）", "b": "（B 较优）", None: ""}[r["better"]]
         click.echo(f"  {r['label']}：{_fmt(r['kind'], r['a'])} | {_fmt(r['kind'], r['b'])}"
@@ -234,6 +247,6 @@ def _fmt(kind: str, value, sign: bool = False) -> str:
     plus = "+" if sign and value > 0 else ""
     if kind == "share":
         return f"{plus}{value * 100:.1f}" + ("个百分点" if sign else "%")
-    if kind in ("rate", "m"):
+    if kind in ("rate", "m", "min"):
         return f"{plus}{value:,.1f}"
     return f"{plus}{value:,.0f}"

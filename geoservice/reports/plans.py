@@ -28,7 +28,7 @@ SITE_HEADERS = {"site_id": "站点编号", "name": "名称", "level_label": "层
 VILLAGE_HEADERS = {"code": "村(社区)代码", "name": "名称", "township_code": "所属乡镇代码",
                    "elderly_population": "60岁以上人口"}
 
-__all__ = ["compare_rows", "compare_xlsx", "plan_geojson", "plan_xlsx"]
+__all__ = ["compare_cost", "compare_rows", "compare_xlsx", "plan_geojson", "plan_xlsx"]
 
 
 def _sites_frame(rows: list[dict], layer: str | None = None) -> pd.DataFrame:
@@ -98,6 +98,17 @@ def compare_rows(cmp: dict) -> list[dict]:
     return out
 
 
+def compare_cost(cmp: dict) -> dict:
+    """The travel cost of a comparison as its reports name it: ``label`` (e.g. 沿道路网·通行时间),
+    ``unit`` (``m`` / ``min``) and ``unit_word`` (米 / 分钟), for a comparison made before
+    costs too (straight line)."""
+    cost = cmp.get("cost") or {}
+    unit = cmp.get("unit") or cost.get("unit") or "m"
+    return {"label": cost.get("label") or "直线距离", "unit": unit,
+            "unit_word": "分钟" if unit == "min" else "米",
+            "straight": cost.get("kind", "straight") == "straight"}
+
+
 def _title(side: dict) -> str:
     return side["name"] if side["name"] == TODAY else f"方案“{side['name']}”"
 
@@ -117,6 +128,7 @@ def compare_xlsx(cmp: dict) -> bytes:
     ta, tb = _title(cmp["a"]), _title(cmp["b"])
     ws = wb.active
     ws.title = "对比汇总"
+    cost = compare_cost(cmp)
     for c in append_row(ws, ["指标", f"A：{ta}", f"B：{tb}", "差值（B−A）", "较优"]):
         c.font = Font(bold=True)
     for r in compare_rows(cmp):
@@ -127,6 +139,9 @@ def compare_xlsx(cmp: dict) -> bytes:
             for col in (2, 3, 4):
                 ws.cell(ws.max_row, col).number_format = PERCENT
         _mark(ws, ws.max_row, 4, {"b": 1, "a": -1, None: 0}[r["better"]])
+    append_row(ws, [])
+    append_row(ws, [f"出行成本：{cost['label']}；距离、时间类指标的单位为{cost['unit_word']}；"
+                    f"服务半径 {cmp['a']['summary'].get('radius_m'):g} {cost['unit_word']}"])
     ws.column_dimensions["A"].width = 44
     for col in "BCDE":
         ws.column_dimensions[col].width = 22
@@ -177,9 +192,12 @@ def compare_xlsx(cmp: dict) -> bytes:
     p = cmp["parameters"]
     s = cmp["a"]["summary"]
     demand = s.get("demand")
+    cost = compare_cost(cmp)
     write_summary(wb.create_sheet("参数"), [
         ("A", ta), ("B", tb), ("设施图层", KINDS[p["layer"]].label),
-        ("服务半径（米）", p.get("radius")), ("层级/类型", p.get("level") or "全部"),
+        ("出行成本", cost["label"]),
+        (f"服务半径（{cost['unit_word']}）", p.get("radius")),
+        ("层级/类型", p.get("level") or "全部"),
         ("需求年份", demand_label(s) or demand_text(demand)),
         ("目标覆盖率", s.get("target")), ("每千名老年人床位目标", s.get("beds_target")),
         ("工作空间", (s.get("inputs") or {}).get("workspace", "")),

@@ -157,12 +157,13 @@ def road_graph(store, kind: str, roads, version: int, crs: str):
 
 def _known_names(store, versions: dict) -> list[str]:
     """Every destination name the workspace knows: the names of its point layers (facilities
-    of every level, candidates) and the village codes (village-centre candidates). A matrix
-    row naming one of them that a run does not use is left out, not refused."""
+    of every level, candidates, the sites of every plan) and the village codes
+    (village-centre candidates). A matrix row naming one of them that a run does not use is
+    left out, not refused."""
     out: list[str] = []
     for kind, meta in versions.items():
         k = KINDS.get(kind)
-        if k is None or kind in ("planned_sites",):
+        if k is None:
             continue
         if kind == "villages":
             out += store.read(kind, version=meta.version)["code"].astype(str).tolist()

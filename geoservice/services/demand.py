@@ -28,7 +28,7 @@ from geoservice.analysis.settings import demand_defaults
 from geoservice.errors import BadParameter
 from geoservice.services.params import number, text
 from layers.errors import Problem, ValidationError, group_lines
-from layers.readers import DEFAULT_LIMITS, ImportLimits, read_small_table
+from layers.readers import DEFAULT_LIMITS, ImportLimits, read_small_table, table_row_numbers
 
 __all__ = ["CURRENT", "DemandParams", "ProjectionRejected", "ProjectionTable", "apply_demand",
            "demand_params", "demand_text", "read_projection"]
@@ -218,8 +218,9 @@ def read_projection(path: str | Path, filename: str | None = None,
     problems: list[Problem] = []
     out: list[dict] = []
     seen: dict[tuple[str, int], int] = {}
+    lines = table_row_numbers(path, Path(name).suffix.lower() or path.suffix.lower(), len(df))
     for i, rec in enumerate(df.to_dict(orient="records")):
-        line = i + 2  # the header is line 1
+        line = int(lines[i])  # as a spreadsheet shows it: the header is line 1
         code, kind, fld = "", None, None
         for col, k in ((village_col, "village"), (township_col, "township"), (code_col, None)):
             if col is not None and _cell(rec[col]):

@@ -834,13 +834,38 @@ def _changed_villages(ra, rb) -> tuple[list[dict], list[dict]]:
     return rows(~ca & cb), rows(ca & ~cb)
 
 
-def compare_plans(store: LayerStore, a, b, *, radius=None, level=None, weighting=None,
-                  target=None, year=None, growth=None, projection=None) -> dict:
+def _nearest_label(cost: dict | None) -> tuple[str, str]:
+    """The label and kind of the mean nearest-facility measure in the cost's unit: metres
+    (``m``) along a straight line or the roads, minutes (``min``) of travel time."""
+    cost = cost or {}
+    unit = cost.get("unit") or "m"
+    word = "分钟" if unit == "min" else "米"
+    if cost.get("kind", "straight") == "straight":
+        return f"老人到最近设施的平均距离（{word}）", "m"
+    return f"老人到最近设施的平均出行成本：{cost.get('label') or word}", unit
+
+
+def compare_plans(store: LayerStore, a, b, **params) -> dict:
     """Plans ``a`` and ``b`` (names; "现状"/"today" for today's facilities) side by side:
     each is exactly the coverage run "with the plan" (:func:`run_coverage` with
-    ``plan=``), on the same parameters and the same demand: the year given, else the later
-    of the plans' target years (with the default growth), else the current data.
-    Returns the JSON shape of ``plans compare --json`` and ``/api/plans/compare``."""
+    ``plan=``), on the same parameters, the same travel cost and the same demand: the year
+    given, else the later of the plans' target years (with the default growth), else the
+    current data. Keywords: ``radius``, ``level``, ``weighting``, ``target``, ``year``,
+    ``growth``, ``projection`` and the cost ones of ``coverage_params`` (``cost``,
+    ``network``, ``cost_field``, ``cost_unit``, ``matrix_path``, ``matrix_name``,
+    ``limits``). Returns the JSON shape of ``plans compare --json`` and
+    ``/api/plans/compare``."""
+    return compare_plan_results(store, a, b, **params)[0]
+
+
+def compare_plan_results(store: LayerStore, a, b, *, radius=None, level=None, weighting=None,
+                         target=None, year=None, growth=None, projection=None, cost=None,
+                         network=None, cost_field=None, cost_unit=None, matrix_path=None,
+                         matrix_name=None, limits=None) -> tuple[dict, tuple]:
+    """:func:`compare_plans` and the two coverage results it compared (A's, B's): the
+    comparison page draws its maps from them."""
+    from dataclasses import replace
+
     from geoservice.services.coverage import coverage_params, run_coverage
 
     pa, pb = _side(store, a), _side(store, b)
@@ -853,12 +878,18 @@ def compare_plans(store: LayerStore, a, b, *, radius=None, level=None, weighting
     year_from = "given" if text(year) else ("plans" if years else "current")
     if not text(year) and years:
         year = str(max(years))
+    # one reading of the parameters (an OD matrix is read and checked once) for both sides
+    base = coverage_params(layer, radius, level, weighting, target, year, growth, projection,
+                           cost=cost, network=network, cost_field=cost_field,
+                           cost_unit=cost_unit, matrix_path=matrix_path,
+                           matrix_name=matrix_name, limits=limits)
+    pins = {key: (plan_input(store, plan.name, layer, base.level) if plan is not None else None)
+            for key, plan in (("a", pa), ("b", pb))}
     runs, sides = [], {}
     for key, plan in (("a", pa), ("b", pb)):
-        params = coverage_params(layer, radius, level, weighting, target, year, growth,
-                                 projection, plan=plan.name if plan else None)
+        params = replace(base, plan=plan_name(plan.name) if plan else None)
+        pin = pins[key]
         result = run_coverage(store, params)
-        pin = (plan_input(store, plan.name, layer, params.level) if plan is not None else None)
         runs.append((result, pin))
         sides[key] = {
             "name": plan.name if plan else TODAY,
@@ -877,15 +908,22 @@ def compare_plans(store: LayerStore, a, b, *, radius=None, level=None, weighting
                           "b": {k: v for k, v in y.items() if k != "name"},
                           "diff": _diff(x, y)})
     newly, lost = _changed_villages(ra, rb)
-    shown = {k: v for k, v in coverage_params(layer, radius, level, weighting, target, year,
-                                              growth, projection).query().items()}
+    cost_used = ra.summary.get("cost") or {"kind": "straight", "unit": "m"}
+    measures = {k: {"label": v[0], "kind": v[1], "higher_is_better": v[2]}
+                for k, v in MEASURES.items()
+                if k in sides["a"]["county"] or k in sides["b"]["county"]}
+    if "mean_nearest_m" in measures:
+        label, kind = _nearest_label(cost_used)
+        measures["mean_nearest_m"].update(label=label, kind=kind)
     return {
         "a": sides["a"], "b": sides["b"],
         "diff": _diff(sides["a"]["county"], sides["b"]["county"]),
-        "measures": {k: {"label": v[0], "kind": v[1], "higher_is_better": v[2]}
-                     for k, v in MEASURES.items()
-                     if k in sides["a"]["county"] or k in sides["b"]["county"]},
+        "measures": measures,
+        # the travel cost both sides ran on (summary["cost"]) and the unit of every distance
+        # figure (the radius, the mean nearest-facility cost): "m" or "min"
+        "cost": cost_used,
+        "unit": ra.summary.get("radius_unit") or cost_used.get("unit") or "m",
         "townships": townships,
         "newly_covered": newly, "no_longer_covered": lost,
-        "parameters": {**shown, "year_from": year_from},
-    }
+        "parameters": {**base.query(), "year_from": year_from},
+    }, (ra, rb)

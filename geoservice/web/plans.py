@@ -24,15 +24,23 @@ from geoservice.analysis.vocabulary import (
     level_label,
 )
 from geoservice.errors import BadParameter, Conflict, InvalidInput, NotFound, http_status
-from geoservice.reports.plans import compare_rows, compare_xlsx, plan_geojson, plan_xlsx
+from geoservice.reports.plans import (
+    compare_cost,
+    compare_rows,
+    compare_xlsx,
+    plan_geojson,
+    plan_xlsx,
+)
 from geoservice.reports.xlsx import XLSX_MIME
 from geoservice.services import plans as svc
 from geoservice.services.accounts import Forbidden, Unauthorized, can
-from geoservice.services.coverage import coverage_params, run_coverage
+from geoservice.services.coverage import coverage_params
 from geoservice.services.demand import demand_defaults, demand_text
+from geoservice.services.params import text
 from geoservice.services.workspace import workspace_info
 from geoservice.web.auth import current_actor
 from geoservice.web.common import json_object, json_response, map_settings, workspace_store
+from geoservice.web.coverage import PAGE_ERRORS, cost_args, cost_form, uploaded_matrix
 from geoservice.web.pages import bulk_layer, large_layer, map_layers
 from layers import KINDS
 from layers.crs import STORED_CRS
@@ -40,7 +48,8 @@ from maps import compare_map, map_parts, plan_map, side_by_side
 
 bp = Blueprint("plans", __name__)
 
-# The query parameters of a comparison (besides a and b), as /api/coverage takes them
+# The query parameters of a comparison (besides a and b), as /api/coverage takes them; the
+# travel cost ones (COST_KEYS) too, and POST (multipart) an OD matrix ``cost_matrix``
 COMPARE_KEYS = ("radius", "level", "weighting", "target", "year", "growth")
 YEAR_FROM = {"given": "按所填年份", "plans": "按方案目标年份（两方案中较晚者）",
              "current": "当前数据（两方案均未设目标年份）"}
@@ -113,21 +122,44 @@ def api_create():
         "Location": url_for("plans.api_plan", name=plan.name)}
 
 
+def _src():
+    """The request's parameters: the form of a POST (multipart, with an OD matrix), else
+    the query string."""
+    return request.form if request.method == "POST" else request.args
+
+
 def _compare_args(src=None) -> dict:
-    src = request.args if src is None else src
-    return {k: src.get(k) for k in COMPARE_KEYS}
+    src = _src() if src is None else src
+    return {**{k: src.get(k) for k in COMPARE_KEYS}, **cost_args(src)}
 
 
-def _compare(src=None) -> dict:
-    src = request.args if src is None else src
+def _compare_results(src=None) -> tuple[dict, tuple]:
+    """The comparison asked for and its two coverage results. The cost parameters go to
+    ``coverage_params`` as the coverage page's do (``web.coverage.params_from_args``): an
+    OD matrix uploaded as ``cost_matrix`` (POST multipart) is read within the configured
+    import limits."""
+    src = _src() if src is None else src
     a, b = src.get("a"), src.get("b")
     if not (a or "").strip() or not (b or "").strip():
         raise BadParameter("参数 a、b（要比较的两个规划方案）不能为空；与现状比较时写“现状”")
-    return svc.compare_plans(workspace_store(), a, b, **_compare_args(src))
+    with uploaded_matrix() as (path, name):
+        limits = None
+        if path is not None:
+            from geoservice.web.uploads import import_limits
+
+            limits = import_limits()
+        return svc.compare_plan_results(workspace_store(), a, b, **_compare_args(src),
+                                        matrix_path=path, matrix_name=name, limits=limits)
 
 
-@bp.get("/api/plans/compare")
+def _compare(src=None) -> dict:
+    return _compare_results(src)[0]
+
+
+@bp.route("/api/plans/compare", methods=["GET", "POST"])
 def api_compare():
+    """The comparison as JSON; GET with the cost parameters in the query string (straight
+    line, road network), POST (multipart) also with an OD matrix ``cost_matrix``."""
     return json_response(_compare())
 
 
@@ -212,7 +244,8 @@ def sites_xlsx(name: str):
                      f"规划方案_{_file_part(plan['name'])}_站点.xlsx", XLSX_MIME)
 
 
-@bp.get("/plans/compare.xlsx")
+# POST (multipart): a comparison on an uploaded OD matrix, which cannot travel in a link
+@bp.route("/plans/compare.xlsx", methods=["GET", "POST"])
 def compare_download():
     cmp = _compare()
     return _download(compare_xlsx(cmp), "plans_compare.xlsx",
@@ -303,9 +336,10 @@ def _verdict(key: str, diff, measures: dict) -> str:
     return "better" if (diff > 0) == higher else "worse"
 
 
-def _compare_maps(cmp: dict, info: dict):
+def _compare_maps(cmp: dict, results: tuple, info: dict):
     """The two maps of a comparison: each side's villages as that side's coverage run
-    (the same parameters as the comparison) colours them, today's facilities, its sites."""
+    (``results``: the comparison's own runs, same parameters and cost) colours them,
+    today's facilities, its sites."""
     store = workspace_store()
     p = cmp["parameters"]
     layer = p["layer"]
@@ -317,36 +351,58 @@ def _compare_maps(cmp: dict, info: dict):
         facilities = filter_facilities(store.read(layer), layer, level)
     where = {level_field(layer): [level]} if by_view and level else None
     maps = []
-    for index, key in enumerate(("a", "b")):
+    cost = compare_cost(cmp)
+    for index, (key, result) in enumerate(zip(("a", "b"), results, strict=True)):
         side = cmp[key]
         plan = side["plan"]
-        params = coverage_params(layer, p.get("radius"), level, p.get("weighting"),
-                                 p.get("target"), p.get("year"), p.get("growth"),
-                                 plan=plan["name"] if plan else None)
-        result = run_coverage(store, params)
         label = "A" if key == "a" else "B"
         title = f"{label}：{side['name'] if plan is None else '方案“' + side['name'] + '”'}"
+        if not cost["straight"]:
+            title += f"（{cost['label']}）"
         maps.append(compare_map(
             result.villages, facilities, _sites_frame(side["sites"]), layer=layer,
             radius_m=float(result.summary["radius_m"]), title=title, index=index,
             notes=info["notes"], settings=settings, facilities_by_view=by_view,
             facility_where=where,
-            villages_source=bulk_layer(store, "villages", result.villages)))
+            villages_source=bulk_layer(store, "villages", result.villages),
+            circles=(result.summary.get("cost") or {}).get("kind", "straight") == "straight"))
     return side_by_side(*maps)
 
 
-@bp.get("/plans/compare")
+def _compare_cost_form(store, args, cmp: dict | None) -> dict:
+    """What the 出行成本 fields of the comparison form show (``web.coverage.cost_form``):
+    the cost asked for (straight line when it cannot be read), an OD matrix as the
+    comparison used it (the file itself is not in the parameters)."""
+    matrix = text(args.get("cost")) == "matrix"
+    try:
+        params = coverage_params(**({} if matrix else cost_args(args)))
+    except PAGE_ERRORS:
+        params = coverage_params()
+    form = cost_form(params, store)
+    if matrix:
+        unit = text(args.get("cost_unit"))
+        form.update(cost="matrix", unit=unit if unit in ("m", "min") else "m")
+        if cmp is not None:
+            form.update(unit=cmp["unit"], matrix_name=cmp["cost"].get("matrix"),
+                        label=cmp["cost"].get("label", form["label"]))
+    return form
+
+
+@bp.route("/plans/compare", methods=["GET", "POST"])
 def compare_page():
+    """The comparison page; POST (multipart) when the 出行成本 is an OD matrix (the form
+    switches to POST and sends the file)."""
     store = workspace_store()
     info = workspace_info(store)
-    args = request.args
+    args = _src()
     ctx = {"info": info, "plans": _list_rows(store), "today": TODAY, "cmp": None,
            "error": None, "a": args.get("a", ""), "b": args.get("b", ""),
            "args": {k: args.get(k, "") for k in COMPARE_KEYS}, "parts": None}
     status = 200
+    cmp = None
     if args.get("a") or args.get("b"):
         try:
-            cmp = _compare()
+            cmp, results = _compare_results()
         except (BadParameter, NotFound, InvalidInput) as exc:
             ctx["error"] = str(exc)
             status = http_status(exc)
@@ -356,7 +412,8 @@ def compare_page():
             p = cmp["parameters"]
             summary = cmp["a"]["summary"]
             ctx.update(
-                cmp=cmp, rows=compare_rows(cmp), parts=_compare_maps(cmp, info),
+                cmp=cmp, rows=compare_rows(cmp), parts=_compare_maps(cmp, results, info),
+                query=query, cost=compare_cost(cmp),
                 measures=cmp["measures"],
                 township_keys=[k for k in ("village_coverage", "elderly_coverage",
                                            "care_beds_per_1000_elderly", "plan_sites")
@@ -368,4 +425,6 @@ def compare_page():
                 radius_from=(summary.get("inputs") or {}).get("radius_from", ""),
                 layer_label=KINDS[p["layer"]].label,
                 level_label=level_label(p["layer"], p["level"]) if p.get("level") else "")
+    ctx["cost_form"] = _compare_cost_form(store, args, cmp)
+    ctx["form_layer"] = cmp["parameters"]["layer"] if cmp else "elderly_service_points"
     return render_template("plans_compare.html", **ctx), status

@@ -186,3 +186,12 @@ def test_missing_columns_and_bad_parameters(store, tmp_path):
             coverage_params(**kwargs)
     with pytest.raises(BadParameter, match="乡镇代码“511425199”不是工作空间"):
         run_coverage(store, coverage_params(year="2030", growth="511425199:0.02"))
+
+
+def test_rows_after_a_blank_line_keep_the_row_a_spreadsheet_shows(tmp_path):
+    path = tmp_path / "projection.csv"
+    # row 1 header, row 2 good, row 3 blank, row 4 a year that is not a number
+    path.write_text("村代码,年份,60岁以上人口\n511425100201,2030,900\n\n511425100202,明年,800\n",
+                    encoding="utf-8")
+    table = read_projection(path)
+    assert [(p.row, p.field) for p in table.problems] == [(4, "年份")]

@@ -310,7 +310,8 @@ def test_compare_is_two_coverage_runs_and_the_route_is_not_captured(admin, app):
         assert cmp[side]["summary"] == _summary(alone), side
         assert cmp[side]["summary"]["inputs"]["plan"]["name"] == name
     assert set(cmp) == {"a", "b", "diff", "measures", "townships", "newly_covered",
-                        "no_longer_covered", "parameters"}
+                        "no_longer_covered", "parameters", "cost", "unit"}
+    assert cmp["cost"] == cmp["a"]["summary"]["cost"] and cmp["unit"] == "m"
     assert cmp["parameters"]["radius"] == 500 and cmp["parameters"]["year_from"] == "given"
     assert cmp["measures"]["village_coverage"]["label"] == "村覆盖率"
     # no year: the plans' target year, said where it came from
