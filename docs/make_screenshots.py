@@ -25,6 +25,9 @@ PAGES = {
     "siting.png": "/siting?layer=elderly_service_points&problem=mclp&add=3&radius=2000",
     "boundaries.png": "/boundaries?layer=townships",
     "placenames.png": "/placenames",
+    # road travel: 20 minutes by road, the service areas along roads; the network check
+    "coverage-road.png": "/coverage?layer=welfare_homes&cost=network&cost_field=time&radius=20",
+    "network.png": "/network",
 }
 
 
@@ -61,7 +64,8 @@ def tools_pictures(driver, base: str, out: Path) -> None:
 
 
 def main() -> None:
-    """All pictures; ``python docs/make_screenshots.py tools``: only the map tools'."""
+    """All pictures; ``python docs/make_screenshots.py tools``: only the map tools';
+    ``python docs/make_screenshots.py coverage-road.png …``: only those pages."""
     import threading
 
     from werkzeug.serving import make_server
@@ -84,7 +88,10 @@ def main() -> None:
         if sys.argv[1:] == ["tools"]:
             tools_pictures(driver, f"http://127.0.0.1:{server.server_port}", out)
             return
+        only = [a for a in sys.argv[1:] if a in PAGES]
         for name, path in PAGES.items():
+            if only and name not in only:
+                continue
             driver.get(f"http://127.0.0.1:{server.server_port}{path}")
             time.sleep(1.5)
             if name == "siting.png":
@@ -97,6 +104,8 @@ def main() -> None:
                 time.sleep(2)
             driver.save_screenshot(str(out / name))
             print(out / name)
+        if only:
+            return
         tools_pictures(driver, f"http://127.0.0.1:{server.server_port}", out)
     finally:
         driver.quit()
