@@ -33,7 +33,7 @@ from folium.template import Template
 from layers.schema import KINDS
 
 from .assets import DEFAULT_PREFIX
-from .base import CHINA_BOUNDS, MapSettings, safe_text
+from .base import CHINA_BOUNDS, MapSettings, base_map, drawn_bounds, safe_text
 from .style import COLORS
 
 # The zoom buckets of the geometry endpoint (geoservice/web/geometry.py): the map asks
@@ -80,6 +80,18 @@ def frame_bounds(gdf: gpd.GeoDataFrame, settings: MapSettings) -> tuple:
 
     box = gpd.GeoDataFrame(geometry=[shapely.box(*b)], crs=gdf.crs)
     return tuple(float(v) for v in settings.frame(box).total_bounds)
+
+
+def village_map(villages: gpd.GeoDataFrame, source: GeometrySource | None,
+                settings: MapSettings) -> tuple[pd.DataFrame, folium.Map]:
+    """The villages of a result as a map draws them and the map around them: with a bulk
+    ``source`` (a province) the values only, framed by the layer's envelope; else the
+    frame as drawn (``settings``: the GCJ-02 shift), framed by its bounds."""
+    if source is not None:  # geometry from the endpoint: the values only
+        v = pd.DataFrame(villages.drop(columns=villages.geometry.name)).copy()
+        return v, base_map(frame_bounds(villages, settings), settings)
+    v = settings.frame(villages).copy()
+    return v, base_map(drawn_bounds(v), settings)
 
 
 def join_table(frame: pd.DataFrame, fields: list[str], *, key: str = "code") -> dict:

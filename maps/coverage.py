@@ -9,19 +9,16 @@ import folium
 import geopandas as gpd
 import mapclassify
 import numpy as np
-import pandas as pd
 
 from layers.schema import KINDS, ROAD_CLASSES
 
 from .base import (
     DEFAULT_SETTINGS,
     MapSettings,
-    base_map,
-    drawn_bounds,
     finish_map,
     geojson_layer,
 )
-from .bulk import BulkLayer, GeometrySource, frame_bounds, join_table
+from .bulk import BulkLayer, GeometrySource, join_table, village_map
 from .service_areas import add_service_areas
 from .style import COLORS, shaded_villages
 from .viewport import ViewSource, kind_viewport_layer, legend_note
@@ -145,12 +142,7 @@ def coverage_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, summa
     ``shading`` is ``covered`` or ``access``.
     ``settings``: basemap and GCJ-02 shift (``maps.base``).
     """
-    if villages_source is not None:  # geometry from the endpoint: the values only
-        v = pd.DataFrame(villages.drop(columns=villages.geometry.name)).copy()
-        m = base_map(frame_bounds(villages, settings), settings)
-    else:
-        v = settings.frame(villages).copy()
-        m = base_map(drawn_bounds(v), settings)
+    v, m = village_map(villages, villages_source, settings)
     entries: list[tuple[str, str, str]] = []
     unit = "剩余墓穴" if summary["layer"] == "cemeteries" else "床位"
     if shading == "access":

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import folium
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 from markupsafe import Markup
@@ -38,7 +37,7 @@ from .base import (
     finish_map,
     geojson_layer,
 )
-from .bulk import BulkLayer, GeometrySource, frame_bounds, join_table
+from .bulk import BulkLayer, GeometrySource, join_table, village_map
 from .coverage import COVERED, UNCOVERED
 from .overview import add_layers
 from .render import MapParts, map_parts
@@ -137,12 +136,7 @@ def compare_map(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     (``name``, ``level_label``, ``beds``; points), drawn on top with their service
     circles of ``radius_m``. ``index``: 0 or 1, the slot of ``window.geoservice.compareMaps``.
     """
-    if villages_source is not None:  # geometry from the endpoint: the values only
-        v = pd.DataFrame(villages.drop(columns=villages.geometry.name)).copy()
-        m = base_map(frame_bounds(villages, settings), settings)
-    else:
-        v = settings.frame(villages).copy()
-        m = base_map(drawn_bounds(v), settings)
+    v, m = village_map(villages, villages_source, settings)
     entries: list[tuple[str, str, str]] = [(COVERED, "fill", "已覆盖村(社区)"),
                                            (UNCOVERED, "fill", "未覆盖村(社区)")]
     covered = v["covered"].astype(bool).to_numpy()

@@ -158,7 +158,7 @@ def run_coverage(store: LayerStore, params: CoverageParams) -> CoverageResult:
     result = coverage(villages, facilities, layer=params.layer, radius_m=params.radius_m,
                       level=params.level, townships=townships, target=params.target,
                       weighting=params.weighting, care_facilities=care, inputs=inputs,
-                      centres=centres, cost=None if params.cost.straight else cost,
+                      centres=centres, cost=cost,
                       method=params.method, cutoffs=params.cutoffs)
     if demand is not None:
         result.summary["demand"] = demand

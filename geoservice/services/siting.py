@@ -313,7 +313,7 @@ def precheck_siting(store: LayerStore, params: SitingParams) -> dict:
     return precheck(got.villages, got.facilities, got.candidates, options=params.options(),
                     exclusion_zones=got.zones,
                     taken=got.plan.sites if got.plan is not None else None,
-                    cost=None if params.cost.straight else cost)
+                    cost=cost)
 
 
 @dataclass
@@ -372,7 +372,7 @@ def run_siting(store: LayerStore, params: SitingParams, *, progress=None,
     result = siting(villages, facilities, candidates, options=params.options(),
                     exclusion_zones=zones, progress=progress, cancel=cancel,
                     taken=got.plan.sites if got.plan is not None else None,
-                    cost=None if params.cost.straight else cost)
+                    cost=cost)
     result.summary["ignore_existing"] = params.ignore_existing
     result.summary["inputs"] = {**(result.summary.get("inputs") or {}), **inputs}
     if demand is not None:

@@ -36,7 +36,13 @@ from flask import Response, current_app, request
 
 from geoservice.services.boundaries import run_boundaries
 from geoservice.services.params import whole_number
-from geoservice.web.geometry import BUCKETS, grid_step, pixel_degrees, zoom_bucket
+from geoservice.web.geometry import (
+    BUCKETS,
+    encoded_json,
+    grid_step,
+    pixel_degrees,
+    zoom_bucket,
+)
 
 EXTENSION = "geoservice_boundary_reviews"
 REVIEWS = 4
@@ -315,10 +321,4 @@ def lines_response(store, params, which: str = "lines",
     else:
         ids = np.sort(enc["tree"].query(shapely.box(*bbox)))
         data = lines_body(enc, columns, bucket, ids)
-        if gz:
-            data = gzip.compress(data, 5)
-    resp = Response(data, mimetype="application/json")
-    resp.headers["Vary"] = "Accept-Encoding"
-    if gz:
-        resp.headers["Content-Encoding"] = "gzip"
-    return resp
+    return encoded_json(data, gz, compressed=bbox is None)

@@ -58,6 +58,18 @@ DEFAULT_PROPS = ("name", "code")
 POLYGONAL = {"Polygon", "MultiPolygon"}
 
 
+def encoded_json(data: bytes, gz: bool, *, compressed: bool = False) -> Response:
+    """A JSON body, gzip-encoded when the client takes it (``gz``): ``data`` is already
+    the gzip bytes when ``compressed`` (a cached whole-layer body), else compressed here."""
+    if gz and not compressed:
+        data = gzip.compress(data, 5)
+    resp = Response(data, mimetype="application/json")
+    resp.headers["Vary"] = "Accept-Encoding"
+    if gz:
+        resp.headers["Content-Encoding"] = "gzip"
+    return resp
+
+
 def zoom_bucket(zoom: int) -> int:
     """The bucket geometry for ``zoom`` is simplified at: the smallest one at least ``zoom``."""
     for b in BUCKETS:
@@ -541,12 +553,7 @@ def geometry_response(store: LayerStore, kind: str) -> Response:
     else:
         ids = np.sort(s.tree.query(shapely.box(*bbox)))
         data = body(s, ids, props, pinyin, geometry)
-        if gz:
-            data = gzip.compress(data, 5)
-    resp = Response(data, mimetype="application/json")
-    resp.headers["Vary"] = "Accept-Encoding"
-    if gz:
-        resp.headers["Content-Encoding"] = "gzip"
+    resp = encoded_json(data, gz, compressed=bbox is None)
     if args.get("version"):
         # one version's geometry never changes
         resp.headers["Cache-Control"] = "private, max-age=86400"

@@ -73,6 +73,31 @@
   // the one implementation for every map script (viewport.js, province.js load after this)
   L.geoserviceCrs = {wgsToGcj: wgsToGcj, gcjToWgs: gcjToWgs};
 
+  // A feature's popup/tooltip as a table of plain text (never HTML), shared by the layers
+  // loaded by view (viewport.js) and in bulk (province.js): ``pairs`` are [field, label],
+  // ``options.choices`` stored values -> labels, ``options.bools`` yes/no fields;
+  // ``localeNumbers`` writes numbers with thousands separators.
+  function popupText(options, field, value, localeNumbers) {
+    if (value === null || value === undefined) { return ""; }
+    if (options.choices[field] && Object.prototype.hasOwnProperty.call(options.choices[field], value)) {
+      return String(options.choices[field][value]);
+    }
+    if (options.bools.indexOf(field) >= 0 && typeof value === "boolean") { return value ? "是" : "否"; }
+    if (localeNumbers && typeof value === "number") { return value.toLocaleString(); }
+    if (typeof value === "object") { return JSON.stringify(value); }
+    return String(value);
+  }
+  function popupTable(options, pairs, props, localeNumbers) {
+    var div = L.DomUtil.create("div"), table = L.DomUtil.create("table", "", div);
+    pairs.forEach(function (p) {
+      var row = L.DomUtil.create("tr", "", table);
+      L.DomUtil.create("th", "", row).textContent = p[1];
+      L.DomUtil.create("td", "", row).textContent = popupText(options, p[0], props[p[0]], localeNumbers);
+    });
+    return div;
+  }
+  L.geoservicePopup = {table: popupTable};
+
   // --- geodesy on the sphere ---------------------------------------------------------------
   var R = 6371008.8;  // mean Earth radius (m)
   function rad(d) { return d * PI / 180; }

@@ -187,25 +187,9 @@
       return layer;
     },
 
-    _text: function (field, value) {
-      var o = this.options;
-      if (value === null || value === undefined) { return ""; }
-      if (o.choices[field] && Object.prototype.hasOwnProperty.call(o.choices[field], value)) {
-        return String(o.choices[field][value]);
-      }
-      if (o.bools.indexOf(field) >= 0 && typeof value === "boolean") { return value ? "是" : "否"; }
-      if (typeof value === "object") { return JSON.stringify(value); }
-      return String(value);
-    },
-
+    // a popup or tooltip table: the one routine of tools.js (loaded on every map)
     _table: function (pairs, props) {
-      var div = L.DomUtil.create("div"), table = L.DomUtil.create("table", "", div), self = this;
-      pairs.forEach(function (p) {
-        var row = L.DomUtil.create("tr", "", table);
-        L.DomUtil.create("th", "", row).textContent = p[1];
-        L.DomUtil.create("td", "", row).textContent = self._text(p[0], props[p[0]]);
-      });
-      return div;
+      return L.geoservicePopup.table(this.options, pairs, props, false);
     },
 
     _bind: function (layer, props) {
